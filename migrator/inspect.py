@@ -1,0 +1,270 @@
+"""The one place that reads Django: settings, the app registry, the routers and migration files.
+
+Everything here is read-only. Database access is limited to reading ``django_migrations`` of aliases
+that are in the plan (``read_applied``); nothing here creates a table or a database file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connections, router
+from django.db.migrations.exceptions import AmbiguityError
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Model
+
+from migrator.errors import ConfigurationError, UsageError
+from migrator.types import AliasInfo, PendingMigration, Step, StepState
+
+MigrationKey = tuple[str, str]
+
+
+def alias_infos() -> tuple[AliasInfo, ...]:
+    """Every ``DATABASES`` entry in settings order, without passwords."""
+    infos = []
+    for alias, entry in settings.DATABASES.items():
+        engine = str(entry.get("ENGINE") or "")
+        if not engine:
+            raise ConfigurationError(
+                f"DATABASES[{alias!r}] has no ENGINE; set it, e.g. "
+                "'django.db.backends.postgresql' or 'django.db.backends.sqlite3'."
+            )
+        try:
+            vendor = connections[alias].vendor
+        except Exception as exc:  # ImproperlyConfigured for a backend that cannot be imported
+            raise ConfigurationError(
+                f"DATABASES[{alias!r}]: ENGINE {engine!r} cannot be loaded ({first_line(exc)}); "
+                "install its driver (e.g. pip install 'django-migrator[postgres]') or fix the ENGINE."
+            ) from None
+        infos.append(
+            AliasInfo(
+                alias=alias,
+                vendor=vendor,
+                engine=engine,
+                name=str(entry.get("NAME") or ""),
+                host=str(entry.get("HOST") or ""),
+                port=str(entry.get("PORT") or ""),
+                user=str(entry.get("USER") or ""),
+            )
+        )
+    return tuple(infos)
+
+
+def passwords() -> tuple[str, ...]:
+    """Every configured password, so that output can be scrubbed of them."""
+    found = []
+    for entry in settings.DATABASES.values():
+        password = entry.get("PASSWORD")
+        if password:
+            found.append(str(password))
+        options: Mapping[str, Any] = entry.get("OPTIONS") or {}  # type: ignore[assignment]
+        found.extend(str(options[key]) for key in ("password", "passwd") if options.get(key))
+    return tuple(found)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def load_migrations() -> MigrationLoader:
+    """Django's migration graph, built without a database; refuses conflicting leaves."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    conflicts = dict(loader.detect_conflicts().items())
+    if conflicts:
+        listed = "; ".join(
+            f"{', '.join(sorted(names))} in {app}" for app, names in conflicts.items()
+        )
+        raise ConfigurationError(
+            "Conflicting migrations detected; multiple leaf nodes in the migration graph: "
+            f"({listed}). To fix them run 'python manage.py makemigrations --merge'."
+        )
+    return loader
+
+
+def installed_app_labels() -> tuple[str, ...]:
+    return tuple(config.label for config in django_apps.get_app_configs())
+
+
+def migrated_app_labels(loader: MigrationLoader) -> tuple[str, ...]:
+    """Apps with migrations, in INSTALLED_APPS order."""
+    return tuple(label for label in installed_app_labels() if label in loader.migrated_apps)
+
+
+def app_dependencies(loader: MigrationLoader) -> dict[str, frozenset[str]]:
+    """For each app with migrations, the other apps its migrations depend on."""
+    deps: dict[str, set[str]] = {label: set() for label in loader.migrated_apps}
+    for (app, _name), node in loader.graph.node_map.items():
+        for parent in node.parents:
+            if parent.key[0] != app:
+                deps.setdefault(app, set()).add(parent.key[0])
+    return {app: frozenset(parents) for app, parents in deps.items()}
+
+
+def counted_models(app_label: str) -> list[type[Model]]:
+    """The models whose tables migrations create: managed, concrete, not swapped."""
+    config = django_apps.get_app_config(app_label)
+    return [
+        model
+        for model in config.get_models()
+        if model._meta.managed and not model._meta.proxy and not model._meta.swapped
+    ]
+
+
+def _router_name(candidate: object) -> str:
+    cls = type(candidate)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def allow_migrate(alias: str, app_label: str, **hints: Any) -> bool:
+    """``router.allow_migrate`` that names the router when one raises."""
+    for candidate in router.routers:
+        method = getattr(candidate, "allow_migrate", None)
+        if method is None:
+            continue
+        try:
+            allowed = method(alias, app_label, **hints)
+        except Exception as exc:
+            model = f", model_name={hints['model_name']!r}" if hints.get("model_name") else ""
+            raise ConfigurationError(
+                f"Router {_router_name(candidate)}.allow_migrate({alias!r}, {app_label!r}{model}) "
+                f"raised {type(exc).__name__}: {first_line(exc)}. Fix the router; "
+                "nothing was migrated."
+            ) from None
+        if allowed is not None:
+            return bool(allowed)
+    return True
+
+
+def _check_write_alias(model: type[Model], aliases: Iterable[str]) -> None:
+    known = set(aliases)
+    for candidate in router.routers:
+        method = getattr(candidate, "db_for_write", None)
+        if method is None:
+            continue
+        try:
+            chosen = method(model)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"Router {_router_name(candidate)}.db_for_write({model._meta.label}) raised "
+                f"{type(exc).__name__}: {first_line(exc)}. Fix the router; nothing was migrated."
+            ) from None
+        if chosen is None:
+            continue
+        if chosen not in known:
+            raise ConfigurationError(
+                f"Router {_router_name(candidate)}.db_for_write({model._meta.label}) returned "
+                f"{chosen!r}, which is not in DATABASES ({', '.join(sorted(known))}). "
+                "Fix the router's alias or add it to DATABASES."
+            )
+        return
+
+
+def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """For each app, the aliases (in settings order) the routers allow its migrations on.
+
+    An app applies to an alias when any of its counted models is allowed there; an app without
+    counted models is asked once with ``model_name=None``.
+    """
+    alias_list = list(aliases)
+    matrix: dict[str, tuple[str, ...]] = {}
+    for app in app_labels:
+        models = counted_models(app)
+        for model in models:
+            _check_write_alias(model, alias_list)
+        allowed = []
+        for alias in alias_list:
+            if models:
+                ok = any(
+                    allow_migrate(alias, app, model_name=model._meta.model_name, model=model)
+                    for model in models
+                )
+            else:
+                ok = allow_migrate(alias, app, model_name=None)
+            if ok:
+                allowed.append(alias)
+        matrix[app] = tuple(allowed)
+    return matrix
+
+
+def resolve_target(loader: MigrationLoader, app: str, name: str) -> str:
+    """A full migration name for ``--target APP:NAME`` (a unique prefix is enough, as in migrate)."""
+    if name == "zero":
+        return name
+    try:
+        migration = loader.get_migration_by_prefix(app, name)
+    except AmbiguityError:
+        raise UsageError(
+            f"--target {app}:{name}: more than one migration of {app!r} starts with {name!r}; "
+            "give more of its name."
+        ) from None
+    except KeyError:
+        known = sorted(key[1] for key in loader.graph.nodes if key[0] == app)
+        raise UsageError(
+            f"--target {app}:{name}: {app!r} has no migration named {name!r}. "
+            f"Its migrations: {', '.join(known)} (or zero)."
+        ) from None
+    return str(migration.name)
+
+
+def sqlite_file_missing(alias: str) -> bool:
+    """True for an SQLite alias whose file does not exist yet: reading it would create it."""
+    connection = connections[alias]
+    if connection.vendor != "sqlite":
+        return False
+    name = str(connection.settings_dict.get("NAME") or "")
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return False
+    return not os.path.exists(name)
+
+
+def read_applied(alias: str) -> set[MigrationKey]:
+    """The migrations recorded on ``alias``; never creates ``django_migrations`` or a file."""
+    if sqlite_file_missing(alias):
+        return set()
+    recorder = MigrationRecorder(connections[alias])
+    if not recorder.has_table():
+        return set()
+    return set(recorder.applied_migrations())
+
+
+def step_state(
+    loader: MigrationLoader, step: Step, applied: set[MigrationKey], alias: str | None = None
+) -> StepState:
+    """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it."""
+    if loader.replacements and alias is not None:
+        # Squashed migrations change the graph per database: let Django build it for this alias.
+        source: Any = MigrationLoader(connections[alias], ignore_no_migrations=True)
+    else:
+        source = SimpleNamespace(
+            graph=loader.graph,
+            applied_migrations=dict.fromkeys(applied),
+            replace_migrations=False,
+        )
+    executor = SimpleNamespace(loader=source)
+    targets = list(_targets(source.graph, step))
+    plan = MigrationExecutor.migration_plan(executor, targets)  # type: ignore[arg-type]
+    pending: list[PendingMigration] = []
+    dependencies: list[PendingMigration] = []
+    for migration, backwards in plan:
+        item = PendingMigration(migration.app_label, migration.name, backwards)
+        (pending if migration.app_label in step.apps else dependencies).append(item)
+    return StepState(step=step, pending=tuple(pending), recorded_dependencies=tuple(dependencies))
+
+
+def _targets(graph: Any, step: Step) -> Iterable[tuple[str, str | None]]:
+    for app in step.apps:
+        if step.target == "zero":
+            yield (app, None)
+        elif step.target:
+            yield (app, step.target)
+        else:
+            yield from sorted(graph.leaf_nodes(app))
+

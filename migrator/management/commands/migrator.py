@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from migrator.cli import OrchestrateCommand, stdin_is_terminal
+
+
+class Command(OrchestrateCommand):
+    help = (
+        "Orchestrate migrations of every database. --auto migrates everything (as migrate_all); "
+        "on a terminal without --auto an interactive menu opens."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--auto",
+            action="store_true",
+            help="Run without the menu: plan and migrate every routed alias (same as migrate_all).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        automatic = options["auto"] or options["plan_only"] or options["check"] or options["json"]
+        if not automatic:
+            if not stdin_is_terminal():
+                raise CommandError(
+                    "migrator: no terminal for the interactive menu. Pass --auto to plan and "
+                    "migrate every database without it (or use 'manage.py migrate_all').",
+                    returncode=2,
+                )
+            raise CommandError(
+                "migrator: the interactive menu is not available in this version. Pass --auto "
+                "to plan and migrate every database (or use 'manage.py migrate_all').",
+                returncode=2,
+            )
+        super().handle(*args, **options)

@@ -1,0 +1,209 @@
+"""The pure planner: routing matrix and app dependencies in, ordered levels of steps out.
+
+No ``django.db`` import here: everything arrives as plain data, so the planner is tested without a
+database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import networkx as nx
+
+from migrator.errors import ConfigurationError, UsageError
+from migrator.types import AliasInfo, Node, Plan, Selection, Step
+
+
+def build_graph(
+    matrix: Mapping[str, Sequence[str]], app_deps: Mapping[str, Iterable[str]]
+) -> nx.DiGraph[Node]:
+    """Nodes are the (alias, app) pairs the routers allow; an edge B -> A means A runs after B.
+
+    For a migration dependency of app A on app B, every node of B points to every node of A. A
+    dependency on an app that runs nowhere is followed through to that app's own dependencies.
+    """
+    graph: nx.DiGraph[Node] = nx.DiGraph()
+    for app, aliases in matrix.items():
+        for alias in aliases:
+            graph.add_node(Node(alias, app))
+    for app, aliases in matrix.items():
+        for dep in _effective_deps(app, matrix, app_deps):
+            for dep_alias in matrix[dep]:
+                for alias in aliases:
+                    graph.add_edge(Node(dep_alias, dep), Node(alias, app))
+    return graph
+
+
+def _effective_deps(
+    app: str, matrix: Mapping[str, Sequence[str]], app_deps: Mapping[str, Iterable[str]]
+) -> set[str]:
+    found: set[str] = set()
+    seen = {app}
+    todo = list(app_deps.get(app, ()))
+    while todo:
+        dep = todo.pop()
+        if dep in seen:
+            continue
+        seen.add(dep)
+        if matrix.get(dep):
+            found.add(dep)
+        else:
+            todo.extend(app_deps.get(dep, ()))
+    return found
+
+
+def _order_key(
+    aliases: Sequence[str], apps: Sequence[str]
+) -> dict[Node, tuple[int, int, str, str]]:
+    alias_pos = {alias: i for i, alias in enumerate(aliases)}
+    app_pos = {app: i for i, app in enumerate(apps)}
+    return {
+        Node(alias, app): (
+            alias_pos.get(alias, len(alias_pos)),
+            app_pos.get(app, len(app_pos)),
+            alias,
+            app,
+        )
+        for alias in aliases
+        for app in apps
+    }
+
+
+def cycle_path(graph: nx.DiGraph[Node], nodes: Iterable[Node]) -> str:
+    """A cycle inside ``nodes`` as a readable path: ``users@users_db -> blog@default -> users@users_db``."""
+    sub = graph.subgraph(nodes)
+    edges = nx.find_cycle(sub)
+    path = [str(edges[0][0])] + [str(edge[1]) for edge in edges]
+    return " -> ".join(path)
+
+
+def condense(graph: nx.DiGraph[Node]) -> nx.DiGraph[int]:
+    """Collapse apps that depend on each other on one alias into one group; refuse real cycles.
+
+    Two apps on the same alias whose migrations depend on each other (a common Django pattern) are
+    migrated together, as Django's ``migrate`` resolves their order migration by migration. A cycle
+    that crosses aliases cannot be ordered by running whole aliases, so it is an error.
+    """
+    components = list(nx.strongly_connected_components(graph))
+    for component in components:
+        if len({node.alias for node in component}) > 1:
+            raise ConfigurationError(
+                f"Dependency cycle between databases: {cycle_path(graph, component)}. "
+                "Migrations of these apps depend on each other across aliases, so no order of "
+                "aliases satisfies them; route the apps to one alias or break the migration "
+                "dependency."
+            )
+    condensed: nx.DiGraph[int] = nx.condensation(graph, scc=components)
+    return condensed
+
+
+def validate_selection(
+    selection: Selection,
+    aliases: Sequence[str],
+    installed_apps: Sequence[str],
+    migrated_apps: Sequence[str],
+) -> None:
+    for alias in selection.databases:
+        if alias not in aliases:
+            raise UsageError(
+                f"--database {alias}: no such alias in DATABASES. Known aliases: {', '.join(aliases)}."
+            )
+    labels = list(selection.apps)
+    if selection.target:
+        labels.append(selection.target[0])
+    for label in labels:
+        if label not in installed_apps:
+            raise UsageError(
+                f"App {label!r} is not installed. Installed apps with migrations: "
+                f"{', '.join(migrated_apps)}."
+            )
+        if label not in migrated_apps:
+            raise UsageError(
+                f"App {label!r} has no migrations. Create them with "
+                f"'python manage.py makemigrations {label}', or pick one of: {', '.join(migrated_apps)}."
+            )
+
+
+def build_plan(
+    aliases: Sequence[AliasInfo],
+    apps: Sequence[str],
+    matrix: Mapping[str, Sequence[str]],
+    app_deps: Mapping[str, Iterable[str]],
+    selection: Selection = Selection(),
+) -> Plan:
+    """Order the routed (alias, app) pairs into levels and apply the user's selection."""
+    alias_names = [info.alias for info in aliases]
+    graph = build_graph(matrix, app_deps)
+    condensed = condense(graph)
+    order = _order_key(alias_names, apps)
+
+    wanted_apps = set(selection.apps)
+    if selection.target:
+        wanted_apps = {selection.target[0]}
+    wanted_aliases = set(selection.databases)
+
+    def selected(node: Node) -> bool:
+        return (not wanted_aliases or node.alias in wanted_aliases) and (
+            not wanted_apps or node.app in wanted_apps
+        )
+
+    levels: list[tuple[Step, ...]] = []
+    target = selection.target[1] if selection.target else None
+    # Generations of the whole graph, then the selection: dropping nodes first would lose the
+    # order that runs through the nodes left out.
+    for generation in nx.topological_generations(condensed):
+        by_alias: dict[str, list[Node]] = {}
+        for group in generation:
+            for node in condensed.nodes[group]["members"]:
+                if selected(node):
+                    by_alias.setdefault(node.alias, []).append(node)
+        if not by_alias:
+            continue
+        level = len(levels) + 1
+        steps = [
+            Step(
+                alias=alias,
+                apps=tuple(node.app for node in sorted(nodes, key=order.__getitem__)),
+                level=level,
+                target=target,
+            )
+            for alias, nodes in by_alias.items()
+        ]
+        steps.sort(key=lambda step: alias_names.index(step.alias))
+        levels.append(tuple(steps))
+
+    used = {node.alias for node in graph.nodes}
+    plan = Plan(
+        levels=tuple(levels),
+        aliases=tuple(aliases),
+        unplanned_aliases=tuple(alias for alias in alias_names if alias not in used),
+        homeless_apps=tuple(app for app in apps if not matrix.get(app)),
+    )
+    if not plan.steps and (selection.databases or selection.apps or selection.target):
+        raise UsageError(_empty_selection_message(selection, matrix, alias_names))
+    return plan
+
+
+def _empty_selection_message(
+    selection: Selection, matrix: Mapping[str, Sequence[str]], aliases: Sequence[str]
+) -> str:
+    routed = {alias for targets in matrix.values() for alias in targets}
+    for alias in selection.databases:
+        if alias not in routed:
+            return (
+                f"--database {alias}: the routers allow no app's migrations on {alias!r}. "
+                f"Aliases with work: {', '.join(a for a in aliases if a in routed)}; "
+                "check DATABASE_ROUTERS if this is wrong."
+            )
+    apps = list(selection.apps) + ([selection.target[0]] if selection.target else [])
+    for app in apps:
+        if not matrix.get(app):
+            return (
+                f"App {app!r}: the routers allow its migrations on no alias "
+                "(allow_migrate is False everywhere); check DATABASE_ROUTERS."
+            )
+    pairs = ", ".join(f"{app}@{'/'.join(matrix[app])}" for app in apps)
+    return (
+        f"Nothing to plan: the selected apps run on other aliases than the selected ones ({pairs}). "
+        "Widen --database or --app."
+    )

@@ -1,0 +1,258 @@
+"""Pure rendering of plans and results: lines of text with a style name, and JSON.
+
+Commands map the style names onto ``self.style``; nothing here prints or touches a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from migrator.types import AliasInfo, PlanState, Progress, StepResult
+
+JSON_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    style: str = ""  # "", "heading", "success", "warning", "error", "notice"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
+    plan = state.plan
+    aliases = {step.alias for step in plan.steps}
+    lines = [
+        Line(
+            f"Plan: {_plural(len(plan.steps), 'step')} in {_plural(len(plan.levels), 'level')} "
+            f"on {_plural(len(aliases), 'database')}, "
+            f"{_plural(state.pending_count, 'migration')} to run.",
+            "heading",
+        )
+    ]
+    for number, level in enumerate(plan.levels, start=1):
+        lines.append(Line(f"Level {number}", "heading"))
+        for step in level:
+            info = plan.alias_info(step.alias)
+            step_state = state.state(step)
+            target = f" -> {step.target}" if step.target else ""
+            lines.append(
+                Line(
+                    f"  {step.alias} ({info.vendor} {info.location}): {', '.join(step.apps)}{target}"
+                )
+            )
+            if not step_state.pending:
+                lines.append(Line("    up to date", "success"))
+            for migration in step_state.pending:
+                verb = "unapply" if migration.backwards else "apply"
+                lines.append(Line(f"    {verb} {migration}"))
+            if verbosity >= 2:
+                for migration in step_state.recorded_dependencies:
+                    verb = "unrecord" if migration.backwards else "record"
+                    lines.append(
+                        Line(
+                            f"    {verb} {migration} (dependency routed elsewhere; no SQL)",
+                            "notice",
+                        )
+                    )
+    if not plan.levels:
+        lines.append(
+            Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
+        )
+    for alias in plan.unplanned_aliases:
+        lines.append(
+            Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
+        )
+    for app in plan.homeless_apps:
+        lines.append(
+            Line(
+                f"Not migrated anywhere: {app} (allow_migrate is False on every alias).", "warning"
+            )
+        )
+    return lines
+
+
+def progress_line(progress: Progress) -> Line | None:
+    """One line per event, the way Django's ``migrate`` prints its progress."""
+    step = progress.step
+    if progress.event == "step-start":
+        return Line(f"Migrating {step.alias}: {', '.join(step.apps)}", "heading")
+    if progress.event == "migration-done" and progress.migration is not None:
+        verb = "Unapplied" if progress.migration.backwards else "Applied"
+        suffix = " (faked)" if progress.fake else ""
+        return Line(f"  {verb} {progress.migration}{suffix}", "success")
+    if progress.event == "step-done" and progress.result is not None:
+        result = progress.result
+        if result.status == "failed":
+            return Line(f"  FAILED on {step.alias}: {result.error}", "error")
+    return None
+
+
+_STATUS_RANK = {"failed": 3, "not-run": 2, "applied": 1, "up-to-date": 0}
+_STATUS_STYLE = {"failed": "error", "not-run": "warning", "applied": "success", "up-to-date": ""}
+
+
+@dataclass(frozen=True)
+class AliasSummary:
+    info: AliasInfo
+    apps: tuple[str, ...]
+    applied: int
+    status: str
+    seconds: float
+
+
+def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSummary]:
+    """One row per alias in plan order: its apps, migrations run, worst status, time spent."""
+    rows: dict[str, AliasSummary] = {}
+    for result in results:
+        alias = result.step.alias
+        previous = rows.get(alias)
+        apps = (previous.apps if previous else ()) + tuple(
+            app for app in result.step.apps if not previous or app not in previous.apps
+        )
+        status = result.status
+        if previous and _STATUS_RANK[previous.status] > _STATUS_RANK[status]:
+            status = previous.status
+        rows[alias] = AliasSummary(
+            info=state.plan.alias_info(alias),
+            apps=apps,
+            applied=(previous.applied if previous else 0) + len(result.applied),
+            status=status,
+            seconds=(previous.seconds if previous else 0.0) + result.seconds,
+        )
+    return list(rows.values())
+
+
+def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]:
+    rows = summarize(state, results)
+    header = ("alias", "vendor", "database", "apps", "applied", "status", "seconds")
+    table = [
+        (
+            row.info.alias,
+            row.info.vendor,
+            row.info.location,
+            ", ".join(row.apps),
+            str(row.applied),
+            row.status,
+            f"{row.seconds:.2f}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(cells[i]) for cells in [header, *table]) for i in range(len(header))]
+    right = {4, 6}
+
+    def render(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ).rstrip()
+
+    lines = [Line("Summary", "heading"), Line(render(header))]
+    for row, cells in zip(rows, table, strict=False):
+        lines.append(Line(render(cells), _STATUS_STYLE[row.status]))
+    applied = sum(row.applied for row in rows)
+    failed = [row.info.alias for row in rows if row.status == "failed"]
+    if failed:
+        lines.append(Line(f"Failed on {', '.join(failed)}; later steps were not run.", "error"))
+    else:
+        lines.append(
+            Line(
+                f"Done: {_plural(applied, 'migration')} applied on {_plural(len(rows), 'database')}.",
+                "success",
+            )
+        )
+    return lines
+
+
+def alias_json(info: AliasInfo) -> dict[str, Any]:
+    return {
+        "alias": info.alias,
+        "vendor": info.vendor,
+        "host": info.host,
+        "port": info.port,
+        "name": info.name,
+    }
+
+
+def plan_json(state: PlanState) -> dict[str, Any]:
+    plan = state.plan
+    return {
+        "levels": [
+            [
+                {
+                    "alias": step.alias,
+                    "apps": list(step.apps),
+                    "target": step.target,
+                    "pending": [
+                        {"app": m.app, "name": m.name, "backwards": m.backwards}
+                        for m in state.state(step).pending
+                    ],
+                    "recorded_dependencies": [
+                        {"app": m.app, "name": m.name, "backwards": m.backwards}
+                        for m in state.state(step).recorded_dependencies
+                    ],
+                }
+                for step in level
+            ]
+            for level in plan.levels
+        ],
+        "databases": [alias_json(plan.alias_info(a)) for a in _planned_aliases(state)],
+        "unplanned_aliases": list(plan.unplanned_aliases),
+        "homeless_apps": list(plan.homeless_apps),
+        "pending_count": state.pending_count,
+    }
+
+
+def _planned_aliases(state: PlanState) -> list[str]:
+    seen: list[str] = []
+    for step in state.plan.steps:
+        if step.alias not in seen:
+            seen.append(step.alias)
+    return seen
+
+
+def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, Any]:
+    return {
+        "steps": [
+            {
+                "level": result.step.level,
+                "alias": result.step.alias,
+                "apps": list(result.step.apps),
+                "status": result.status,
+                "applied": [
+                    {"app": m.app, "name": m.name, "backwards": m.backwards} for m in result.applied
+                ],
+                "seconds": round(result.seconds, 3),
+                "error": result.error,
+            }
+            for result in results
+        ],
+        "summary": [
+            {
+                "alias": row.info.alias,
+                "apps": list(row.apps),
+                "applied": row.applied,
+                "status": row.status,
+                "seconds": round(row.seconds, 3),
+            }
+            for row in summarize(state, results)
+        ],
+    }
+
+
+def document(
+    state: PlanState, results: Sequence[StepResult] | None, *, mode: str, ok: bool
+) -> dict[str, Any]:
+    """The whole ``--json`` document (schema in README)."""
+    return {
+        "version": JSON_VERSION,
+        "mode": mode,
+        "ok": ok,
+        "plan": plan_json(state),
+        "results": None if results is None else result_json(state, results),
+    }

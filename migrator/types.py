@@ -1,0 +1,146 @@
+"""Data passed between migrator's layers: frozen dataclasses, never option dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AliasInfo:
+    """One ``DATABASES`` entry as migrator shows it: never holds the password."""
+
+    alias: str
+    vendor: str
+    engine: str
+    name: str
+    host: str = ""
+    port: str = ""
+    user: str = ""
+
+    @property
+    def location(self) -> str:
+        """``host:port/name`` for servers, the file path for SQLite."""
+        if self.vendor == "sqlite":
+            return self.name
+        where = self.host or "localhost"
+        if self.port:
+            where = f"{where}:{self.port}"
+        return f"{where}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One (alias, app) pair that the routers allow: migrations of ``app`` run on ``alias``."""
+
+    alias: str
+    app: str
+
+    def __str__(self) -> str:
+        return f"{self.app}@{self.alias}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """Run Django's ``migrate`` for ``apps`` on ``alias``; steps of one level are independent."""
+
+    alias: str
+    apps: tuple[str, ...]
+    level: int
+    target: str | None = None  # a migration name (or "zero") when the run has --target
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Ordered levels of steps; every step of a level only depends on earlier levels."""
+
+    levels: tuple[tuple[Step, ...], ...]
+    aliases: tuple[AliasInfo, ...]
+    unplanned_aliases: tuple[str, ...] = ()  # aliases no app applies to: never connected to
+    homeless_apps: tuple[str, ...] = ()  # apps with migrations that no alias accepts
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(step for level in self.levels for step in level)
+
+    def alias_info(self, alias: str) -> AliasInfo:
+        return next(info for info in self.aliases if info.alias == alias)
+
+
+@dataclass(frozen=True)
+class PendingMigration:
+    app: str
+    name: str
+    backwards: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.app}.{self.name}"
+
+
+@dataclass(frozen=True)
+class StepState:
+    """What a step would do right now, read from the alias's ``django_migrations``."""
+
+    step: Step
+    pending: tuple[PendingMigration, ...]
+    # Migrations of apps not routed to this alias that Django records there as dependencies.
+    recorded_dependencies: tuple[PendingMigration, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanState:
+    plan: Plan
+    states: tuple[StepState, ...]
+
+    def state(self, step: Step) -> StepState:
+        return next(state for state in self.states if state.step == step)
+
+    @property
+    def pending_count(self) -> int:
+        return sum(len(state.pending) for state in self.states)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    status: str  # "applied", "up-to-date", "failed", "not-run"
+    applied: tuple[PendingMigration, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    fake: bool = False
+    fake_initial: bool = False
+    interactive: bool = False
+    force_migrate: bool = False
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user narrowed the plan to."""
+
+    databases: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ()
+    target: tuple[str, str] | None = None  # (app, migration name or "zero")
+
+
+@dataclass(frozen=True)
+class RunReport:
+    state: PlanState
+    results: tuple[StepResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(result.status in ("applied", "up-to-date") for result in self.results)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the runner reports while it works; the command decides what to print."""
+
+    event: str  # "step-start", "migration-start", "migration-done", "step-done"
+    step: Step
+    migration: PendingMigration | None = None
+    fake: bool = False
+    result: StepResult | None = None

@@ -1,0 +1,427 @@
+"""migrate_all / migrator --auto on the SQLite testproject, in-process through call_command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from tests.conftest import PASSWORD
+from tests.helpers import ALIASES, recorded, run, tables
+
+AUTH = {
+    "auth.0001_initial",
+    "auth.0002_alter_permission_name_max_length",
+    "auth.0003_alter_user_email_max_length",
+    "auth.0004_alter_user_username_opts",
+    "auth.0005_alter_user_last_login_null",
+    "auth.0006_require_contenttypes_0002",
+    "auth.0007_alter_validators_add_error_messages",
+    "auth.0008_alter_user_username_max_length",
+    "auth.0009_alter_user_last_name_max_length",
+    "auth.0010_alter_group_name_max_length",
+    "auth.0011_update_proxy_permissions",
+    "auth.0012_alter_user_first_name_max_length",
+}
+CONTENTTYPES = {"contenttypes.0001_initial", "contenttypes.0002_remove_content_type_name"}
+USERS = {"users.0001_initial", "users.0002_user_is_active"}
+
+EXPECTED_TABLES = {
+    "default": {
+        "auth_group",
+        "auth_group_permissions",
+        "auth_permission",
+        "auth_user",
+        "auth_user_groups",
+        "auth_user_user_permissions",
+        "blog_post",
+        "django_content_type",
+        "django_migrations",
+        "shop_order",
+        "shop_product",
+    },
+    "users_db": {"django_migrations", "users_user"},
+    "analytics_db": {"django_migrations", "analytics_event"},
+    "legacy_db": {"django_migrations", "legacy_customernote"},
+    "cache_db": {"django_migrations", "cache_cacheentry"},
+}
+EXPECTED_RECORDED = {
+    # blog and shop depend on users.0001_initial: Django records it on default (no SQL runs there).
+    "default": CONTENTTYPES
+    | AUTH
+    | {"blog.0001_initial", "blog.0002_post_slug", "shop.0001_initial", "users.0001_initial"},
+    "users_db": USERS,
+    "analytics_db": {"analytics.0001_initial", "analytics.0002_seed_event_names"},
+    "legacy_db": {"legacy.0001_initial"},
+    "cache_db": {"cache.0001_initial"},
+}
+
+SUMMARY_HEADER = "alias         vendor  database"
+
+
+def files(tmp: Path) -> dict[str, tuple[int, float]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime) for p in sorted(tmp.iterdir())}
+
+
+def test_tables_land_only_where_the_routers_say(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all", interactive=False)
+    assert (code, err) == (0, "")
+    for alias, expected in EXPECTED_TABLES.items():
+        assert tables(alias) == expected, alias
+        assert recorded(alias) == EXPECTED_RECORDED[alias], alias
+    assert not (sqlite_project / "read_replica.sqlite3").exists()
+    assert "customers" not in tables("legacy_db")  # unmanaged: never created
+    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 23 migrations to run."
+    assert "Migrating users_db: users" in out
+    assert "  Applied users.0002_user_is_active" in out
+    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+
+
+def test_summary_table(sqlite_project: Path) -> None:
+    out, _, _ = run("migrate_all")
+    lines = out.splitlines()
+    table = lines[lines.index("Summary") + 1 : -1]
+    assert [line.split()[0] for line in table] == [
+        "alias",
+        "default",
+        "users_db",
+        "analytics_db",
+        "legacy_db",
+        "cache_db",
+    ]
+    rows = {line.split()[0]: line for line in table[1:]}
+    assert rows["default"].split()[3:9] == [
+        "contenttypes,",
+        "auth,",
+        "blog,",
+        "shop",
+        "17",
+        "applied",
+    ]
+    assert rows["users_db"].split()[1:6] == [
+        "sqlite",
+        str(sqlite_project / "users_db.sqlite3"),
+        "users",
+        "2",
+        "applied",
+    ]
+    assert table[0].split() == [
+        "alias",
+        "vendor",
+        "database",
+        "apps",
+        "applied",
+        "status",
+        "seconds",
+    ]
+
+
+def test_second_run_applies_nothing(sqlite_project: Path) -> None:
+    run("migrate_all")
+    before = {alias: recorded(alias) for alias in EXPECTED_RECORDED}
+    out, _, code = run("migrate_all")
+    assert code == 0
+    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 0 migrations to run."
+    assert "Migrating" not in out
+    assert out.splitlines()[-1] == "Done: 0 migrations applied on 5 databases."
+    assert {alias: recorded(alias) for alias in EXPECTED_RECORDED} == before
+
+
+def test_plan_and_check_change_nothing_on_fresh_databases(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all", plan_only=True)
+    assert (code, err) == (0, "")
+    assert list(sqlite_project.iterdir()) == []  # no database file was created
+    assert "Level 1\n  default (sqlite " in out
+    assert "    apply blog.0002_post_slug" in out
+    assert "Not touched: read_replica (the routers allow no migrations there)." in out
+
+    out, err, code = run("migrate_all", check=True)
+    assert code == 1
+    assert err == (
+        "CommandError: 23 migrations pending on analytics_db, cache_db, default, legacy_db, "
+        "users_db. Run 'manage.py migrate_all' to apply them.\n"
+    )
+    assert list(sqlite_project.iterdir()) == []
+
+
+def test_plan_and_check_change_nothing_after_a_run(sqlite_project: Path) -> None:
+    run("migrate_all")
+    run("migrate_all", target="blog:0001")
+    before = files(sqlite_project)
+    out, _, code = run("migrate_all", plan_only=True)
+    assert code == 0
+    assert (
+        "  default (sqlite " + str(sqlite_project / "default.sqlite3") + "): auth, blog, shop"
+        in out
+    )
+    assert "    apply blog.0002_post_slug" in out
+    _, _, code = run("migrate_all", check=True)
+    assert code == 1
+    assert files(sqlite_project) == before
+    run("migrate_all")
+    _, err, code = run("migrate_all", check=True)
+    assert (code, err) == (0, "")
+
+
+def test_migrator_auto_is_migrate_all(sqlite_project: Path) -> None:
+    out, _, code = run("migrator", auto=True)
+    assert code == 0
+    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+    assert tables("users_db") == EXPECTED_TABLES["users_db"]
+
+
+def test_database_filter(sqlite_project: Path) -> None:
+    out, _, code = run("migrate_all", databases=["users_db", "cache_db"])
+    assert code == 0
+    assert sorted(p.name for p in sqlite_project.iterdir()) == [
+        "cache_db.sqlite3",
+        "users_db.sqlite3",
+    ]
+    assert recorded("users_db") == USERS
+    assert out.splitlines()[-1] == "Done: 3 migrations applied on 2 databases."
+
+
+def test_app_filter_records_dependencies_but_creates_only_the_app(sqlite_project: Path) -> None:
+    _, _, code = run("migrate_all", apps=["blog"])
+    assert code == 0
+    assert tables("default") == {"django_migrations", "blog_post"}
+    assert recorded("default") == {"users.0001_initial", "blog.0001_initial", "blog.0002_post_slug"}
+    assert sorted(p.name for p in sqlite_project.iterdir()) == ["default.sqlite3"]
+
+
+def test_target_rolls_back_and_forward(sqlite_project: Path) -> None:
+    run("migrate_all")
+    out, _, code = run("migrate_all", target="blog:0001_initial")
+    assert code == 0
+    assert "  Unapplied blog.0002_post_slug" in out
+    assert "blog.0002_post_slug" not in recorded("default")
+    columns = {c.name for c in _columns("default", "blog_post")}
+    assert "slug" not in columns
+    _, _, code = run("migrate_all", target="blog:zero")
+    assert code == 0
+    assert "blog_post" not in tables("default")
+    assert "shop_order" in tables("default")
+    assert recorded("users_db") == USERS
+
+
+def _columns(alias: str, table: str) -> list:  # type: ignore[type-arg]
+    from django.db import connections
+
+    with connections[alias].cursor() as cursor:
+        return list(connections[alias].introspection.get_table_description(cursor, table))
+
+
+def test_fake_records_without_tables(sqlite_project: Path) -> None:
+    out, _, code = run("migrate_all", apps=["cache"], fake=True)
+    assert code == 0
+    assert "  Applied cache.0001_initial (faked)" in out
+    assert tables("cache_db") == {"django_migrations"}
+    assert recorded("cache_db") == {"cache.0001_initial"}
+
+
+def test_json_run_prints_only_json(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all", json=True)
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert document["version"] == 1
+    assert document["mode"] == "run"
+    assert document["ok"] is True
+    assert [[s["alias"] for s in level] for level in document["plan"]["levels"]] == [
+        ["default", "users_db", "analytics_db", "legacy_db", "cache_db"],
+        ["default"],
+    ]
+    assert document["plan"]["unplanned_aliases"] == ["read_replica"]
+    assert document["plan"]["pending_count"] == 23
+    assert document["plan"]["levels"][0][1]["pending"] == [
+        {"app": "users", "name": "0001_initial", "backwards": False},
+        {"app": "users", "name": "0002_user_is_active", "backwards": False},
+    ]
+    assert {
+        row["alias"]: (row["applied"], row["status"]) for row in document["results"]["summary"]
+    } == {
+        "default": (17, "applied"),
+        "users_db": (2, "applied"),
+        "analytics_db": (2, "applied"),
+        "legacy_db": (1, "applied"),
+        "cache_db": (1, "applied"),
+    }
+    assert document["plan"]["databases"][0] == {
+        "alias": "default",
+        "vendor": "sqlite",
+        "host": "",
+        "port": "",
+        "name": str(sqlite_project / "default.sqlite3"),
+    }
+
+
+def test_json_plan_and_error(sqlite_project: Path) -> None:
+    out, _, code = run("migrate_all", plan_only=True, json=True)
+    assert code == 0
+    document = json.loads(out)
+    assert (document["mode"], document["results"]) == ("plan", None)
+    out, _, code = run("migrate_all", json=True, databases=["nope"])
+    assert code == 2
+    assert json.loads(out) == {
+        "version": 1,
+        "mode": "run",
+        "ok": False,
+        "error": {
+            "message": "--database nope: no such alias in DATABASES. Known aliases: "
+            + ", ".join(ALIASES)
+            + ".",
+            "exit_code": 2,
+        },
+        "plan": None,
+        "results": None,
+    }
+
+
+@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_cache_migrations"})
+def test_failure_stops_the_run_and_rolls_back(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all")
+    assert code == 1
+    assert err == (
+        "CommandError: Migrating cache_db (cache) failed: RuntimeError: cache warm-up failed on "
+        "purpose. 1 later step not run. Fix the cause and run again; steps that completed are not "
+        "repeated.\n"
+    )
+    assert "  FAILED on cache_db: RuntimeError: cache warm-up failed on purpose" in out
+    rows = {
+        line.split()[0]: line.split()
+        for line in out.splitlines()
+        if line.startswith(("cache_db ", "default "))
+    }
+    assert rows["cache_db"][-2] == "failed"
+    assert rows["default"][-2] == "not-run"  # contenttypes ran in level 1; level 2 did not
+    assert out.splitlines()[-1] == "Failed on cache_db; later steps were not run."
+    assert tables("cache_db") == {"django_migrations"}  # atomic: the table was rolled back
+    assert recorded("cache_db") == set()
+    assert "auth_user" not in tables("default")  # level 2 never ran
+    assert recorded("users_db") == USERS  # level 1 steps before the failure completed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"databases": ["users"]},
+            "--database users: no such alias in DATABASES. Known aliases: "
+            "default, users_db, analytics_db, legacy_db, cache_db, read_replica.",
+        ),
+        (
+            {"apps": ["blogs"]},
+            "App 'blogs' is not installed. Installed apps with migrations: "
+            "contenttypes, auth, users, blog, shop, analytics, legacy, cache.",
+        ),
+        (
+            {"apps": ["migrator"]},
+            "App 'migrator' has no migrations. Create them with 'python manage.py makemigrations "
+            "migrator', or pick one of: contenttypes, auth, users, blog, shop, analytics, legacy, cache.",
+        ),
+        (
+            {"target": "blog"},
+            "--target 'blog': expected APP:MIGRATION, e.g. --target blog:0002_post_slug or "
+            "--target blog:zero.",
+        ),
+        (
+            {"target": "blog:0009"},
+            "--target blog:0009: 'blog' has no migration named '0009'. Its migrations: "
+            "0001_initial, 0002_post_slug (or zero).",
+        ),
+        (
+            {"target": "blog:0001", "apps": ["shop"]},
+            "--target blog:0001 migrates only 'blog'; drop --app shop.",
+        ),
+        (
+            {"plan_only": True, "fake": True},
+            "--plan changes nothing, so --fake makes no sense with it; drop one of them.",
+        ),
+        (
+            {"check": True, "makemigrations": True},
+            "--check changes nothing, so --makemigrations makes no sense with it; drop one of them.",
+        ),
+        (
+            {"fake": True, "fake_initial": True},
+            "--fake and --fake-initial contradict each other; pick one.",
+        ),
+        (
+            {"databases": ["read_replica"]},
+            "--database read_replica: the routers allow no app's migrations on 'read_replica'. "
+            "Aliases with work: default, users_db, analytics_db, legacy_db, cache_db; check "
+            "DATABASE_ROUTERS if this is wrong.",
+        ),
+    ],
+)
+def test_bad_input_is_refused_and_touches_nothing(
+    sqlite_project: Path, options: dict[str, object], message: str
+) -> None:
+    out, err, code = run("migrate_all", **options)
+    assert (out, err, code) == ("", f"CommandError: {message}\n", 2)
+    assert list(sqlite_project.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("routers", "message"),
+    [
+        (
+            ["tests.routers.RaisingRouter", "testproject.routers.AppLabelRouter"],
+            "Router tests.routers.RaisingRouter.allow_migrate('default', 'shop', "
+            "model_name='product') raised KeyError: 'shop_rules'. Fix the router; nothing was migrated.",
+        ),
+        (
+            ["tests.routers.UnknownAliasRouter", "testproject.routers.AppLabelRouter"],
+            "Router tests.routers.UnknownAliasRouter.db_for_write(users.User) returned "
+            "'users_replica', which is not in DATABASES (analytics_db, cache_db, default, "
+            "legacy_db, read_replica, users_db). Fix the router's alias or add it to DATABASES.",
+        ),
+    ],
+)
+def test_broken_routers_are_named(sqlite_project: Path, routers: list[str], message: str) -> None:
+    with override_settings(DATABASE_ROUTERS=routers):
+        out, err, code = run("migrate_all")
+    assert (out, err, code) == ("", f"CommandError: {message}\n", 2)
+    assert list(sqlite_project.iterdir()) == []
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.users_cycle_migrations"})
+def test_cross_database_cycle_is_refused(sqlite_project: Path) -> None:
+    _, err, code = run("migrate_all")
+    assert code == 2
+    assert err.startswith("CommandError: Dependency cycle between databases: ")
+    assert ("users@users_db -> blog@default -> users@users_db" in err) or (
+        "blog@default -> users@users_db -> blog@default" in err
+    )
+    assert list(sqlite_project.iterdir()) == []
+
+
+def test_skip_makemigrations_is_accepted_and_makemigrations_reports(sqlite_project: Path) -> None:
+    out, _, code = run("migrate_all", skip_makemigrations=True, apps=["cache"])
+    assert code == 0
+    assert out.splitlines()[-1] == "Done: 1 migration applied on 1 database."
+    out, _, code = run("migrate_all", makemigrations=True, apps=["cache"])
+    assert code == 0
+    assert out.splitlines()[0] == "No changes detected"
+
+
+def test_verbosity_zero_prints_nothing(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all", verbosity=0)
+    assert (out, err, code) == ("", "", 0)
+    assert recorded("cache_db") == {"cache.0001_initial"}
+
+
+def test_verbosity_two_shows_plan_and_recorded_dependencies(sqlite_project: Path) -> None:
+    out, _, _ = run("migrate_all", plan_only=True, verbosity=2)
+    assert "    record users.0001_initial (dependency routed elsewhere; no SQL)" in out
+
+
+def test_no_password_in_any_output(sqlite_project: Path) -> None:
+    outputs = [
+        run("migrate_all", plan_only=True, verbosity=3),
+        run("migrate_all", json=True),
+        run("migrate_all", databases=["nope"]),
+    ]
+    for out, err, _ in outputs:
+        assert PASSWORD not in out
+        assert PASSWORD not in err

@@ -1,0 +1,76 @@
+"""The commands as an operator runs them: ``python testproject/manage.py ...`` in a child process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import manage, sqlite_recorded, sqlite_tables
+
+PASSWORD = "subprocess-secret-pw"
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    """Every alias of the testproject on an SQLite file in ``tmp_path``."""
+    return {"MIGRATOR_VAR_DIR": str(tmp_path)}
+
+
+def test_migrate_all_in_a_child_process(tmp_path: Path) -> None:
+    result = manage("migrate_all", "--noinput", env=env_for(tmp_path))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+    assert sqlite_tables(tmp_path / "users_db.sqlite3") == {"django_migrations", "users_user"}
+    assert "users_user" not in sqlite_tables(tmp_path / "default.sqlite3")
+    assert sqlite_recorded(tmp_path / "cache_db.sqlite3") == {"cache.0001_initial"}
+    assert not (tmp_path / "read_replica.sqlite3").exists()
+
+    again = manage("migrator", "--auto", env=env_for(tmp_path))
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[-1] == "Done: 0 migrations applied on 5 databases."
+
+    check = manage("migrate_all", "--check", env=env_for(tmp_path))
+    assert (check.returncode, check.stdout.splitlines()[0]) == (
+        0,
+        "Plan: 6 steps in 2 levels on 5 databases, 0 migrations to run.",
+    )
+
+
+def test_exit_codes_and_messages(tmp_path: Path) -> None:
+    check = manage("migrate_all", "--check", "--verbosity", "0", env=env_for(tmp_path))
+    assert check.returncode == 1
+    assert check.stdout == ""
+    assert check.stderr == (
+        "CommandError: 23 migrations pending on analytics_db, cache_db, default, legacy_db, "
+        "users_db. Run 'manage.py migrate_all' to apply them.\n"
+    )
+    bad = manage("migrate_all", "--database", "nope", env=env_for(tmp_path))
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("CommandError: --database nope: no such alias in DATABASES.")
+    usage = manage("migrate_all", "--bogus", env=env_for(tmp_path))
+    assert usage.returncode == 2
+    assert "unrecognized arguments: --bogus" in usage.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migrator_without_terminal_asks_for_auto(tmp_path: Path) -> None:
+    result = manage("migrator", env=env_for(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "CommandError: migrator: no terminal for the interactive menu. Pass --auto to plan and "
+        "migrate every database without it (or use 'manage.py migrate_all').\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_password_from_a_url_never_printed(tmp_path: Path) -> None:
+    # users_db points at a PostgreSQL port where nothing listens: the error must not leak the password.
+    env = {
+        **env_for(tmp_path),
+        "MIGRATOR_DB_USERS_DB": f"postgres://app:{PASSWORD}@127.0.0.1:1/users?connect_timeout=2",
+    }
+    for args in (("migrate_all",), ("migrate_all", "--plan", "--json"), ("migrate_all", "-v", "3")):
+        result = manage(*args, env=env)
+        assert result.returncode == 1, result.stderr
+        assert "users_db (postgresql 127.0.0.1:1/users)" in result.stderr
+        assert PASSWORD not in result.stdout
+        assert PASSWORD not in result.stderr
+    assert list(tmp_path.iterdir()) == []
