@@ -267,4 +267,3 @@ def _targets(graph: Any, step: Step) -> Iterable[tuple[str, str | None]]:
             yield (app, step.target)
         else:
             yield from sorted(graph.leaf_nodes(app))
-
