@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import inspect
+from migrator import config, inspect, preflight
 from migrator.errors import PreflightError, UsageError
 from migrator.plan import build_plan, validate_selection
 from migrator.run import ProgressCallback, run_plan
-from migrator.types import Plan, PlanState, RunOptions, RunReport, Selection
+from migrator.types import Missing, Plan, PlanState, Probe, RunOptions, RunReport, Selection
 
 
 def parse_target(text: str) -> tuple[str, str]:
@@ -20,6 +22,10 @@ def parse_target(text: str) -> tuple[str, str]:
             "or --target blog:zero."
         )
     return app, name
+
+
+def load_settings() -> config.MigratorSettings:
+    return config.load({info.alias: info.vendor for info in inspect.alias_infos()})
 
 
 def make_plan(
@@ -44,13 +50,17 @@ def make_plan(
     return plan, loader
 
 
-def read_state(plan: Plan, loader: MigrationLoader) -> PlanState:
-    """What each step would do now: one read of ``django_migrations`` per planned alias."""
+def read_state(plan: Plan, loader: MigrationLoader, probes: tuple[Probe, ...] = ()) -> PlanState:
+    """What each step would do now: one read of ``django_migrations`` per planned alias.
+
+    Aliases whose database or folder does not exist yet have nothing applied and are not read.
+    """
+    absent = {m.alias for p in probes for m in p.missing if m.kind in ("database", "folder")}
     applied: dict[str, set[tuple[str, str]]] = {}
     problems = []
-    for alias in dict.fromkeys(step.alias for step in plan.steps):
+    for alias in preflight.planned_aliases(plan):
         try:
-            applied[alias] = inspect.read_applied(alias)
+            applied[alias] = set() if alias in absent else inspect.read_applied(alias)
         except Exception as exc:
             info = plan.alias_info(alias)
             problems.append(f"{alias} ({info.vendor} {info.location}): {inspect.first_line(exc)}")
@@ -64,17 +74,57 @@ def read_state(plan: Plan, loader: MigrationLoader) -> PlanState:
     states = tuple(
         inspect.step_state(loader, step, applied[step.alias], step.alias) for step in plan.steps
     )
-    return PlanState(plan=plan, states=states)
+    return PlanState(plan=plan, states=states, probes=probes)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    state: PlanState
+    settings: config.MigratorSettings
+    missing: tuple[Missing, ...]  # what --create-schemas created (or would create, on a dry run)
+
+
+def prepare(
+    selection: Selection = Selection(), *, create_schemas: bool = False, dry_run: bool = False
+) -> Prepared:
+    """Plan, preflight every planned alias (all problems at once), create what is missing when
+    asked (not on a dry run), and read the state. Raises before any change when a check fails."""
+    settings = load_settings()
+    plan, loader = make_plan(selection)
+    probes = preflight.probe_all(plan, settings.connect_timeout)
+    preflight.check(probes, create=create_schemas)
+    missing = tuple(preflight.missing(probes)) if create_schemas else ()
+    if missing and not dry_run:
+        preflight.create_missing(probes, plan, settings.connect_timeout)
+        probes = preflight.probe_all(plan, settings.connect_timeout)
+        preflight.check(probes, create=False)
+    return Prepared(read_state(plan, loader, probes), settings, missing)
+
+
+def resolve_options(options: RunOptions, settings: config.MigratorSettings) -> RunOptions:
+    """Fill what the caller left to settings: the lock timeout and the session settings."""
+    return replace(
+        options,
+        lock_timeout=settings.lock_timeout
+        if options.lock_timeout is None
+        else options.lock_timeout,
+        session=options.session or settings.session,
+    )
 
 
 def migrate_all(
     selection: Selection = Selection(),
     options: RunOptions = RunOptions(),
     progress: ProgressCallback | None = None,
+    *,
+    create_schemas: bool = False,
 ) -> RunReport:
-    """Plan, check the state and run every step; returns the report (it raises nothing on a
-    failed migration: look at ``report.ok``)."""
-    plan, loader = make_plan(selection)
-    state = read_state(plan, loader)
-    results = run_plan(state, options) if progress is None else run_plan(state, options, progress)
-    return RunReport(state=state, results=results)
+    """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
+    migration: look at ``report.ok``)."""
+    prepared = prepare(selection, create_schemas=create_schemas)
+    options = resolve_options(options, prepared.settings)
+    if progress is None:
+        results = run_plan(prepared.state, options)
+    else:
+        results = run_plan(prepared.state, options, progress)
+    return RunReport(state=prepared.state, results=results)

@@ -23,6 +23,7 @@ from migrator.types import PlanState, Progress, RunOptions, Selection, StepResul
 class CommandOptions:
     selection: Selection
     run: RunOptions
+    create_schemas: bool
     plan_only: bool
     check: bool
     json: bool
@@ -95,6 +96,18 @@ def add_arguments(parser: ArgumentParser) -> None:
         help="Do not run makemigrations (the default; accepted for scripts written for other tools).",
     )
     parser.add_argument(
+        "--create-schemas",
+        action="store_true",
+        help="Create missing PostgreSQL schemas, MySQL/MariaDB databases and SQLite folders "
+        "(with --plan: only show what would be created).",
+    )
+    parser.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        help="Wait at most this long for another run's lock on an alias (default: "
+        "MIGRATOR['LOCK_TIMEOUT'], 60).",
+    )
+    parser.add_argument(
         "--force-migrate",
         action="store_true",
         help="Hand aliases with nothing pending to Django's migrate too (runs post_migrate signals).",
@@ -114,7 +127,9 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
             fake_initial=bool(options.get("fake_initial")),
             interactive=bool(options.get("interactive", True)),
             force_migrate=bool(options.get("force_migrate")),
+            lock_timeout=_lock_timeout(options.get("lock_timeout")),
         ),
+        create_schemas=bool(options.get("create_schemas")),
         plan_only=bool(options.get("plan_only")),
         check=bool(options.get("check")),
         json=bool(options.get("json")),
@@ -123,6 +138,21 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
+
+
+def _lock_timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise UsageError(
+            f"--lock-timeout {value!r}: expected a number of seconds, 0 or more "
+            "(e.g. --lock-timeout 60)."
+        )
+    return seconds
 
 
 def _refuse_conflicts(opts: CommandOptions, skip_makemigrations: bool) -> None:
@@ -200,14 +230,16 @@ class OrchestrateCommand(BaseCommand):
     # -- flow -------------------------------------------------------------------------------
     def handle(self, *args: Any, **options: Any) -> None:
         self._secrets = tuple(sorted(inspect.passwords(), key=len, reverse=True))
+        # Until the options are validated, errors are rendered with these (JSON or not).
         self._opts = CommandOptions(
-            Selection(),
-            RunOptions(),
-            False,
-            False,
-            bool(options.get("json")),
-            False,
-            int(options.get("verbosity", 1)),
+            selection=Selection(),
+            run=RunOptions(),
+            create_schemas=False,
+            plan_only=False,
+            check=False,
+            json=bool(options.get("json")),
+            makemigrations=False,
+            verbosity=int(options.get("verbosity", 1)),
         )
         try:
             self._opts = command_options(options)
@@ -223,9 +255,11 @@ class OrchestrateCommand(BaseCommand):
                 verbosity=opts.verbosity,
                 stdout=self.stderr if opts.json else self.stdout,
             )
-        plan, loader = api.make_plan(opts.selection)
-        state = api.read_state(plan, loader)
-        if opts.plan_only or opts.check:
+        dry_run = opts.plan_only or opts.check
+        prepared = api.prepare(opts.selection, create_schemas=opts.create_schemas, dry_run=dry_run)
+        state = prepared.state
+        self.emit(report.created_lines(prepared.missing, dry_run=dry_run))
+        if dry_run:
             self.emit(report.plan_lines(state, opts.verbosity))
             pending = state.pending_count
             if opts.json:
@@ -243,7 +277,7 @@ class OrchestrateCommand(BaseCommand):
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        results = run_plan(state, opts.run, self._progress)
+        results = run_plan(state, api.resolve_options(opts.run, prepared.settings), self._progress)
         self.emit(report.summary_lines(state, results))
         ok = all(r.status in ("applied", "up-to-date") for r in results)
         if opts.json:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.types import AliasInfo, PlanState, Progress, StepResult
+from migrator.types import AliasInfo, Missing, PlanState, Progress, StepResult
 
 JSON_VERSION = 1
 
@@ -22,6 +22,22 @@ class Line:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def created_lines(missing: Sequence[Missing], *, dry_run: bool) -> list[Line]:
+    verb = "Would create" if dry_run else "Created"
+    return [
+        Line(f"{verb} {item.kind} {item.name!r} for {item.alias}.", "notice") for item in missing
+    ]
+
+
+def describe(state: PlanState, alias: str) -> str:
+    """``postgresql 15.4 127.0.0.1:5432/site, schema analytics``: what an alias is, no password."""
+    info = state.plan.alias_info(alias)
+    probe = state.probe(alias)
+    vendor = f"{info.vendor} {probe.version}" if probe and probe.version else info.vendor
+    schema = f", schema {probe.schema}" if probe and probe.schema else ""
+    return f"{vendor} {info.location}{schema}"
 
 
 def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
@@ -38,12 +54,11 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
     for number, level in enumerate(plan.levels, start=1):
         lines.append(Line(f"Level {number}", "heading"))
         for step in level:
-            info = plan.alias_info(step.alias)
             step_state = state.state(step)
             target = f" -> {step.target}" if step.target else ""
             lines.append(
                 Line(
-                    f"  {step.alias} ({info.vendor} {info.location}): {', '.join(step.apps)}{target}"
+                    f"  {step.alias} ({describe(state, step.alias)}): {', '.join(step.apps)}{target}"
                 )
             )
             if not step_state.pending:
@@ -128,13 +143,18 @@ def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSumm
     return list(rows.values())
 
 
+def _vendor(state: PlanState, info: AliasInfo) -> str:
+    probe = state.probe(info.alias)
+    return f"{info.vendor} {probe.version}" if probe and probe.version else info.vendor
+
+
 def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]:
     rows = summarize(state, results)
     header = ("alias", "vendor", "database", "apps", "applied", "status", "seconds")
     table = [
         (
             row.info.alias,
-            row.info.vendor,
+            _vendor(state, row.info),
             row.info.location,
             ", ".join(row.apps),
             str(row.applied),
@@ -169,13 +189,18 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     return lines
 
 
-def alias_json(info: AliasInfo) -> dict[str, Any]:
+def alias_json(state: PlanState, info: AliasInfo) -> dict[str, Any]:
+    probe = state.probe(info.alias)
     return {
         "alias": info.alias,
         "vendor": info.vendor,
+        "version": probe.version if probe else "",
         "host": info.host,
         "port": info.port,
         "name": info.name,
+        "schemas": list(probe.schemas) if probe else [],
+        "schema": probe.schema if probe else "",
+        "missing": [{"kind": m.kind, "name": m.name} for m in probe.missing] if probe else [],
     }
 
 
@@ -201,7 +226,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
             ]
             for level in plan.levels
         ],
-        "databases": [alias_json(plan.alias_info(a)) for a in _planned_aliases(state)],
+        "databases": [alias_json(state, plan.alias_info(a)) for a in _planned_aliases(state)],
         "unplanned_aliases": list(plan.unplanned_aliases),
         "homeless_apps": list(plan.homeless_apps),
         "pending_count": state.pending_count,
@@ -228,6 +253,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                     {"app": m.app, "name": m.name, "backwards": m.backwards} for m in result.applied
                 ],
                 "seconds": round(result.seconds, 3),
+                "lock_wait": round(result.lock_wait, 3),
                 "error": result.error,
             }
             for result in results

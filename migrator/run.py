@@ -10,8 +10,10 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 
+from migrator.backends import LockTimeout, backend
 from migrator.inspect import first_line
 from migrator.types import (
+    AliasInfo,
     PendingMigration,
     PlanState,
     Progress,
@@ -60,7 +62,7 @@ def _ignore(progress: Progress) -> None:
 
 
 def run_step(
-    state: StepState, options: RunOptions, report: ProgressCallback = _ignore
+    state: StepState, info: AliasInfo, options: RunOptions, report: ProgressCallback = _ignore
 ) -> StepResult:
     """Run one step; a step with nothing pending is not handed to Django unless forced."""
     step = state.step
@@ -72,24 +74,38 @@ def run_step(
     applied: list[PendingMigration] = []
     started = time.monotonic()
     error = None
+    waited = 0.0
+    vendor = backend(info.vendor)
+    lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
     try:
-        for app in step.apps:
-            arguments = [app] if step.target is None else [app, step.target]
-            call_command(
-                _Migrate(step, report, applied),
-                *arguments,
-                database=step.alias,
-                interactive=options.interactive,
-                fake=options.fake,
-                fake_initial=options.fake_initial,
-                verbosity=0,
-                skip_checks=True,
-            )
+        with vendor.lock(info, lock_timeout) as lock:
+            waited = lock.waited
+            with vendor.session(step.alias, options.session.get(step.alias, {})):
+                for app in step.apps:
+                    arguments = [app] if step.target is None else [app, step.target]
+                    call_command(
+                        _Migrate(step, report, applied),
+                        *arguments,
+                        database=step.alias,
+                        interactive=options.interactive,
+                        fake=options.fake,
+                        fake_initial=options.fake_initial,
+                        verbosity=0,
+                        skip_checks=True,
+                    )
+    except LockTimeout as exc:
+        error = (
+            f"LockTimeout: could not lock {step.alias} within {lock_timeout:g}s: {exc}. "
+            "Another migrate_all/migrator run is migrating it; wait for it to finish or raise "
+            "--lock-timeout"
+        )
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
     seconds = time.monotonic() - started
     status = "failed" if error else ("applied" if applied else "up-to-date")
-    result = StepResult(step, status, applied=tuple(applied), seconds=seconds, error=error)
+    result = StepResult(
+        step, status, applied=tuple(applied), seconds=seconds, error=error, lock_wait=waited
+    )
     report(Progress("step-done", step, result=result))
     return result
 
@@ -104,7 +120,8 @@ def run_plan(
         if failed:
             results.append(StepResult(step_state.step, "not-run"))
             continue
-        result = run_step(step_state, options, report)
+        info = state.plan.alias_info(step_state.step.alias)
+        result = run_step(step_state, info, options, report)
         results.append(result)
         failed = result.status == "failed"
     return tuple(results)

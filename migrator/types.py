@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -90,6 +91,10 @@ class StepState:
 class PlanState:
     plan: Plan
     states: tuple[StepState, ...]
+    probes: tuple[Probe, ...] = ()
+
+    def probe(self, alias: str) -> Probe | None:
+        return next((probe for probe in self.probes if probe.info.alias == alias), None)
 
     def state(self, step: Step) -> StepState:
         return next(state for state in self.states if state.step == step)
@@ -106,6 +111,7 @@ class StepResult:
     applied: tuple[PendingMigration, ...] = ()
     seconds: float = 0.0
     error: str | None = None
+    lock_wait: float = 0.0  # seconds spent waiting for another run's lock
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class RunOptions:
     fake_initial: bool = False
     interactive: bool = False
     force_migrate: bool = False
+    lock_timeout: float | None = None  # None: MIGRATOR["LOCK_TIMEOUT"] (default 60 s)
+    # Per alias, server settings for the migration session only (MIGRATOR["SESSION"]).
+    session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,3 +153,35 @@ class Progress:
     migration: PendingMigration | None = None
     fake: bool = False
     result: StepResult | None = None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A schema, database or folder that an alias needs and that does not exist yet."""
+
+    alias: str
+    kind: str  # "schema", "database", "folder"
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.kind} {self.name!r}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What preflight found out about one alias, read-only."""
+
+    info: AliasInfo
+    reachable: bool = True
+    version: str = ""
+    read_only: str = ""  # why the alias refuses writes; empty when writable
+    schemas: tuple[str, ...] = ()  # PostgreSQL: the search_path schemas, in order
+    schema: str = ""  # PostgreSQL: where tables go (the first existing schema)
+    missing: tuple[Missing, ...] = ()  # --create-schemas can create these
+    problems: tuple[str, ...] = ()  # blocking problems that need a person
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    alias: str
+    waited: float  # seconds spent waiting for another run

@@ -35,6 +35,7 @@ def manage(
 ) -> subprocess.CompletedProcess[str]:
     """``python testproject/manage.py ARGS`` in a child process, stdin not a terminal."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")}
+    full_env["PYTHONPATH"] = str(REPO)  # so that settings under tests/ can be named
     full_env.update(env)
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
@@ -73,3 +74,36 @@ def sqlite_tables(path: Path) -> set[str]:
 def sqlite_recorded(path: Path) -> set[str]:
     with sqlite3.connect(path) as db:
         return {f"{a}.{n}" for a, n in db.execute("SELECT app, name FROM django_migrations")}
+
+
+def summary_rows(out: str) -> dict[str, dict[str, str]]:
+    """The summary table of a run's output, by alias, cut at the header's column starts."""
+    lines = out.splitlines()
+    header = lines[lines.index("Summary") + 1]
+    names = header.split()
+    starts = [header.index(name) for name in names]
+    rows = {}
+    for line in lines[lines.index("Summary") + 2 :]:
+        if line.startswith(("Done:", "Failed on")):
+            break
+        cells = [
+            line[start : starts[i + 1] if i + 1 < len(starts) else None].strip()
+            for i, start in enumerate(starts)
+        ]
+        rows[cells[0]] = dict(zip(names, cells, strict=True))
+    return rows
+
+
+def manage_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``manage.py ARGS`` without waiting (for concurrent-run tests)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")}
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.update(env)
+    return subprocess.Popen(
+        [sys.executable, str(MANAGE), *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )

@@ -1,0 +1,65 @@
+"""Vendor-specific preflight, creation, locking and session settings.
+
+Each backend works on its own short-lived driver connection (never Django's), opened from the
+alias's own connection parameters, so preflight can time out quickly and a lock lives exactly as
+long as the run that holds it (a session lock dies with its process).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from migrator.types import AliasInfo, LockInfo, Missing, Probe
+
+LOCK_NAME = "django-migrator"
+
+
+class LockTimeout(Exception):
+    """Another run holds the alias's lock past the timeout; the message names the holder."""
+
+
+class Backend(Protocol):
+    def probe(self, info: AliasInfo, timeout: float) -> Probe: ...
+
+    def create(self, missing: Missing, timeout: float) -> None: ...
+
+    def lock(self, info: AliasInfo, timeout: float) -> AbstractContextManager[LockInfo]: ...
+
+    def session(self, alias: str, values: Mapping[str, str]) -> AbstractContextManager[None]: ...
+
+
+def backend(vendor: str) -> Backend:
+    if vendor == "postgresql":
+        from migrator.backends.postgresql import PostgreSQL
+
+        return PostgreSQL()
+    if vendor == "mysql":
+        from migrator.backends.mysql import MySQL
+
+        return MySQL()
+    if vendor == "sqlite":
+        from migrator.backends.sqlite import SQLite
+
+        return SQLite()
+    from migrator.backends.generic import Generic
+
+    return Generic()
+
+
+def restore_quietly(connection: Any, statement: str, values: Iterable[tuple[str, str]]) -> None:
+    """Put session settings back after a migration; a connection that died needs nothing."""
+    try:
+        with connection.cursor() as cursor:
+            for name, value in values:
+                cursor.execute(statement, (name, value))
+    except Exception:
+        connection.close()  # Django reconnects with a fresh session, without our settings
+
+
+def holder_name() -> str:
+    """How this process names itself to the servers (PostgreSQL application_name)."""
+    return f"{LOCK_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]

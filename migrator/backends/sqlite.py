@@ -1,0 +1,93 @@
+"""SQLite: the file's folder exists and is writable; an exclusive lock file beside the database."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from migrator.backends import LockTimeout, holder_name
+from migrator.types import AliasInfo, LockInfo, Missing, Probe
+
+
+def database_file(info: AliasInfo) -> Path | None:
+    """The file behind an SQLite alias; None for in-memory databases."""
+    if not info.name or info.name == ":memory:" or info.name.startswith("file:"):
+        return None
+    return Path(info.name)
+
+
+class SQLite:
+    def probe(self, info: AliasInfo, timeout: float) -> Probe:
+        path = database_file(info)
+        version = sqlite3.sqlite_version
+        if path is None:
+            return Probe(info, version=version)
+        folder = path.parent
+        if not folder.is_dir():
+            return Probe(
+                info, version=version, missing=(Missing(info.alias, "folder", str(folder)),)
+            )
+        target = path if path.exists() else folder
+        read_only = "" if os.access(target, os.W_OK) else f"{target} is not writable"
+        return Probe(info, version=version, read_only=read_only)
+
+    def create(self, missing: Missing, timeout: float) -> None:
+        Path(missing.name).mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
+        """``flock`` on ``<database>.migrator-lock``; the file is removed on release.
+
+        A waiter that wins the lock on a file its holder has just removed sees that the path
+        no longer names its file and tries again, so two runs never both hold the lock.
+        """
+        path = database_file(info)
+        if path is None:
+            yield LockInfo(info.alias, 0.0)  # an in-memory database is private to this process
+            return
+        lock_path = path.with_name(path.name + ".migrator-lock")
+        started = time.monotonic()
+        descriptor = _acquire(lock_path, started, timeout)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, holder_name().encode())
+            yield LockInfo(info.alias, time.monotonic() - started)
+        finally:
+            lock_path.unlink(missing_ok=True)
+            os.close(descriptor)  # closing releases the lock (so does the process dying)
+
+    @contextmanager
+    def session(self, alias: str, values: Mapping[str, str]) -> Iterator[None]:
+        yield
+
+
+def _acquire(lock_path: Path, started: float, timeout: float) -> int:
+    while True:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            if time.monotonic() - started >= timeout:
+                try:
+                    holder = lock_path.read_text().strip()
+                except FileNotFoundError:
+                    holder = ""
+                raise LockTimeout(
+                    f"held by {holder or 'another process'} (lock file {lock_path})"
+                ) from None
+            time.sleep(0.1)
+            continue
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(descriptor)
+        if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+            return descriptor
+        os.close(descriptor)  # the holder removed this file as we got it: take the new one

@@ -1,0 +1,90 @@
+"""migrator's own settings: the optional ``MIGRATOR`` dict in Django settings, validated.
+
+```python
+MIGRATOR = {
+    "CONNECT_TIMEOUT": 5,      # seconds to reach each database in preflight
+    "LOCK_TIMEOUT": 60,        # seconds to wait for another run's lock (--lock-timeout overrides)
+    "SESSION": {               # per alias, applied only to the migration session
+        "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
+        "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
+    },
+}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from migrator.errors import ConfigurationError
+
+KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION")
+SESSION_KEYS = {
+    "postgresql": ("lock_timeout", "statement_timeout"),
+    "mysql": ("lock_wait_timeout",),
+}
+
+
+@dataclass(frozen=True)
+class MigratorSettings:
+    connect_timeout: float = 5.0
+    lock_timeout: float = 60.0
+    session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"MIGRATOR[{name!r}] = {value!r} is not a number of seconds; use e.g. {name!r}: 5."
+        ) from None
+    if number < 0 or (number == 0 and not allow_zero):
+        raise ConfigurationError(
+            f"MIGRATOR[{name!r}] = {value!r} must be {'0 or more' if allow_zero else 'more than 0'} "
+            "seconds."
+        )
+    return number
+
+
+def load(vendors: Mapping[str, str]) -> MigratorSettings:
+    """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
+    raw: Any = getattr(settings, "MIGRATOR", {}) or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError("settings.MIGRATOR must be a dict, e.g. {'LOCK_TIMEOUT': 60}.")
+    unknown = sorted(set(raw) - set(KEYS))
+    if unknown:
+        raise ConfigurationError(
+            f"settings.MIGRATOR has unknown key {unknown[0]!r}; the keys are {', '.join(KEYS)}."
+        )
+    session: dict[str, dict[str, str]] = {}
+    for alias, values in dict(raw.get("SESSION") or {}).items():
+        if alias not in vendors:
+            raise ConfigurationError(
+                f"settings.MIGRATOR['SESSION'] names alias {alias!r}, which is not in DATABASES "
+                f"({', '.join(vendors)})."
+            )
+        allowed = SESSION_KEYS.get(vendors[alias], ())
+        for key, value in dict(values).items():
+            if key not in allowed:
+                hint = (
+                    f"use one of {', '.join(allowed)}"
+                    if allowed
+                    else f"{vendors[alias]} has no session timeouts migrator can set"
+                )
+                raise ConfigurationError(
+                    f"settings.MIGRATOR['SESSION'][{alias!r}] has unknown key {key!r} for a "
+                    f"{vendors[alias]} database; {hint}."
+                )
+            session.setdefault(alias, {})[key] = str(value)
+    return MigratorSettings(
+        connect_timeout=_seconds(
+            "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
+        ),
+        lock_timeout=_seconds("LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", 60), allow_zero=True),
+        session=session,
+    )

@@ -1,0 +1,79 @@
+"""Preflight: every planned alias is checked, read-only, before the first change anywhere.
+
+Problems of all aliases are collected and reported at once. Missing schemas (PostgreSQL),
+databases (MySQL/MariaDB) and folders (SQLite) are problems too, unless ``--create-schemas``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from migrator.backends import backend
+from migrator.errors import PreflightError
+from migrator.types import Missing, Plan, Probe
+
+
+def planned_aliases(plan: Plan) -> list[str]:
+    return list(dict.fromkeys(step.alias for step in plan.steps))
+
+
+def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
+    return tuple(
+        backend(plan.alias_info(alias).vendor).probe(plan.alias_info(alias), connect_timeout)
+        for alias in planned_aliases(plan)
+    )
+
+
+def _where(probe: Probe) -> str:
+    info = probe.info
+    return f"{info.alias} ({info.vendor} {info.location})"
+
+
+def problems(probes: Iterable[Probe], *, create: bool) -> list[str]:
+    """One line per blocking problem, each naming the alias and the fix."""
+    lines: list[str] = []
+    for probe in probes:
+        lines.extend(f"{_where(probe)}: {problem}" for problem in probe.problems)
+        if probe.read_only:
+            lines.append(
+                f"{_where(probe)} is read-only ({probe.read_only}); migrations cannot run there. "
+                "If it is a replica, make the routers' allow_migrate return False for it."
+            )
+        if create:
+            continue
+        for missing in probe.missing:
+            if missing.kind == "schema":
+                path = ", ".join(probe.schemas)
+                lines.append(
+                    f"{missing} does not exist (search_path: {path}); run with --create-schemas "
+                    "to create it, or fix OPTIONS['options']."
+                )
+            else:
+                fix = "NAME" if missing.kind == "database" else "the NAME path"
+                lines.append(
+                    f"{missing} does not exist; run with --create-schemas to create it, "
+                    f"or fix {fix}."
+                )
+    return lines
+
+
+def check(probes: Iterable[Probe], *, create: bool) -> None:
+    found = problems(probes, create=create)
+    if found:
+        raise PreflightError(
+            f"Preflight found {len(found)} problem{'s' if len(found) != 1 else ''}; nothing was "
+            "changed on any database:\n  " + "\n  ".join(found)
+        )
+
+
+def missing(probes: Iterable[Probe]) -> list[Missing]:
+    return [item for probe in probes for item in probe.missing]
+
+
+def create_missing(probes: Iterable[Probe], plan: Plan, connect_timeout: float) -> list[Missing]:
+    """Create every missing schema/database/folder; returns what was created, in order."""
+    created = []
+    for item in missing(probes):
+        backend(plan.alias_info(item.alias).vendor).create(item, connect_timeout)
+        created.append(item)
+    return created
