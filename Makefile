@@ -30,6 +30,23 @@ demo: $(VENV)/.demo-installed
 	@echo "== manage.py migrate_all --check (exit 0: nothing pending)"
 	MIGRATOR_VAR_DIR=$(DEMO_VAR) $(PY) testproject/manage.py migrate_all --check --verbosity 0
 
+## make demo-servers: the same site on PostgreSQL (analytics in its own schema) and MariaDB
+DEMO_ENV := MIGRATOR_VAR_DIR=$(DEMO_VAR) \
+	MIGRATOR_DB_DEFAULT=postgres://postgres@127.0.0.1:5432/migrator_demo_site \
+	MIGRATOR_DB_USERS_DB=postgres://postgres@127.0.0.1:5432/migrator_demo_users \
+	MIGRATOR_DB_ANALYTICS_DB='postgres://postgres@127.0.0.1:5432/migrator_demo_site?options=-c%20search_path%3Danalytics' \
+	MIGRATOR_DB_LEGACY_DB=mysql://root@127.0.0.1:3306/migrator_demo_legacy
+demo-servers: $(VENV)/.dev-installed
+	sh .ci/services
+	rm -rf $(DEMO_VAR) && mkdir -p $(DEMO_VAR)
+	for db in migrator_demo_site migrator_demo_users; do \
+		psql -h 127.0.0.1 -U postgres -q -c "DROP DATABASE IF EXISTS $$db WITH (FORCE)" -c "CREATE DATABASE $$db"; done
+	mariadb -h 127.0.0.1 -uroot -e "DROP DATABASE IF EXISTS migrator_demo_legacy"
+	@echo "== migrate_all --plan --create-schemas (the analytics schema and the legacy database are missing)"
+	$(DEMO_ENV) $(PY) testproject/manage.py migrate_all --plan --create-schemas
+	@echo "== migrate_all --create-schemas --noinput"
+	$(DEMO_ENV) $(PY) testproject/manage.py migrate_all --create-schemas --noinput
+
 ## make test: the whole suite; server-backed tests need PostgreSQL and MariaDB (see .ci/services)
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
