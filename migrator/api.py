@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import config, inspect, preflight
 from migrator.errors import PreflightError, UsageError
-from migrator.plan import build_plan, validate_selection
+from migrator.plan import build_plan, unordered_plan, validate_selection
 from migrator.run import ProgressCallback, run_plan
-from migrator.types import Missing, Plan, PlanState, Probe, RunOptions, RunReport, Selection
+from migrator.types import (
+    Missing,
+    Plan,
+    PlanState,
+    Probe,
+    RunOptions,
+    RunReport,
+    Selection,
+    StepState,
+)
 
 
 def parse_target(text: str) -> tuple[str, str]:
@@ -29,7 +39,9 @@ def load_settings() -> config.MigratorSettings:
 
 
 def make_plan(
-    selection: Selection = Selection(), loader: MigrationLoader | None = None
+    selection: Selection = Selection(),
+    loader: MigrationLoader | None = None,
+    matrix: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[Plan, MigrationLoader]:
     """Read settings, routers and migration files; return the plan (no database is touched)."""
     aliases = inspect.alias_infos()
@@ -45,18 +57,20 @@ def make_plan(
             apps=selection.apps,
             target=(app, inspect.resolve_target(loader, app, name)),
         )
-    matrix = inspect.routing_matrix([info.alias for info in aliases], apps)
+    if matrix is None:
+        matrix = inspect.routing_matrix([info.alias for info in aliases], apps)
     plan = build_plan(aliases, apps, matrix, inspect.app_dependencies(loader), selection)
     return plan, loader
 
 
-def read_state(plan: Plan, loader: MigrationLoader, probes: tuple[Probe, ...] = ()) -> PlanState:
-    """What each step would do now: one read of ``django_migrations`` per planned alias.
+Applied = dict[str, set[tuple[str, str]]]
 
-    Aliases whose database or folder does not exist yet have nothing applied and are not read.
-    """
+
+def read_applied(plan: Plan, probes: tuple[Probe, ...] = ()) -> Applied:
+    """One read of ``django_migrations`` per planned alias. Aliases whose database or folder
+    does not exist yet have nothing applied and are not read."""
     absent = {m.alias for p in probes for m in p.missing if m.kind in ("database", "folder")}
-    applied: dict[str, set[tuple[str, str]]] = {}
+    applied: Applied = {}
     problems = []
     for alias in preflight.planned_aliases(plan):
         try:
@@ -71,8 +85,22 @@ def read_state(plan: Plan, loader: MigrationLoader, probes: tuple[Probe, ...] = 
             + ". Check that the servers are up and the credentials in DATABASES are right; "
             "nothing was migrated."
         )
+    return applied
+
+
+def read_state(
+    plan: Plan,
+    loader: MigrationLoader,
+    probes: tuple[Probe, ...] = (),
+    applied: Applied | None = None,
+) -> PlanState:
+    """What each step would do now, planned by Django's executor logic."""
+    if applied is None:
+        applied = read_applied(plan, probes)
+    leaves = inspect.app_leaves(loader)
     states = tuple(
-        inspect.step_state(loader, step, applied[step.alias], step.alias) for step in plan.steps
+        inspect.step_state(loader, step, applied[step.alias], step.alias, leaves)
+        for step in plan.steps
     )
     return PlanState(plan=plan, states=states, probes=probes)
 
@@ -84,13 +112,9 @@ class Prepared:
     missing: tuple[Missing, ...]  # what --create-schemas created (or would create, on a dry run)
 
 
-def prepare(
-    selection: Selection = Selection(), *, create_schemas: bool = False, dry_run: bool = False
-) -> Prepared:
-    """Plan, preflight every planned alias (all problems at once), create what is missing when
-    asked (not on a dry run), and read the state. Raises before any change when a check fails."""
-    settings = load_settings()
-    plan, loader = make_plan(selection)
+def _preflight(
+    plan: Plan, settings: config.MigratorSettings, create_schemas: bool, dry_run: bool
+) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
     probes = preflight.probe_all(plan, settings.connect_timeout)
     preflight.check(probes, create=create_schemas)
     missing = tuple(preflight.missing(probes)) if create_schemas else ()
@@ -98,7 +122,55 @@ def prepare(
         preflight.create_missing(probes, plan, settings.connect_timeout)
         probes = preflight.probe_all(plan, settings.connect_timeout)
         preflight.check(probes, create=False)
-    return Prepared(read_state(plan, loader, probes), settings, missing)
+    return probes, missing
+
+
+def up_to_date(plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]]) -> bool:
+    """True when every migration file of every planned app is recorded on its alias."""
+    for step in plan.steps:
+        recorded: dict[str, set[str]] = {}
+        for app, name in applied[step.alias]:
+            recorded.setdefault(app, set()).add(name)
+        if any(not disk[app] <= recorded.get(app, set()) for app in step.apps):
+            return False
+    return True
+
+
+def prepare(
+    selection: Selection = Selection(),
+    *,
+    create_schemas: bool = False,
+    dry_run: bool = False,
+    fast: bool = False,
+) -> Prepared:
+    """Plan, preflight every planned alias (all problems at once), create what is missing when
+    asked (not on a dry run), and read the state. Raises before any change when a check fails.
+
+    ``fast``: first compare migration file names on disk with each alias's recorded names; when
+    every alias is up to date, return an unordered plan without loading the migration graph.
+    """
+    settings = load_settings()
+    applied: Applied | None = None
+    probes: tuple[Probe, ...] | None = None
+    missing: tuple[Missing, ...] = ()
+    matrix = None
+    disk = inspect.disk_migration_names() if fast and not selection.target else None
+    if disk is not None:
+        aliases = inspect.alias_infos()
+        apps = [label for label in inspect.installed_app_labels() if label in disk]
+        alias_names = [info.alias for info in aliases]
+        validate_selection(selection, alias_names, inspect.installed_app_labels(), apps)
+        matrix = inspect.routing_matrix(alias_names, apps)
+        quick = unordered_plan(aliases, apps, matrix, selection)
+        probes, missing = _preflight(quick, settings, create_schemas, dry_run)
+        applied = read_applied(quick, probes)
+        if up_to_date(quick, applied, disk):
+            states = tuple(StepState(step, ()) for step in quick.steps)
+            return Prepared(PlanState(quick, states, probes), settings, missing)
+    plan, loader = make_plan(selection, matrix=matrix)
+    if probes is None:
+        probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+    return Prepared(read_state(plan, loader, probes, applied), settings, missing)
 
 
 def resolve_options(options: RunOptions, settings: config.MigratorSettings) -> RunOptions:

@@ -256,7 +256,14 @@ class OrchestrateCommand(BaseCommand):
                 stdout=self.stderr if opts.json else self.stdout,
             )
         dry_run = opts.plan_only or opts.check
-        prepared = api.prepare(opts.selection, create_schemas=opts.create_schemas, dry_run=dry_run)
+        prepared = api.prepare(
+            opts.selection,
+            create_schemas=opts.create_schemas,
+            dry_run=dry_run,
+            # --plan shows the order, so it loads the graph; a run or --check needs no order
+            # when everything is up to date.
+            fast=not opts.plan_only and not opts.run.force_migrate,
+        )
         state = prepared.state
         self.emit(report.created_lines(prepared.missing, dry_run=dry_run))
         if dry_run:

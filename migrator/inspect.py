@@ -6,8 +6,10 @@ that are in the plan (``read_applied``); nothing here creates a table or a datab
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 from collections.abc import Iterable, Mapping
+from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
 
@@ -226,17 +228,89 @@ def sqlite_file_missing(alias: str) -> bool:
 
 
 def read_applied(alias: str) -> set[MigrationKey]:
-    """The migrations recorded on ``alias``; never creates ``django_migrations`` or a file."""
+    """The migrations recorded on ``alias``, in one query; never creates ``django_migrations``
+    or a database file."""
     if sqlite_file_missing(alias):
         return set()
-    recorder = MigrationRecorder(connections[alias])
-    if not recorder.has_table():
+    connection = connections[alias]
+    if not MigrationRecorder(connection).has_table():
         return set()
-    return set(recorder.applied_migrations())
+    table = connection.ops.quote_name(MigrationRecorder.Migration._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT app, name FROM {table}")
+        return {(str(app), str(name)) for app, name in cursor.fetchall()}
+
+
+def disk_migration_names() -> dict[str, frozenset[str]] | None:
+    """Migration names per migrated app, found the way Django's loader finds them (including
+    ``MIGRATION_MODULES``) but without importing the migration modules.
+
+    None when in doubt (a migrations module that cannot be imported): callers then use the full
+    loader, which reports the problem as Django would.
+    """
+    found: dict[str, frozenset[str]] = {}
+    for config in django_apps.get_app_configs():
+        module_name, _explicit = MigrationLoader.migrations_module(config.label)
+        if module_name is None:
+            continue
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if _explicit or "migrations" in (exc.name or "").split("."):
+                continue  # as the loader: an app without a migrations package is unmigrated
+            return None
+        except Exception:
+            return None
+        path = getattr(module, "__path__", None)
+        if path is None or (
+            getattr(module, "__file__", None) is None and not isinstance(path, list)
+        ):
+            continue
+        names = _module_names(path)
+        if names is None:
+            return None
+        found[config.label] = frozenset(name for name in names if name[0] not in "_~")
+    return found
+
+
+_SUFFIXES = tuple(sorted(importlib.machinery.all_suffixes(), key=len, reverse=True))
+
+
+def _module_names(path: Iterable[str]) -> set[str] | None:
+    """Plain (non-package) module names in package folders, as ``pkgutil.iter_modules`` lists
+    them, from one directory scan each; None for a folder that is not a plain directory."""
+    names: set[str] = set()
+    for folder in path:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return None
+        for entry in entries:
+            if entry.is_dir():
+                continue
+            suffix = next((s for s in _SUFFIXES if entry.name.endswith(s)), None)
+            if suffix is None:
+                continue
+            name = entry.name[: -len(suffix)]
+            if name and name != "__init__":
+                names.add(name)
+    return names
+
+
+def app_leaves(loader: MigrationLoader) -> dict[str, list[MigrationKey]]:
+    """Leaf migrations per app, computed in one pass over the graph."""
+    leaves: dict[str, list[MigrationKey]] = {}
+    for key in loader.graph.leaf_nodes():
+        leaves.setdefault(key[0], []).append(key)
+    return leaves
 
 
 def step_state(
-    loader: MigrationLoader, step: Step, applied: set[MigrationKey], alias: str | None = None
+    loader: MigrationLoader,
+    step: Step,
+    applied: set[MigrationKey],
+    alias: str | None = None,
+    leaves: dict[str, list[MigrationKey]] | None = None,
 ) -> StepState:
     """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it."""
     if loader.replacements and alias is not None:
@@ -249,7 +323,9 @@ def step_state(
             replace_migrations=False,
         )
     executor = SimpleNamespace(loader=source)
-    targets = list(_targets(source.graph, step))
+    if leaves is None or source.graph is not loader.graph:
+        leaves = {app: sorted(source.graph.leaf_nodes(app)) for app in step.apps}
+    targets = list(_targets(leaves, step))
     plan = MigrationExecutor.migration_plan(executor, targets)  # type: ignore[arg-type]
     pending: list[PendingMigration] = []
     dependencies: list[PendingMigration] = []
@@ -259,11 +335,11 @@ def step_state(
     return StepState(step=step, pending=tuple(pending), recorded_dependencies=tuple(dependencies))
 
 
-def _targets(graph: Any, step: Step) -> Iterable[tuple[str, str | None]]:
+def _targets(leaves: dict[str, list[MigrationKey]], step: Step) -> Iterable[tuple[str, str | None]]:
     for app in step.apps:
         if step.target == "zero":
             yield (app, None)
         elif step.target:
             yield (app, step.target)
         else:
-            yield from sorted(graph.leaf_nodes(app))
+            yield from sorted(leaves.get(app, ()))

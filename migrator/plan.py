@@ -6,9 +6,11 @@ database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 from migrator.errors import ConfigurationError, UsageError
 from migrator.types import AliasInfo, Node, Plan, Selection, Step
@@ -22,6 +24,8 @@ def build_graph(
     For a migration dependency of app A on app B, every node of B points to every node of A. A
     dependency on an app that runs nowhere is followed through to that app's own dependencies.
     """
+    import networkx as nx
+
     graph: nx.DiGraph[Node] = nx.DiGraph()
     for app, aliases in matrix.items():
         for alias in aliases:
@@ -71,6 +75,8 @@ def _order_key(
 
 def cycle_path(graph: nx.DiGraph[Node], nodes: Iterable[Node]) -> str:
     """A cycle inside ``nodes`` as a readable path: ``users@users_db -> blog@default -> users@users_db``."""
+    import networkx as nx
+
     sub = graph.subgraph(nodes)
     edges = nx.find_cycle(sub)
     path = [str(edges[0][0])] + [str(edge[1]) for edge in edges]
@@ -84,6 +90,8 @@ def condense(graph: nx.DiGraph[Node]) -> nx.DiGraph[int]:
     migrated together, as Django's ``migrate`` resolves their order migration by migration. A cycle
     that crosses aliases cannot be ordered by running whole aliases, so it is an error.
     """
+    import networkx as nx
+
     components = list(nx.strongly_connected_components(graph))
     for component in components:
         if len({node.alias for node in component}) > 1:
@@ -132,22 +140,17 @@ def build_plan(
     selection: Selection = Selection(),
 ) -> Plan:
     """Order the routed (alias, app) pairs into levels and apply the user's selection."""
+    import networkx as nx
+
     alias_names = [info.alias for info in aliases]
     graph = build_graph(matrix, app_deps)
     condensed = condense(graph)
     order = _order_key(alias_names, apps)
 
-    wanted_apps = set(selection.apps)
-    if selection.target:
-        wanted_apps = {selection.target[0]}
-    wanted_aliases = set(selection.databases)
-
-    def selected(node: Node) -> bool:
-        return (not wanted_aliases or node.alias in wanted_aliases) and (
-            not wanted_apps or node.app in wanted_apps
-        )
+    selected = _selector(selection)
 
     levels: list[tuple[Step, ...]] = []
+    step_of: dict[int, Step] = {}  # condensed group -> the step that runs its selected members
     target = selection.target[1] if selection.target else None
     # Generations of the whole graph, then the selection: dropping nodes first would lose the
     # order that runs through the nodes left out.
@@ -160,17 +163,26 @@ def build_plan(
         if not by_alias:
             continue
         level = len(levels) + 1
-        steps = [
-            Step(
+        steps = {
+            alias: Step(
                 alias=alias,
                 apps=tuple(node.app for node in sorted(nodes, key=order.__getitem__)),
                 level=level,
                 target=target,
             )
             for alias, nodes in by_alias.items()
-        ]
-        steps.sort(key=lambda step: alias_names.index(step.alias))
-        levels.append(tuple(steps))
+        }
+        for group in generation:
+            for node in condensed.nodes[group]["members"]:
+                if selected(node):
+                    step_of[group] = steps[node.alias]
+        levels.append(tuple(sorted(steps.values(), key=lambda step: alias_names.index(step.alias))))
+
+    requires: dict[Step, set[Step]] = {step: set() for level in levels for step in level}
+    for group, step in step_of.items():
+        for ancestor in nx.ancestors(condensed, group):
+            if ancestor in step_of and step_of[ancestor] != step:
+                requires[step].add(step_of[ancestor])
 
     used = {node.alias for node in graph.nodes}
     plan = Plan(
@@ -178,10 +190,59 @@ def build_plan(
         aliases=tuple(aliases),
         unplanned_aliases=tuple(alias for alias in alias_names if alias not in used),
         homeless_apps=tuple(app for app in apps if not matrix.get(app)),
+        requires={step: frozenset(steps) for step, steps in requires.items()},
     )
     if not plan.steps and (selection.databases or selection.apps or selection.target):
         raise UsageError(_empty_selection_message(selection, matrix, alias_names))
     return plan
+
+
+def _selector(selection: Selection) -> Callable[[Node], bool]:
+    wanted_apps = {selection.target[0]} if selection.target else set(selection.apps)
+    wanted_aliases = set(selection.databases)
+
+    def selected(node: Node) -> bool:
+        return (not wanted_aliases or node.alias in wanted_aliases) and (
+            not wanted_apps or node.app in wanted_apps
+        )
+
+    return selected
+
+
+def unordered_plan(
+    aliases: Sequence[AliasInfo],
+    apps: Sequence[str],
+    matrix: Mapping[str, Sequence[str]],
+    selection: Selection = Selection(),
+) -> Plan:
+    """One step per alias with every selected app routed there, in no particular order.
+
+    Enough to tell whether everything is up to date without loading the migration graph; when
+    anything is pending, ``build_plan`` orders the real plan.
+    """
+    selected = _selector(selection)
+    alias_names = [info.alias for info in aliases]
+    app_pos = {app: i for i, app in enumerate(apps)}
+    by_alias: dict[str, list[str]] = {}
+    for app, targets in matrix.items():
+        for alias in targets:
+            if selected(Node(alias, app)):
+                by_alias.setdefault(alias, []).append(app)
+    steps = tuple(
+        Step(alias=alias, apps=tuple(sorted(by_alias[alias], key=app_pos.__getitem__)), level=1)
+        for alias in alias_names
+        if alias in by_alias
+    )
+    used = {alias for targets in matrix.values() for alias in targets}
+    if not steps and (selection.databases or selection.apps):
+        raise UsageError(_empty_selection_message(selection, matrix, alias_names))
+    return Plan(
+        levels=(steps,) if steps else (),
+        aliases=tuple(aliases),
+        unplanned_aliases=tuple(alias for alias in alias_names if alias not in used),
+        homeless_apps=tuple(app for app in apps if not matrix.get(app)),
+        ordered=False,
+    )
 
 
 def _empty_selection_message(

@@ -43,6 +43,8 @@ def describe(state: PlanState, alias: str) -> str:
 def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
     plan = state.plan
     aliases = {step.alias for step in plan.steps}
+    if not plan.ordered:
+        return _up_to_date_lines(state)
     lines = [
         Line(
             f"Plan: {_plural(len(plan.steps), 'step')} in {_plural(len(plan.levels), 'level')} "
@@ -89,6 +91,27 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
                 f"Not migrated anywhere: {app} (allow_migrate is False on every alias).", "warning"
             )
         )
+    return lines
+
+
+def _up_to_date_lines(state: PlanState) -> list[Line]:
+    """The fast path's plan: nothing pending anywhere, so no order was computed."""
+    plan = state.plan
+    lines = [
+        Line(
+            f"All {_plural(len(plan.steps), 'database')} up to date: every migration file on disk is "
+            "recorded (checked without loading the migration graph).",
+            "heading",
+        )
+    ]
+    lines += [
+        Line(f"  {step.alias} ({describe(state, step.alias)}): {', '.join(step.apps)}")
+        for step in plan.steps
+    ]
+    lines += [
+        Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
+        for alias in plan.unplanned_aliases
+    ]
     return lines
 
 
@@ -227,6 +250,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
             for level in plan.levels
         ],
         "databases": [alias_json(state, plan.alias_info(a)) for a in _planned_aliases(state)],
+        "ordered": plan.ordered,
         "unplanned_aliases": list(plan.unplanned_aliases),
         "homeless_apps": list(plan.homeless_apps),
         "pending_count": state.pending_count,

@@ -58,6 +58,10 @@ class Plan:
     aliases: tuple[AliasInfo, ...]
     unplanned_aliases: tuple[str, ...] = ()  # aliases no app applies to: never connected to
     homeless_apps: tuple[str, ...] = ()  # apps with migrations that no alias accepts
+    # For each step, the steps it depends on (transitively): a failure skips its dependents.
+    requires: Mapping[Step, frozenset[Step]] = field(default_factory=dict)
+    # False for the fast path: every alias is up to date, so no order was computed.
+    ordered: bool = True
 
     @property
     def steps(self) -> tuple[Step, ...]:

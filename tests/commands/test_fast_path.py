@@ -1,0 +1,92 @@
+"""The no-op fast path (file names on disk vs recorded names) agrees with the full planner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.test import override_settings
+
+from migrator import api
+from migrator.types import Selection
+from tests.helpers import run
+
+
+def both(selection: Selection = Selection()) -> tuple[bool, int]:
+    """(the fast path alone decided "all up to date", pending count), after checking that the
+    fast and the full planner agree on what is pending."""
+    fast = api.prepare(selection, fast=True)
+    full = api.prepare(selection, fast=False)
+    assert full.state.plan.ordered
+    assert fast.state.pending_count == full.state.pending_count
+    return not fast.state.plan.ordered, full.state.pending_count
+
+
+def forget(alias: str, app: str, name: str) -> None:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = %s AND name = %s", [app, name])
+
+
+def test_fresh_databases_are_not_up_to_date(sqlite_project: Path) -> None:
+    done, pending = both()
+    assert (done, pending) == (False, 23)
+
+
+def test_fully_migrated_is_up_to_date(sqlite_project: Path) -> None:
+    run("migrate_all")
+    done, pending = both()
+    assert (done, pending) == (True, 0)
+
+
+@pytest.mark.parametrize(
+    ("alias", "app", "name"),
+    [
+        ("users_db", "users", "0002_user_is_active"),
+        ("default", "blog", "0002_post_slug"),
+        ("cache_db", "cache", "0001_initial"),
+    ],
+)
+def test_one_unrecorded_migration_is_noticed(
+    sqlite_project: Path, alias: str, app: str, name: str
+) -> None:
+    run("migrate_all")
+    forget(alias, app, name)
+    done, pending = both()
+    assert (done, pending) == (False, 1)
+    # A selection that excludes that alias is still up to date on both paths.
+    other = "cache_db" if alias != "cache_db" else "users_db"
+    done, pending = both(Selection(databases=(other,)))
+    assert (done, pending) == (True, 0)
+
+
+def test_a_gap_in_history_falls_back_to_the_full_planner(sqlite_project: Path) -> None:
+    run("migrate_all")
+    forget("default", "blog", "0001_initial")  # 0002 stays recorded: Django plans nothing here
+    done, pending = both()
+    assert (done, pending) == (False, 0)
+
+
+def test_dependency_recorded_elsewhere_does_not_matter(sqlite_project: Path) -> None:
+    run("migrate_all")
+    forget("default", "users", "0001_initial")  # recorded on default only as blog's dependency
+    done, pending = both()
+    assert (done, pending) == (True, 0)
+
+
+@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_cache_migrations"})
+def test_migration_modules_setting_is_followed(sqlite_project: Path) -> None:
+    run("migrate_all", apps=["users"])
+    done, pending = both(Selection(apps=("cache",)))
+    assert (done, pending) == (False, 1)
+
+
+def test_force_migrate_and_plan_use_the_full_planner(sqlite_project: Path) -> None:
+    run("migrate_all")
+    out, _, code = run("migrate_all", plan_only=True)
+    assert code == 0
+    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 0 migrations to run."
+    out, _, code = run("migrate_all", force_migrate=True)
+    assert code == 0
+    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 0 migrations to run."
+    assert "Migrating default: contenttypes" in out  # handed to Django although up to date
