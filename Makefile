@@ -51,6 +51,11 @@ demo-servers: $(VENV)/.dev-installed
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make bench: migrate_all against the shell loop and single-alias migrate (README: Benchmarks)
+bench: $(VENV)/.dev-installed
+	sh .ci/services
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

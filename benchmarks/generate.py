@@ -117,7 +117,8 @@ def name(number: int) -> str:
     return f"{number:04d}_step" if number > 1 else "0001_initial"
 
 
-def generate(out: Path, apps: int, migrations: int, aliases: int) -> None:
+def generate(out: Path, apps: int, migrations: int, aliases: int, chain_every: int = 5) -> None:
+    """Write the project; ``chain_every``: every n-th app depends on the one before (0: never)."""
     if out.exists():
         shutil.rmtree(out)
     package = out / "benchproject"
@@ -136,7 +137,7 @@ def generate(out: Path, apps: int, migrations: int, aliases: int) -> None:
         (out / app / "models.py").write_text(model_source(app, migrations - 1))
         for number in range(1, migrations + 1):
             deps = [(app, name(number - 1))] if number > 1 else []
-            if number == 1 and index % 5 == 4:
+            if number == 1 and chain_every and index % chain_every == chain_every - 1:
                 deps.append((labels[index - 1], "0001_initial"))
             (folder / f"{name(number)}.py").write_text(migration_source(app, number, deps))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from argparse import ArgumentParser
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class CommandOptions:
     json: bool
     makemigrations: bool
     verbosity: int
+    parallel: int = 1
+    fail_fast: bool = False
 
     @property
     def mode(self) -> str:
@@ -108,6 +111,17 @@ def add_arguments(parser: ArgumentParser) -> None:
         "MIGRATOR['LOCK_TIMEOUT'], 60).",
     )
     parser.add_argument(
+        "--parallel",
+        metavar="N",
+        help="Run up to N independent steps of a level at once in worker processes "
+        "(auto: the CPU count; default 1).",
+    )
+    parser.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="After a failure start no further step (by default independent steps go on).",
+    )
+    parser.add_argument(
         "--force-migrate",
         action="store_true",
         help="Hand aliases with nothing pending to Django's migrate too (runs post_migrate signals).",
@@ -135,9 +149,26 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         json=bool(options.get("json")),
         makemigrations=bool(options.get("makemigrations")),
         verbosity=int(options.get("verbosity", 1)),
+        parallel=_parallel(options.get("parallel")),
+        fail_fast=bool(options.get("fail_fast")),
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
+
+
+def _parallel(value: object) -> int:
+    """``--parallel N`` or ``auto`` (the CPU count; capped at the number of aliases later)."""
+    if value is None:
+        return 1
+    if str(value) == "auto":
+        return max(1, os.cpu_count() or 1)
+    try:
+        workers = int(str(value))
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise UsageError(f"--parallel {value!r}: expected a number of workers, 1 or more, or auto.")
+    return workers
 
 
 def _lock_timeout(value: object) -> float | None:
@@ -284,7 +315,13 @@ class OrchestrateCommand(BaseCommand):
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        results = run_plan(state, api.resolve_options(opts.run, prepared.settings), self._progress)
+        results = run_plan(
+            state,
+            api.resolve_options(opts.run, prepared.settings),
+            self._progress,
+            parallel=opts.parallel,
+            fail_fast=opts.fail_fast,
+        )
         self.emit(report.summary_lines(state, results))
         ok = all(r.status in ("applied", "up-to-date") for r in results)
         if opts.json:
@@ -295,16 +332,16 @@ class OrchestrateCommand(BaseCommand):
             raise RunError(_failure_message(results))
 
     def _progress(self, progress: Progress) -> None:
-        self.emit(report.progress_line(progress))
+        self.emit(report.progress_line(progress, prefix=self._opts.parallel > 1))
 
 
 def _failure_message(results: tuple[StepResult, ...]) -> str:
-    failed = next(r for r in results if r.status == "failed")
-    skipped = sum(1 for r in results if r.status == "not-run")
+    failed = [r for r in results if r.status == "failed"]
+    skipped = sum(1 for r in results if r.status == "skipped")
+    what = "; ".join(report.problem_lines(failed))
     return (
-        f"Migrating {failed.step.alias} ({', '.join(failed.step.apps)}) failed: {failed.error}. "
-        f"{skipped} later step{'s' if skipped != 1 else ''} not run. Fix the cause and run again; "
-        "steps that completed are not repeated."
+        f"{what}. {skipped} dependent step{'s' if skipped != 1 else ''} skipped. Fix the cause "
+        "and run again; steps that completed are not repeated."
     )
 
 

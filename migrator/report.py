@@ -115,24 +115,30 @@ def _up_to_date_lines(state: PlanState) -> list[Line]:
     return lines
 
 
-def progress_line(progress: Progress) -> Line | None:
-    """One line per event, the way Django's ``migrate`` prints its progress."""
+def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
+    """One line per event, the way Django's ``migrate`` prints its progress. With ``prefix``
+    (parallel runs) every line starts with its alias, so lines of several aliases stay apart."""
     step = progress.step
+    lead = f"[{step.alias}] " if prefix else ""
     if progress.event == "step-start":
-        return Line(f"Migrating {step.alias}: {', '.join(step.apps)}", "heading")
+        return Line(f"{lead}Migrating {step.alias}: {', '.join(step.apps)}", "heading")
     if progress.event == "migration-done" and progress.migration is not None:
         verb = "Unapplied" if progress.migration.backwards else "Applied"
         suffix = " (faked)" if progress.fake else ""
-        return Line(f"  {verb} {progress.migration}{suffix}", "success")
+        return Line(f"{lead}  {verb} {progress.migration}{suffix}", "success")
     if progress.event == "step-done" and progress.result is not None:
         result = progress.result
         if result.status == "failed":
-            return Line(f"  FAILED on {step.alias}: {result.error}", "error")
+            return Line(f"{lead}  FAILED on {step.alias}: {result.error}", "error")
+        if result.status == "skipped":
+            return Line(
+                f"{lead}Skipped {step.alias} ({', '.join(step.apps)}): {result.error}", "warning"
+            )
     return None
 
 
-_STATUS_RANK = {"failed": 3, "not-run": 2, "applied": 1, "up-to-date": 0}
-_STATUS_STYLE = {"failed": "error", "not-run": "warning", "applied": "success", "up-to-date": ""}
+_STATUS_RANK = {"failed": 3, "skipped": 2, "applied": 1, "up-to-date": 0}
+_STATUS_STYLE = {"failed": "error", "skipped": "warning", "applied": "success", "up-to-date": ""}
 
 
 @dataclass(frozen=True)
@@ -199,9 +205,17 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     for row, cells in zip(rows, table, strict=False):
         lines.append(Line(render(cells), _STATUS_STYLE[row.status]))
     applied = sum(row.applied for row in rows)
-    failed = [row.info.alias for row in rows if row.status == "failed"]
-    if failed:
-        lines.append(Line(f"Failed on {', '.join(failed)}; later steps were not run.", "error"))
+    failed = [r for r in results if r.status == "failed"]
+    skipped = [r for r in results if r.status == "skipped"]
+    if failed or skipped:
+        lines.append(
+            Line(
+                f"Failed: {_plural(len(failed), 'step')} failed, {len(skipped)} skipped; "
+                f"{_plural(applied, 'migration')} applied.",
+                "error",
+            )
+        )
+        lines.extend(Line(f"  {problem}", "error") for problem in problem_lines(results))
     else:
         lines.append(
             Line(
@@ -209,6 +223,19 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
                 "success",
             )
         )
+    return lines
+
+
+def problem_lines(results: Sequence[StepResult]) -> list[str]:
+    """What failed (and at which migration) and why each skipped step was skipped."""
+    lines = []
+    for result in results:
+        where = f"{result.step.alias} ({', '.join(result.step.apps)})"
+        if result.status == "failed":
+            at = f" at {result.failed_migration}" if result.failed_migration else ""
+            lines.append(f"{where} failed{at}: {result.error}")
+        elif result.status == "skipped":
+            lines.append(f"{where} skipped: {result.error}")
     return lines
 
 
@@ -278,7 +305,9 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 ],
                 "seconds": round(result.seconds, 3),
                 "lock_wait": round(result.lock_wait, 3),
-                "error": result.error,
+                "error": result.error if result.status == "failed" else None,
+                "failed_migration": result.failed_migration,
+                "skip_reason": result.error if result.status == "skipped" else None,
             }
             for result in results
         ],

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from queue import Empty
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
+from django.db import connections
 
 from migrator.backends import LockTimeout, backend
+from migrator.backends.sqlite import database_file
 from migrator.inspect import first_line
 from migrator.types import (
     AliasInfo,
     PendingMigration,
+    Plan,
     PlanState,
     Progress,
     RunOptions,
@@ -72,6 +77,13 @@ def run_step(
         return result
     report(Progress("step-start", step))
     applied: list[PendingMigration] = []
+    current: list[PendingMigration] = []  # the migration Django is running right now
+
+    def track(progress: Progress) -> None:
+        if progress.migration is not None:
+            current[:] = [progress.migration] if progress.event == "migration-start" else []
+        report(progress)
+
     started = time.monotonic()
     error = None
     waited = 0.0
@@ -84,7 +96,7 @@ def run_step(
                 for app in step.apps:
                     arguments = [app] if step.target is None else [app, step.target]
                     call_command(
-                        _Migrate(step, report, applied),
+                        _Migrate(step, track, applied),
                         *arguments,
                         database=step.alias,
                         interactive=options.interactive,
@@ -104,24 +116,184 @@ def run_step(
     seconds = time.monotonic() - started
     status = "failed" if error else ("applied" if applied else "up-to-date")
     result = StepResult(
-        step, status, applied=tuple(applied), seconds=seconds, error=error, lock_wait=waited
+        step,
+        status,
+        applied=tuple(applied),
+        seconds=seconds,
+        error=error,
+        lock_wait=waited,
+        failed_migration=str(current[0]) if error and current else None,
     )
     report(Progress("step-done", step, result=result))
     return result
 
 
-def run_plan(
-    state: PlanState, options: RunOptions, report: ProgressCallback = _ignore
-) -> tuple[StepResult, ...]:
-    """Run the levels in order; after the first failure the remaining steps are not run."""
-    results: list[StepResult] = []
-    failed = False
-    for step_state in state.states:
+def skip_reason(
+    step: Step, plan: Plan, results: Mapping[Step, StepResult], fail_fast: bool
+) -> str | None:
+    """Why ``step`` must not start, given the results so far; None when it may run."""
+    for required in sorted(plan.requires.get(step, ()), key=plan.steps.index):
+        done = results.get(required)
+        if done is not None and done.status in ("failed", "skipped"):
+            verb = "failed" if done.status == "failed" else "was skipped"
+            return f"depends on {required.alias} ({', '.join(required.apps)}), which {verb}"
+    if fail_fast:
+        failed = [r for r in results.values() if r.status == "failed"]
         if failed:
-            results.append(StepResult(step_state.step, "not-run"))
+            return f"not started: --fail-fast after {failed[0].step.alias} failed"
+    return None
+
+
+def run_plan(
+    state: PlanState,
+    options: RunOptions,
+    report: ProgressCallback = _ignore,
+    *,
+    parallel: int = 1,
+    fail_fast: bool = False,
+) -> tuple[StepResult, ...]:
+    """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
+    that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
+    one level run at the same time in forked worker processes."""
+    plan = state.plan
+    results: dict[Step, StepResult] = {}
+    for level in plan.levels:
+        runnable = []
+        for step in level:
+            reason = skip_reason(step, plan, results, fail_fast)
+            if reason is None:
+                runnable.append(step)
+                continue
+            results[step] = StepResult(step, "skipped", error=reason)
+            report(Progress("step-done", step, result=results[step]))
+        if parallel > 1 and len(runnable) > 1 and _can_fork(state, runnable):
+            for result in _run_forked(state, runnable, options, report, parallel, fail_fast):
+                results[result.step] = result
             continue
-        info = state.plan.alias_info(step_state.step.alias)
-        result = run_step(step_state, info, options, report)
-        results.append(result)
-        failed = result.status == "failed"
-    return tuple(results)
+        for step in runnable:
+            reason = skip_reason(step, plan, results, fail_fast)
+            if reason is not None:
+                results[step] = StepResult(step, "skipped", error=reason)
+                report(Progress("step-done", step, result=results[step]))
+                continue
+            info = plan.alias_info(step.alias)
+            results[step] = run_step(state.state(step), info, options, report)
+    return tuple(results[step] for step in plan.steps)
+
+
+def _can_fork(state: PlanState, steps: list[Step]) -> bool:
+    """Forked workers need the fork start method and databases another process can reach."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    return all(
+        not (info.vendor == "sqlite" and database_file(info) is None)
+        for info in (state.plan.alias_info(step.alias) for step in steps)
+    )
+
+
+def _run_forked(
+    state: PlanState,
+    steps: list[Step],
+    options: RunOptions,
+    report: ProgressCallback,
+    workers: int,
+    fail_fast: bool,
+) -> list[StepResult]:
+    """Run independent steps in forked children (at most ``workers`` at once).
+
+    Children inherit the loaded project (no second start-up) and open their own connections;
+    they send progress and their result through a queue, and this process does all printing,
+    one whole line at a time.
+    """
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue()
+    connections.close_all()  # children must not share this process's sockets
+    waiting = list(steps)
+    running: dict[Step, Any] = {}
+    results: list[StepResult] = []
+    while waiting or running:
+        while waiting and len(running) < workers:
+            step = waiting.pop(0)
+            if fail_fast and any(r.status == "failed" for r in results):
+                failed = next(r for r in results if r.status == "failed")
+                result = StepResult(
+                    step,
+                    "skipped",
+                    error=f"not started: --fail-fast after {failed.step.alias} failed",
+                )
+                results.append(result)
+                report(Progress("step-done", step, result=result))
+                continue
+            info = state.plan.alias_info(step.alias)
+            process = context.Process(
+                target=_child, args=(state.state(step), info, options, queue), daemon=False
+            )
+            process.start()
+            running[step] = process
+        if not running:
+            continue
+        try:
+            kind, payload = queue.get(timeout=0.5)
+        except Empty:
+            if any(not process.is_alive() for process in running.values()):
+                _drain(queue, running, results, report, timeout=1.0)
+                for step, process in list(running.items()):
+                    if not process.is_alive():
+                        process.join()
+                        running.pop(step)
+                        result = StepResult(
+                            step,
+                            "failed",
+                            error=f"WorkerDied: the worker for {step.alias} exited with code "
+                            f"{process.exitcode} before reporting a result",
+                        )
+                        results.append(result)
+                        report(Progress("step-done", step, result=result))
+            continue
+        _handle(kind, payload, running, results, report)
+    return results
+
+
+def _handle(
+    kind: str,
+    payload: Any,
+    running: dict[Step, Any],
+    results: list[StepResult],
+    report: ProgressCallback,
+) -> None:
+    if kind == "progress":
+        report(payload)
+        return
+    results.append(payload)
+    running.pop(payload.step).join()
+    report(Progress("step-done", payload.step, result=payload))
+
+
+def _drain(
+    queue: Any,
+    running: dict[Step, Any],
+    results: list[StepResult],
+    report: ProgressCallback,
+    timeout: float,
+) -> None:
+    """Read what finished workers sent before deciding that one died without answering."""
+    while True:
+        try:
+            kind, payload = queue.get(timeout=timeout)
+        except Empty:
+            return
+        _handle(kind, payload, running, results, report)
+
+
+def _child(state: StepState, info: AliasInfo, options: RunOptions, queue: Any) -> None:
+    def forward(progress: Progress) -> None:
+        if progress.event != "step-done":
+            queue.put(("progress", progress))
+
+    try:
+        result = run_step(state, info, options, forward)
+    except BaseException as exc:  # a worker must always answer
+        result = StepResult(state.step, "failed", error=f"{type(exc).__name__}: {first_line(exc)}")
+    finally:
+        connections.close_all()
+    queue.put(("result", result))

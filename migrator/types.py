@@ -111,11 +111,12 @@ class PlanState:
 @dataclass(frozen=True)
 class StepResult:
     step: Step
-    status: str  # "applied", "up-to-date", "failed", "not-run"
+    status: str  # "applied", "up-to-date", "failed", "skipped"
     applied: tuple[PendingMigration, ...] = ()
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # failed: the error's first line; skipped: the reason
     lock_wait: float = 0.0  # seconds spent waiting for another run's lock
+    failed_migration: str | None = None  # "app.name" that was running when the step failed
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def test_dependency_recorded_elsewhere_does_not_matter(sqlite_project: Path) -> 
     assert (done, pending) == (True, 0)
 
 
-@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_cache_migrations"})
+@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_migrations"})
 def test_migration_modules_setting_is_followed(sqlite_project: Path) -> None:
     run("migrate_all", apps=["users"])
     done, pending = both(Selection(apps=("cache",)))

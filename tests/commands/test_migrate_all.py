@@ -266,28 +266,77 @@ def test_json_plan_and_error(sqlite_project: Path) -> None:
     }
 
 
-@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_cache_migrations"})
-def test_failure_stops_the_run_and_rolls_back(sqlite_project: Path) -> None:
+@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_migrations"})
+def test_a_failure_is_isolated_and_rolled_back(sqlite_project: Path) -> None:
     out, err, code = run("migrate_all")
     assert code == 1
     assert err == (
-        "CommandError: Migrating cache_db (cache) failed: RuntimeError: cache warm-up failed on "
-        "purpose. 1 later step not run. Fix the cause and run again; steps that completed are not "
-        "repeated.\n"
+        "CommandError: cache_db (cache) failed at cache.0001_initial: RuntimeError: cache warm-up "
+        "failed on purpose. 0 dependent steps skipped. Fix the cause and run again; steps that "
+        "completed are not repeated.\n"
     )
     assert "  FAILED on cache_db: RuntimeError: cache warm-up failed on purpose" in out
-    rows = {
-        line.split()[0]: line.split()
-        for line in out.splitlines()
-        if line.startswith(("cache_db ", "default "))
-    }
-    assert rows["cache_db"][-2] == "failed"
-    assert rows["default"][-2] == "not-run"  # contenttypes ran in level 1; level 2 did not
-    assert out.splitlines()[-1] == "Failed on cache_db; later steps were not run."
+    rows = summary_rows(out)
+    assert rows["cache_db"]["status"] == "failed"
+    assert rows["default"]["status"] == "applied"  # does not depend on cache: it ran
+    assert out.splitlines()[-2:] == [
+        "Failed: 1 step failed, 0 skipped; 22 migrations applied.",
+        "  cache_db (cache) failed at cache.0001_initial: RuntimeError: cache warm-up failed on purpose",
+    ]
     assert tables("cache_db") == {"django_migrations"}  # atomic: the table was rolled back
     assert recorded("cache_db") == set()
-    assert "auth_user" not in tables("default")  # level 2 never ran
-    assert recorded("users_db") == USERS  # level 1 steps before the failure completed
+    assert "auth_user" in tables("default")
+
+
+def test_dependents_of_a_failure_are_skipped_and_a_rerun_resumes(sqlite_project: Path) -> None:
+    with override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"}):
+        out, err, code = run("migrate_all")
+    assert code == 1
+    assert "Skipped default (auth, blog, shop): depends on users_db (users), which failed" in out
+    rows = summary_rows(out)
+    assert {alias: row["status"] for alias, row in rows.items()} == {
+        "default": "skipped",  # contenttypes ran in level 1; its level-2 step was skipped
+        "users_db": "failed",
+        "analytics_db": "applied",
+        "legacy_db": "applied",
+        "cache_db": "applied",
+    }
+    assert out.splitlines()[-3:] == [
+        "Failed: 1 step failed, 1 skipped; 6 migrations applied.",
+        "  users_db (users) failed at users.0001_initial: RuntimeError: cache warm-up failed on purpose",
+        "  default (auth, blog, shop) skipped: depends on users_db (users), which failed",
+    ]
+    assert err.startswith("CommandError: users_db (users) failed at users.0001_initial: ")
+    assert "1 dependent step skipped." in err
+    assert tables("users_db") == {"django_migrations"}
+    assert "blog_post" not in tables("default")
+    before = {alias: recorded(alias) for alias in ("analytics_db", "legacy_db", "cache_db")}
+
+    out, _, code = run("migrate_all")  # the cause is fixed: the real migrations are back
+    assert code == 0
+    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 17 migrations to run."
+    assert "Migrating analytics_db" not in out  # nothing is repeated
+    assert {alias: recorded(alias) for alias in before} == before
+    assert recorded("default") == EXPECTED_RECORDED["default"]
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"})
+def test_fail_fast_starts_nothing_after_a_failure(sqlite_project: Path) -> None:
+    out, _, code = run("migrate_all", fail_fast=True)
+    assert code == 1
+    rows = summary_rows(out)
+    assert {alias: row["status"] for alias, row in rows.items()} == {
+        "default": "skipped",
+        "users_db": "failed",
+        "analytics_db": "skipped",
+        "legacy_db": "skipped",
+        "cache_db": "skipped",
+    }
+    assert "  cache_db (cache) skipped: not started: --fail-fast after users_db failed" in out
+    assert sorted(p.name for p in sqlite_project.iterdir()) == [
+        "default.sqlite3",
+        "users_db.sqlite3",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -266,7 +266,9 @@ def test_lock_timeout_names_the_postgresql_holder(on_servers: Servers) -> None:
         f"pid {pid} (deploy-on-host-b, user postgres from 127.0.0.1). Another migrate_all/migrator "
         "run is migrating it; wait for it to finish or raise --lock-timeout"
     ) in out
-    assert err.startswith("CommandError: Migrating users_db (users) failed: LockTimeout: ")
+    assert err.startswith(
+        "CommandError: users_db (users) failed: LockTimeout: could not lock users_db"
+    )
     assert "django_migrations" not in pg_tables(on_servers.users)
     # The lock is free again once the holder is gone.
     _, _, code = run("migrate_all", apps=["users"], lock_timeout="1")

@@ -1,0 +1,315 @@
+"""``make bench``: migrate_all against the shell loop and single-alias ``migrate``, side by side.
+
+Every case runs its commands alternately (A B C, then C B A, ...) in fresh processes, at least five
+times each, and reports the median wall time, the peak memory (max RSS of the process) and the
+ratios the issue asks about. Byte-code is cached (.pyc) as on a deployed site: each command runs
+once unmeasured first.
+
+    python benchmarks/run.py [--runs 5] [--apps 300] [--migrations 20] [--aliases 8] [--skip-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "generated"
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+
+@dataclass
+class Measure:
+    seconds: list[float]
+    rss_kb: list[int]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_kb(self) -> int:
+        return max(self.rss_kb)
+
+
+def environment(project: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONDONTWRITEBYTECODE", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update({"PYTHONPATH": f"{project}:{ROOT}", "BENCH_VAR": str(project / "var"), **extra})
+    return env
+
+
+def timed(commands: list[list[str]], project: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Run commands one after the other; wall time of all, peak RSS of the largest (KB)."""
+    started = time.perf_counter()
+    peak = 0
+    for command in commands:
+        process = subprocess.Popen(
+            command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in (0, 1):
+            raise SystemExit(
+                f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        peak = max(peak, usage.ru_maxrss)
+    return time.perf_counter() - started, peak
+
+
+def compare(
+    cases: dict[str, list[list[str]]],
+    project: Path,
+    env: dict[str, str],
+    runs: int,
+    reset: object = None,
+) -> dict[str, Measure]:
+    names = list(cases)
+    for name in names:  # warm-up: byte-code caches, page cache
+        if callable(reset):
+            reset()
+        timed(cases[name], project, env)
+    results = {name: Measure([], []) for name in names}
+    for index in range(runs):
+        order = names if index % 2 == 0 else list(reversed(names))
+        for name in order:
+            if callable(reset):
+                reset()
+            seconds, rss = timed(cases[name], project, env)
+            results[name].seconds.append(seconds)
+            results[name].rss_kb.append(rss)
+    return results
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, "manage.py", *args]
+
+
+def record_everything(project: Path, env: dict[str, str], aliases: list[str]) -> None:
+    """Make every alias up to date the way the shell loop leaves it: every migration recorded."""
+    script = (
+        "import django, os; django.setup()\n"
+        "from django.db import connections\n"
+        "from django.db.migrations.loader import MigrationLoader\n"
+        "from django.db.migrations.recorder import MigrationRecorder\n"
+        "names = sorted(MigrationLoader(None).disk_migrations)\n"
+        f"for alias in {aliases!r}:\n"
+        "    recorder = MigrationRecorder(connections[alias])\n"
+        "    recorder.ensure_schema()\n"
+        "    recorder.migration_qs.all().delete()\n"
+        "    recorder.Migration.objects.using(alias).bulk_create(\n"
+        "        [recorder.Migration(app=a, name=n) for a, n in names], batch_size=500)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env={**env, "DJANGO_SETTINGS_MODULE": "benchproject.settings"},
+        check=True,
+    )
+
+
+def forget_last(project: Path, env: dict[str, str], alias: str, migrations: int) -> None:
+    """Unrecord the last migration of every app on ``alias``: that alias has pending work."""
+    script = (
+        "import django; django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.db import connections\n"
+        f"apps = [a for a, home in settings.HOME.items() if home == {alias!r}]\n"
+        f"with connections[{alias!r}].cursor() as c:\n"
+        f"    c.executemany('DELETE FROM django_migrations WHERE app = %s AND name = %s', [(a, '{migrations:04d}_step') for a in apps])\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env={**env, "DJANGO_SETTINGS_MODULE": "benchproject.settings"},
+        check=True,
+    )
+
+
+def sqlite_project(name: str, apps: int, migrations: int, aliases: int) -> tuple[Path, list[str]]:
+    project = OUT / name
+    generate(project, apps, migrations, aliases)
+    (project / "var").mkdir()
+    return project, ["default"] + [f"db{i}" for i in range(1, aliases)]
+
+
+def line(label: str, value: str) -> None:
+    print(f"  {label:<58} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--apps", type=int, default=300)
+    parser.add_argument("--migrations", type=int, default=20)
+    parser.add_argument("--aliases", type=int, default=8)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    runs = max(5, args.runs)
+    report: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "runs": runs,
+    }
+    print(f"machine: {report['machine']}; median of {runs} alternating runs per command")
+
+    # 1. No-op deploy and 2. planning, A x M x K on SQLite
+    project, aliases = sqlite_project("noop", args.apps, args.migrations, args.aliases)
+    env = environment(project, DJANGO_SETTINGS_MODULE="benchproject.settings")
+    record_everything(project, env, aliases)
+    third = aliases[min(3, len(aliases) - 1)]
+    noop = compare(
+        {
+            "loop": [manage("migrate", "--database", a, "-v", "0") for a in aliases],
+            "single": [manage("migrate", "--database", third, "-v", "0")],
+            "migrate_all": [manage("migrate_all", "-v", "0")],
+        },
+        project,
+        env,
+        runs,
+    )
+    plan = compare(
+        {
+            "single": [manage("migrate", "--plan", "--database", third)],
+            "migrate_all": [manage("migrate_all", "--plan")],
+        },
+        project,
+        env,
+        runs,
+    )
+    forget_last(project, env, third, args.migrations)
+    plan_pending = compare(
+        {
+            "single": [manage("migrate", "--plan", "--database", third)],
+            "migrate_all": [manage("migrate_all", "--plan")],
+        },
+        project,
+        env,
+        runs,
+    )
+    double, double_aliases = sqlite_project("double", args.apps * 2, args.migrations, args.aliases)
+    double_env = environment(double, DJANGO_SETTINGS_MODULE="benchproject.settings")
+    record_everything(double, double_env, double_aliases)
+    doubled = compare({"migrate_all": [manage("migrate_all", "--plan")]}, double, double_env, runs)
+
+    size = f"A={args.apps}, M={args.migrations}, K={args.aliases}, SQLite"
+    print(f"\n1. No-op deploy ({size}, every alias up to date)")
+    line(
+        f"shell loop: {len(aliases)} x manage.py migrate --database X",
+        f"{noop['loop'].median:6.2f} s",
+    )
+    line(f"single alias: manage.py migrate --database {third}", f"{noop['single'].median:6.2f} s")
+    line("manage.py migrate_all", f"{noop['migrate_all'].median:6.2f} s")
+    ratios = {
+        "noop_vs_loop": noop["migrate_all"].median / noop["loop"].median,
+        "noop_vs_single": noop["migrate_all"].median / noop["single"].median,
+        "plan_vs_single": plan["migrate_all"].median / plan["single"].median,
+        "plan_pending_vs_single": plan_pending["migrate_all"].median
+        / plan_pending["single"].median,
+        "plan_doubled_apps": doubled["migrate_all"].median / plan["migrate_all"].median,
+        "memory_noop_vs_single": noop["migrate_all"].peak_kb / noop["single"].peak_kb,
+        "memory_plan_vs_single": plan["migrate_all"].peak_kb / plan["single"].peak_kb,
+    }
+    line("ratio migrate_all / loop (target <= 0.05)", f"{ratios['noop_vs_loop']:6.3f}")
+    line("ratio migrate_all / single alias (target <= 0.4)", f"{ratios['noop_vs_single']:6.3f}")
+    print(f"\n2. Planning ({size})")
+    line(
+        f"manage.py migrate --plan --database {third}, nothing pending",
+        f"{plan['single'].median:6.2f} s",
+    )
+    line("manage.py migrate_all --plan, nothing pending", f"{plan['migrate_all'].median:6.2f} s")
+    line("ratio (target <= 1.2)", f"{ratios['plan_vs_single']:6.3f}")
+    line(
+        f"manage.py migrate --plan --database {third}, {third} pending",
+        f"{plan_pending['single'].median:6.2f} s",
+    )
+    line(
+        f"manage.py migrate_all --plan, {third} pending",
+        f"{plan_pending['migrate_all'].median:6.2f} s",
+    )
+    line("ratio (target <= 1.2)", f"{ratios['plan_pending_vs_single']:6.3f}")
+    line(
+        f"manage.py migrate_all --plan with A={args.apps * 2}",
+        f"{doubled['migrate_all'].median:6.2f} s",
+    )
+    line("ratio doubled A / A (target <= 2.2)", f"{ratios['plan_doubled_apps']:6.3f}")
+    print("\n4. Peak memory (max RSS)")
+    line(
+        "no-op: migrate_all / single-alias migrate (target <= 1.2)",
+        f"{noop['migrate_all'].peak_kb / 1024:5.0f} MB / {noop['single'].peak_kb / 1024:5.0f} MB = {ratios['memory_noop_vs_single']:.2f}",
+    )
+    line(
+        "plan: migrate_all --plan / migrate --plan (target <= 1.2)",
+        f"{plan['migrate_all'].peak_kb / 1024:5.0f} MB / {plan['single'].peak_kb / 1024:5.0f} MB = {ratios['memory_plan_vs_single']:.2f}",
+    )
+
+    if not args.skip_postgres:
+        ratios["parallel_4_vs_1"] = postgres_parallel(runs)
+    report["ratios"] = ratios
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    print(f"\nresults: {OUT / 'results.json'}")
+
+
+def postgres_parallel(runs: int) -> float:
+    """3. Fresh databases: K=4 PostgreSQL databases, 40 independent apps x 10 migrations each."""
+    import psycopg
+
+    project = OUT / "parallel"
+    generate(project, 160, 10, 4, chain_every=0)
+    prefix = f"migrator_bench_{os.getpid()}"
+    env = environment(
+        project,
+        DJANGO_SETTINGS_MODULE="benchproject.settings",
+        BENCH_BACKEND="postgres",
+        BENCH_DB_PREFIX=prefix,
+    )
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+
+    def reset() -> None:
+        for index in range(4):
+            admin.execute(f'DROP DATABASE IF EXISTS "{prefix}_{index}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{prefix}_{index}"')
+
+    try:
+        measured = compare(
+            {
+                "parallel 1": [manage("migrate_all", "--noinput", "-v", "0", "--parallel", "1")],
+                "parallel 4": [manage("migrate_all", "--noinput", "-v", "0", "--parallel", "4")],
+            },
+            project,
+            env,
+            runs,
+            reset=reset,
+        )
+    finally:
+        for index in range(4):
+            admin.execute(f'DROP DATABASE IF EXISTS "{prefix}_{index}" WITH (FORCE)')
+        admin.close()
+    ratio = measured["parallel 4"].median / measured["parallel 1"].median
+    print("\n3. Fresh databases (K=4 PostgreSQL, 40 independent apps x 10 migrations per alias)")
+    line("manage.py migrate_all --parallel 1", f"{measured['parallel 1'].median:6.2f} s")
+    line("manage.py migrate_all --parallel 4", f"{measured['parallel 4'].median:6.2f} s")
+    line("ratio (target <= 0.6)", f"{ratio:6.3f}")
+    return ratio
+
+
+if __name__ == "__main__":
+    main()
+    shutil.rmtree(OUT / "noop", ignore_errors=True)
+    shutil.rmtree(OUT / "double", ignore_errors=True)

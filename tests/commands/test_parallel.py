@@ -1,0 +1,66 @@
+"""--parallel: independent steps of a level in forked workers, same outcome as serial."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from django.db import connections
+from django.test import override_settings
+
+from tests.conftest import aliases_pointed_at, sqlite_entry
+from tests.helpers import ALIASES, run, summary_rows
+
+
+def snapshot(folder: Path) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
+    """Per database file: its schema (CREATE statements) and its django_migrations rows."""
+    found = {}
+    for path in sorted(folder.glob("*.sqlite3")):
+        with sqlite3.connect(path) as db:
+            schema = sorted(row[0] for row in db.execute("SELECT sql FROM sqlite_master") if row[0])
+            rows = sorted(db.execute("SELECT app, name FROM django_migrations"))
+        found[path.name] = (schema, rows)
+    return found
+
+
+def migrate_into(folder: Path, **options: object) -> tuple[str, str, int]:
+    folder.mkdir()
+    with aliases_pointed_at({a: sqlite_entry(folder / f"{a}.sqlite3") for a in ALIASES}):
+        result = run("migrate_all", **options)
+        for alias in ALIASES:
+            connections[alias].close()
+    return result
+
+
+def test_parallel_and_serial_leave_identical_databases(tmp_path: Path, unblocked: None) -> None:
+    serial = migrate_into(tmp_path / "serial")
+    parallel = migrate_into(tmp_path / "parallel", parallel="4")
+    assert serial[2] == parallel[2] == 0
+    assert snapshot(tmp_path / "serial") == snapshot(tmp_path / "parallel")
+    assert len(snapshot(tmp_path / "parallel")) == 5
+    out = parallel[0]
+    # every progress line names its alias, so lines of concurrent workers stay apart
+    progress = [line for line in out.splitlines() if "Applied " in line or "Migrating " in line]
+    assert progress
+    assert all(line.startswith("[") for line in progress)
+    assert "[users_db]   Applied users.0002_user_is_active" in out
+    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"})
+def test_failure_in_a_worker_skips_its_dependents_only(tmp_path: Path, unblocked: None) -> None:
+    out, err, code = migrate_into(tmp_path / "p", parallel="auto")
+    assert code == 1
+    rows = summary_rows(out)
+    assert {alias: row["status"] for alias, row in rows.items()} == {
+        "default": "skipped",
+        "users_db": "failed",
+        "analytics_db": "applied",
+        "legacy_db": "applied",
+        "cache_db": "applied",
+    }
+    assert (
+        "[default] Skipped default (auth, blog, shop): depends on users_db (users), which failed"
+        in out
+    )
+    assert "1 dependent step skipped." in err
