@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 from argparse import ArgumentParser
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from django.core.management import call_command
@@ -244,9 +246,14 @@ class OrchestrateCommand(BaseCommand):
         for line in [lines] if isinstance(lines, Line) else lines:
             self.stdout.write(self._styled(line))
 
+    def write_json(self, document: dict[str, Any]) -> None:
+        """The one JSON document of this command (passwords scrubbed like everything else)."""
+        self.stdout.write(self._redact(json.dumps(document, indent=2)))
+        self._json_written = True
+
     def _fail(self, error: MigratorError) -> NoReturn:
         message = self._redact(str(error))
-        if self._opts.json:
+        if self._opts.json and not self._json_written:
             document = {
                 "version": report.JSON_VERSION,
                 "mode": self._opts.mode,
@@ -255,12 +262,15 @@ class OrchestrateCommand(BaseCommand):
                 "plan": None,
                 "results": None,
             }
-            self.stdout.write(json.dumps(document, indent=2))
+            self.write_json(document)
         raise CommandError(message, returncode=error.exit_code)
 
     # -- flow -------------------------------------------------------------------------------
     def handle(self, *args: Any, **options: Any) -> None:
-        self._secrets = tuple(sorted(inspect.passwords(), key=len, reverse=True))
+        # Each password as written and as it appears inside a JSON string.
+        secrets = {form for p in inspect.passwords() for form in (p, json.dumps(p)[1:-1])}
+        self._secrets = tuple(sorted(secrets, key=len, reverse=True))
+        self._json_written = False
         # Until the options are validated, errors are rendered with these (JSON or not).
         self._opts = CommandOptions(
             selection=Selection(),
@@ -302,9 +312,7 @@ class OrchestrateCommand(BaseCommand):
             pending = state.pending_count
             if opts.json:
                 ok = not (opts.check and pending)
-                self.stdout.write(
-                    json.dumps(report.document(state, None, mode=opts.mode, ok=ok), indent=2)
-                )
+                self.write_json(report.document(state, None, mode=opts.mode, ok=ok))
             if opts.check and pending:
                 aliases = sorted({s.step.alias for s in state.states if s.pending})
                 raise RunError(
@@ -315,18 +323,24 @@ class OrchestrateCommand(BaseCommand):
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        results = run_plan(
-            state,
-            api.resolve_options(opts.run, prepared.settings),
-            self._progress,
-            parallel=opts.parallel,
-            fail_fast=opts.fail_fast,
-        )
+        with StopOnSignal() as stop:
+            options = replace(
+                api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
+            )
+            results = run_plan(
+                state, options, self._progress, parallel=opts.parallel, fail_fast=opts.fail_fast
+            )
         self.emit(report.summary_lines(state, results))
         ok = all(r.status in ("applied", "up-to-date") for r in results)
         if opts.json:
-            self.stdout.write(
-                json.dumps(report.document(state, results, mode="run", ok=ok), indent=2)
+            self.write_json(report.document(state, results, mode="run", ok=ok))
+        if stop.signal:
+            applied = sum(len(r.applied) for r in results)
+            raise RunError(
+                f"Interrupted by {stop.signal}: {applied} migration{'s' if applied != 1 else ''} "
+                "applied, the current one finished or rolled back, locks released. Run again to "
+                "continue.",
+                exit_code=128 + stop.number,
             )
         if not ok:
             raise RunError(_failure_message(results))
@@ -343,6 +357,34 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
         f"{what}. {skipped} dependent step{'s' if skipped != 1 else ''} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."
     )
+
+
+class StopOnSignal:
+    """While active, SIGINT and SIGTERM ask the run to stop between two migrations; a second
+    SIGINT interrupts at once (the running migration rolls back where the database can)."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.number = 0
+        self._previous: dict[int, Any] = {}
+
+    def requested(self) -> str | None:
+        return self.signal
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.signal and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal, self.number = signal.Signals(number).name, number
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
 
 
 def stdin_is_terminal() -> bool:

@@ -8,6 +8,11 @@ class MigratorError(Exception):
 
     exit_code = 1
 
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
 
 class UsageError(MigratorError):
     """Bad input: an unknown alias or app, a malformed option, conflicting flags (exit 2)."""

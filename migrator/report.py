@@ -137,8 +137,14 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     return None
 
 
-_STATUS_RANK = {"failed": 3, "skipped": 2, "applied": 1, "up-to-date": 0}
-_STATUS_STYLE = {"failed": "error", "skipped": "warning", "applied": "success", "up-to-date": ""}
+_STATUS_RANK = {"failed": 4, "interrupted": 3, "skipped": 2, "applied": 1, "up-to-date": 0}
+_STATUS_STYLE = {
+    "failed": "error",
+    "interrupted": "error",
+    "skipped": "warning",
+    "applied": "success",
+    "up-to-date": "",
+}
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,17 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     applied = sum(row.applied for row in rows)
     failed = [r for r in results if r.status == "failed"]
     skipped = [r for r in results if r.status == "skipped"]
-    if failed or skipped:
+    interrupted = [r for r in results if r.status == "interrupted"]
+    if interrupted:
+        lines.append(
+            Line(
+                f"Interrupted: {_plural(applied, 'migration')} applied; {len(skipped)} steps not "
+                "started. Run again to continue; nothing is repeated.",
+                "error",
+            )
+        )
+        lines.extend(Line(f"  {problem}", "error") for problem in problem_lines(results))
+    elif failed or skipped:
         lines.append(
             Line(
                 f"Failed: {_plural(len(failed), 'step')} failed, {len(skipped)} skipped; "
@@ -234,6 +250,15 @@ def problem_lines(results: Sequence[StepResult]) -> list[str]:
         if result.status == "failed":
             at = f" at {result.failed_migration}" if result.failed_migration else ""
             lines.append(f"{where} failed{at}: {result.error}")
+            if result.executed_sql:
+                lines.append(
+                    f"  MySQL/MariaDB does not roll back DDL: these statements of "
+                    f"{result.failed_migration} had run and may be applied; check them and repair "
+                    "by hand before running again:"
+                )
+                lines.extend(f"    {statement};" for statement in result.executed_sql)
+        elif result.status == "interrupted":
+            lines.append(f"{where} interrupted: {result.error}")
         elif result.status == "skipped":
             lines.append(f"{where} skipped: {result.error}")
     return lines
@@ -307,6 +332,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "lock_wait": round(result.lock_wait, 3),
                 "error": result.error if result.status == "failed" else None,
                 "failed_migration": result.failed_migration,
+                "executed_sql": list(result.executed_sql),
                 "skip_reason": result.error if result.status == "skipped" else None,
             }
             for result in results

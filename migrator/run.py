@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from queue import Empty
@@ -31,14 +33,26 @@ from migrator.types import (
 ProgressCallback = Callable[[Progress], None]
 
 
-class _Migrate(DjangoMigrateCommand):
-    """Django's ``migrate``, unchanged but for reporting progress to migrator's callback."""
+class Interrupted(Exception):
+    """A stop was requested (SIGINT/SIGTERM): raised before the next migration starts."""
 
-    def __init__(self, step: Step, report: ProgressCallback, applied: list[PendingMigration]):
+
+class _Migrate(DjangoMigrateCommand):
+    """Django's ``migrate``, unchanged but for reporting progress to migrator's callback and
+    stopping between two migrations when a stop was requested."""
+
+    def __init__(
+        self,
+        step: Step,
+        report: ProgressCallback,
+        applied: list[PendingMigration],
+        should_stop: Callable[[], str | None],
+    ):
         super().__init__(stdout=io.StringIO(), stderr=io.StringIO())
         self._step = step
         self._report = report
         self._applied = applied
+        self._should_stop = should_stop
 
     def migration_progress_callback(
         self, action: str, migration: Any = None, fake: bool = False
@@ -46,6 +60,12 @@ class _Migrate(DjangoMigrateCommand):
         if migration is None or action not in _ACTIONS:
             return
         backwards, done = _ACTIONS[action]
+        if not done:
+            stop = self._should_stop()
+            if stop:
+                raise Interrupted(
+                    f"stopped by {stop} before {migration.app_label}.{migration.name}"
+                )
         item = PendingMigration(migration.app_label, migration.name, backwards)
         if done and migration.app_label in self._step.apps:
             self._applied.append(item)
@@ -63,6 +83,10 @@ _ACTIONS = {
 
 
 def _ignore(progress: Progress) -> None:
+    return None
+
+
+def _never() -> str | None:
     return None
 
 
@@ -84,19 +108,38 @@ def run_step(
             current[:] = [progress.migration] if progress.event == "migration-start" else []
         report(progress)
 
+    statements: list[str] = []  # SQL run for the current migration (MySQL repair hints)
+
+    def record_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql if not params else f"{sql} -- params: {params!r}")
+        return execute(sql, params, many, context)
+
+    def track_sql(progress: Progress) -> None:
+        if progress.event == "migration-start":
+            statements.clear()
+        track(progress)
+
+    should_stop = options.should_stop or _never
     started = time.monotonic()
     error = None
+    status = ""
     waited = 0.0
     vendor = backend(info.vendor)
     lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
     try:
         with vendor.lock(info, lock_timeout) as lock:
             waited = lock.waited
-            with vendor.session(step.alias, options.session.get(step.alias, {})):
+            with (
+                vendor.session(step.alias, options.session.get(step.alias, {})),
+                connections[step.alias].execute_wrapper(record_sql),
+            ):
                 for app in step.apps:
+                    stop = should_stop()
+                    if stop:
+                        raise Interrupted(f"stopped by {stop} before {app}")
                     arguments = [app] if step.target is None else [app, step.target]
                     call_command(
-                        _Migrate(step, track, applied),
+                        _Migrate(step, track_sql, applied, should_stop),
                         *arguments,
                         database=step.alias,
                         interactive=options.interactive,
@@ -105,6 +148,9 @@ def run_step(
                         verbosity=0,
                         skip_checks=True,
                     )
+    except Interrupted as exc:
+        error, status = f"Interrupted: {exc}", "interrupted"
+        current.clear()
     except LockTimeout as exc:
         error = (
             f"LockTimeout: could not lock {step.alias} within {lock_timeout:g}s: {exc}. "
@@ -114,7 +160,12 @@ def run_step(
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
     seconds = time.monotonic() - started
-    status = "failed" if error else ("applied" if applied else "up-to-date")
+    if not status:
+        status = "failed" if error else ("applied" if applied else "up-to-date")
+    # MySQL/MariaDB DDL is not transactional: show what already ran of the failed migration.
+    executed = (
+        tuple(statements) if status == "failed" and current and info.vendor == "mysql" else ()
+    )
     result = StepResult(
         step,
         status,
@@ -123,6 +174,7 @@ def run_step(
         error=error,
         lock_wait=waited,
         failed_migration=str(current[0]) if error and current else None,
+        executed_sql=executed,
     )
     report(Progress("step-done", step, result=result))
     return result
@@ -134,9 +186,14 @@ def skip_reason(
     """Why ``step`` must not start, given the results so far; None when it may run."""
     for required in sorted(plan.requires.get(step, ()), key=plan.steps.index):
         done = results.get(required)
-        if done is not None and done.status in ("failed", "skipped"):
-            verb = "failed" if done.status == "failed" else "was skipped"
+        if done is not None and done.status in ("failed", "skipped", "interrupted"):
+            verb = {"failed": "failed", "skipped": "was skipped", "interrupted": "was interrupted"}[
+                done.status
+            ]
             return f"depends on {required.alias} ({', '.join(required.apps)}), which {verb}"
+    interrupted = [r for r in results.values() if r.status == "interrupted"]
+    if interrupted:
+        return "not started: the run was interrupted"
     if fail_fast:
         failed = [r for r in results.values() if r.status == "failed"]
         if failed:
@@ -209,6 +266,7 @@ def _run_forked(
     queue: Any = context.Queue()
     connections.close_all()  # children must not share this process's sockets
     waiting = list(steps)
+    forwarded = False
     running: dict[Step, Any] = {}
     results: list[StepResult] = []
     while waiting or running:
@@ -232,6 +290,10 @@ def _run_forked(
             running[step] = process
         if not running:
             continue
+        if options.should_stop and options.should_stop() and not forwarded:
+            forwarded = True  # a SIGTERM to this process alone: pass it on to the workers
+            for process in running.values():
+                os.kill(process.pid, signal.SIGTERM)
         try:
             kind, payload = queue.get(timeout=0.5)
         except Empty:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -111,12 +111,14 @@ class PlanState:
 @dataclass(frozen=True)
 class StepResult:
     step: Step
-    status: str  # "applied", "up-to-date", "failed", "skipped"
+    status: str  # "applied", "up-to-date", "failed", "skipped", "interrupted"
     applied: tuple[PendingMigration, ...] = ()
     seconds: float = 0.0
     error: str | None = None  # failed: the error's first line; skipped: the reason
     lock_wait: float = 0.0  # seconds spent waiting for another run's lock
     failed_migration: str | None = None  # "app.name" that was running when the step failed
+    # MySQL/MariaDB: the statements the failed migration had run (DDL is not transactional).
+    executed_sql: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ class RunOptions:
     lock_timeout: float | None = None  # None: MIGRATOR["LOCK_TIMEOUT"] (default 60 s)
     # Per alias, server settings for the migration session only (MIGRATOR["SESSION"]).
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Asked before each migration; a signal name there stops the run between two migrations.
+    should_stop: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)
