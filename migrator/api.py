@@ -97,6 +97,16 @@ def read_state(
     """What each step would do now, planned by Django's executor logic."""
     if applied is None:
         applied = read_applied(plan, probes)
+    problems = [
+        problem
+        for alias in preflight.planned_aliases(plan)
+        for problem in inspect.history_problems(loader, alias, applied[alias])
+    ]
+    if problems:
+        raise PreflightError(
+            f"Preflight found {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing "
+            "was changed on any database:\n  " + "\n  ".join(problems)
+        )
     leaves = inspect.app_leaves(loader)
     states = tuple(
         inspect.step_state(loader, step, applied[step.alias], step.alias, leaves)

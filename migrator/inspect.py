@@ -33,7 +33,7 @@ def alias_infos() -> tuple[AliasInfo, ...]:
     infos = []
     for alias, entry in settings.DATABASES.items():
         engine = str(entry.get("ENGINE") or "")
-        if not engine:
+        if not engine or engine == "django.db.backends.dummy":
             raise ConfigurationError(
                 f"DATABASES[{alias!r}] has no ENGINE; set it, e.g. "
                 "'django.db.backends.postgresql' or 'django.db.backends.sqlite3'."
@@ -69,6 +69,28 @@ def passwords() -> tuple[str, ...]:
         options: Mapping[str, Any] = entry.get("OPTIONS") or {}  # type: ignore[assignment]
         found.extend(str(options[key]) for key in ("password", "passwd") if options.get(key))
     return tuple(found)
+
+
+def history_problems(loader: MigrationLoader, alias: str, applied: set[MigrationKey]) -> list[str]:
+    """Django's consistent-history check (an applied migration whose dependency is not), on
+    the applied set already read, so that it is reported before anything runs."""
+    problems = []
+    for key in sorted(applied):
+        if key not in loader.graph.nodes:
+            continue
+        for parent in sorted(loader.graph.node_map[key].parents, key=lambda node: node.key):
+            if parent.key in applied:
+                continue
+            replacement = loader.replacements.get(parent.key)
+            if replacement is not None and all(m in applied for m in replacement.replaces):
+                continue
+            problems.append(
+                f"{alias}: migration {key[0]}.{key[1]} is recorded as applied before its dependency "
+                f"{parent.key[0]}.{parent.key[1]} (InconsistentMigrationHistory). Record the "
+                "dependency if its changes are in the database, or unrecord the later migration; "
+                f"'manage.py showmigrations --database {alias}' shows the history."
+            )
+    return problems
 
 
 def first_line(exc: BaseException) -> str:

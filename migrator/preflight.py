@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from migrator.backends import backend
-from migrator.errors import PreflightError
+from django.db import connections
+
+from migrator.errors import ConfigurationError, PreflightError
 from migrator.types import Missing, Plan, Probe
 
 
@@ -18,6 +20,17 @@ def planned_aliases(plan: Plan) -> list[str]:
 
 
 def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
+    empty = [
+        alias
+        for alias in planned_aliases(plan)
+        if not plan.alias_info(alias).name
+        and not (connections[alias].settings_dict.get("OPTIONS") or {}).get("service")
+    ]
+    if empty:
+        raise ConfigurationError(
+            "; ".join(f"DATABASES[{alias!r}] has no NAME" for alias in empty)
+            + ": set the database name (the file path for SQLite). Nothing was changed."
+        )
     return tuple(
         backend(plan.alias_info(alias).vendor).probe(plan.alias_info(alias), connect_timeout)
         for alias in planned_aliases(plan)

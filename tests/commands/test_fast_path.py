@@ -9,6 +9,7 @@ from django.db import connections
 from django.test import override_settings
 
 from migrator import api
+from migrator.errors import PreflightError
 from migrator.types import Selection
 from tests.helpers import run
 
@@ -62,16 +63,30 @@ def test_one_unrecorded_migration_is_noticed(
 
 def test_a_gap_in_history_falls_back_to_the_full_planner(sqlite_project: Path) -> None:
     run("migrate_all")
-    forget("default", "blog", "0001_initial")  # 0002 stays recorded: Django plans nothing here
-    done, pending = both()
-    assert (done, pending) == (False, 0)
+    forget("default", "blog", "0001_initial")  # 0002 stays recorded: inconsistent history
+    for fast in (True, False):
+        with pytest.raises(PreflightError) as error:
+            api.prepare(fast=fast)
+        assert str(error.value) == (
+            "Preflight found 1 problem; nothing was changed on any database:\n"
+            "  default: migration blog.0002_post_slug is recorded as applied before its dependency "
+            "blog.0001_initial (InconsistentMigrationHistory). Record the dependency if its "
+            "changes are in the database, or unrecord the later migration; 'manage.py "
+            "showmigrations --database default' shows the history."
+        )
 
 
-def test_dependency_recorded_elsewhere_does_not_matter(sqlite_project: Path) -> None:
+def test_fast_path_does_not_check_history_of_dependencies(sqlite_project: Path) -> None:
     run("migrate_all")
     forget("default", "users", "0001_initial")  # recorded on default only as blog's dependency
-    done, pending = both()
-    assert (done, pending) == (True, 0)
+    # Every file of every app routed to default is recorded: nothing would run, fast path says so.
+    assert not api.prepare(fast=True).state.plan.ordered
+    # The full planner (--plan, or any run with pending work) reports the gap, as Django would.
+    with pytest.raises(
+        PreflightError,
+        match=r"blog\.0001_initial is recorded as applied before its dependency users\.0001_initial",
+    ):
+        api.prepare(fast=False)
 
 
 @override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.failing_migrations"})

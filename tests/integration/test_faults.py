@@ -148,7 +148,8 @@ def test_signal_finishes_the_current_migration_and_stops(
         "PYTHONUNBUFFERED": "1",
     }
     process = manage_background("migrate_all", env=env)
-    seen = _wait_for(process, "Applied users.0001_initial")  # users.0002_slow runs for 3 s now
+    seen = _wait_for(process, "Applied users.0001_initial")
+    time.sleep(1)  # users.0002_slow has started: it runs for 3 s
     process.send_signal(sig)
     out, err = process.communicate(timeout=60)
     out = seen + out
