@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from migrator.backends import backend
 from django.db import connections
 
+from migrator.backends import backend
 from migrator.errors import ConfigurationError, PreflightError
 from migrator.types import Missing, Plan, Probe
 
