@@ -1,14 +1,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connections
 
-PASSWORD = "Pa55-w0rd-never-shown"
+from tests import helpers
+
+PASSWORD = helpers.SQLITE_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def no_password_in_any_output(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """After every test: no configured password in anything a command printed or logged."""
+    helpers.OUTPUTS.clear()
+    yield
+    captured = capfd.readouterr()
+    texts = [captured.out, captured.err, caplog.text, *helpers.OUTPUTS]
+    for secret in helpers.SECRETS:
+        leaks = [text for text in texts if secret in text]
+        assert not leaks, f"password {secret!r} printed: {leaks[0][:500]}"
 
 
 @contextmanager
@@ -19,20 +35,32 @@ def aliases_pointed_at(entries: Mapping[str, Mapping[str, Any]]) -> Iterator[Non
     changing the dict and dropping the cached wrapper is enough.
     """
     saved = {alias: dict(connections.settings[alias]) for alias in connections.settings}
+    close_all()
     for alias, entry in entries.items():
-        connections[alias].close()
         connections.settings[alias].update(
             {"HOST": "", "PORT": "", "USER": "", "PASSWORD": "", "OPTIONS": {}, **entry}
         )
-        del connections[alias]
+        forget(alias)
     try:
         yield
     finally:
+        close_all()
         for alias, entry in saved.items():
-            connections[alias].close()
             connections.settings[alias].clear()
             connections.settings[alias].update(entry)
-            del connections[alias]
+            forget(alias)
+
+
+def close_all() -> None:
+    """Close the connections made so far (without making one for a broken alias)."""
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+
+
+def forget(alias: str) -> None:
+    """Drop the cached connection object, so the next use reads the settings again."""
+    with suppress(AttributeError):
+        del connections[alias]
 
 
 def sqlite_entry(path: Path) -> dict[str, Any]:

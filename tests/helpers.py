@@ -17,6 +17,17 @@ REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "testproject" / "manage.py"
 ALIASES = ("default", "users_db", "analytics_db", "legacy_db", "cache_db", "read_replica")
 
+# Passwords the tests configure; no output of any test may contain one (see conftest.py).
+SQLITE_PASSWORD = "Pa55-w0rd-never-shown"  # SQLite ignores it
+PG_PASSWORD = "pg-Secret-never-shown"  # trust authentication ignores it
+URL_PASSWORD = "subprocess-secret-pw"
+UNREACHABLE_PASSWORD = "never-print-me"
+WRONG_PASSWORD = "wr0ng-Pa55word"  # MariaDB refuses it
+SECRETS = (SQLITE_PASSWORD, PG_PASSWORD, URL_PASSWORD, UNREACHABLE_PASSWORD, WRONG_PASSWORD)
+
+# Everything commands printed during the current test (checked for passwords after it).
+OUTPUTS: list[str] = []
+
 
 def run(*args: str, **options: object) -> tuple[str, str, int]:
     """``call_command`` that returns (stdout, stderr, returncode) instead of raising."""
@@ -27,6 +38,7 @@ def run(*args: str, **options: object) -> tuple[str, str, int]:
     except CommandError as exc:
         code = exc.returncode
         stderr.write(f"CommandError: {exc}\n")
+    OUTPUTS.extend((stdout.getvalue(), stderr.getvalue()))
     return stdout.getvalue(), stderr.getvalue(), code
 
 
@@ -37,7 +49,7 @@ def manage(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")}
     full_env["PYTHONPATH"] = str(REPO)  # so that settings under tests/ can be named
     full_env.update(env)
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, str(MANAGE), *args],
         env=full_env,
         capture_output=True,
@@ -46,6 +58,8 @@ def manage(
         timeout=timeout,
         check=False,
     )
+    OUTPUTS.extend((result.stdout, result.stderr))
+    return result
 
 
 def tables(alias: str) -> set[str]:
@@ -107,3 +121,11 @@ def manage_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         stdin=subprocess.DEVNULL,
         text=True,
     )
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 300) -> tuple[str, str]:
+    """Wait for a background ``manage.py`` and return (stdout, stderr), recorded for the
+    password check."""
+    out, err = process.communicate(timeout=timeout)
+    OUTPUTS.extend((out, err))
+    return out, err

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import PG_PASSWORD
+
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 START = {
@@ -95,6 +97,7 @@ def pg_entry(name: str, **extra: Any) -> dict[str, Any]:
         "HOST": PG["host"],
         "PORT": str(PG["port"]),
         "USER": PG["user"],
+        "PASSWORD": PG_PASSWORD,  # trust authentication ignores it; no output may show it
         **extra,
     }
 
@@ -112,7 +115,7 @@ def maria_entry(name: str, **extra: Any) -> dict[str, Any]:
 
 def pg_url(name: str, options: str = "") -> str:
     query = f"?options={options}" if options else ""
-    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}{query}"
+    return f"postgres://{PG['user']}:{PG_PASSWORD}@{PG['host']}:{PG['port']}/{name}{query}"
 
 
 def maria_url(name: str) -> str:

@@ -462,3 +462,16 @@ def test_no_password_in_any_output(sqlite_project: Path) -> None:
     for out, err, _ in outputs:
         assert PASSWORD not in out
         assert PASSWORD not in err
+
+
+@override_settings(DATABASE_ROUTERS=["tests.routers.LeakyRouter"])
+def test_a_password_inside_an_error_is_scrubbed(sqlite_project: Path) -> None:
+    for options in ({}, {"json": True}):
+        out, err, code = run("migrate_all", **options)
+        assert code == 2
+        assert (
+            "raised ValueError: cannot reach postgres://app:********@db.internal/rules. Fix the "
+            "router; nothing was migrated."
+        ) in err
+        assert PASSWORD not in out + err
+    assert json.loads(out)["error"]["message"].endswith("Fix the router; nothing was migrated.")

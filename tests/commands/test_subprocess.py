@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import manage, sqlite_recorded, sqlite_tables
+from tests.helpers import URL_PASSWORD, manage, sqlite_recorded, sqlite_tables
 
-PASSWORD = "subprocess-secret-pw"
+PASSWORD = URL_PASSWORD
 
 
 def env_for(tmp_path: Path) -> dict[str, str]:

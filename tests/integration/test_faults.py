@@ -14,7 +14,7 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
-from tests.helpers import manage, manage_background, run, sqlite_recorded, summary_rows
+from tests.helpers import finish, manage, manage_background, run, sqlite_recorded, summary_rows
 from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
@@ -151,7 +151,7 @@ def test_signal_finishes_the_current_migration_and_stops(
     seen = _wait_for(process, "Applied users.0001_initial")
     time.sleep(1)  # users.0002_slow has started: it runs for 3 s
     process.send_signal(sig)
-    out, err = process.communicate(timeout=60)
+    out, err = finish(process, timeout=60)
     out = seen + out
     assert process.returncode == code, err
     assert sqlite_recorded(tmp_path / "users_db.sqlite3") == {
@@ -181,7 +181,7 @@ def test_sigkill_leaves_no_stale_lock(servers: Servers) -> None:
     process = manage_background("migrate_all", env=env)
     _wait_for(process, "Applied users.0001_initial")
     process.kill()
-    process.communicate(timeout=30)
+    finish(process, timeout=30)
     started = time.monotonic()
     rerun = manage("migrate_all", "--lock-timeout", "5", "--json", env=env)
     assert rerun.returncode == 0, rerun.stderr
@@ -201,7 +201,7 @@ def test_many_runs_at_once_record_each_migration_once(servers: Servers, count: i
     ]
     documents = []
     for process in processes:
-        out, err = process.communicate(timeout=300)
+        out, err = finish(process, timeout=300)
         assert process.returncode == 0, err
         documents.append(json.loads(out))
     assert pg_recorded(servers.users) == ["users.0001_initial", "users.0002_slow"]

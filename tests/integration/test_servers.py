@@ -14,7 +14,7 @@ from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import lock_key
 from migrator.inspect import alias_infos
 from tests.conftest import aliases_pointed_at
-from tests.helpers import manage, manage_background, run, summary_rows
+from tests.helpers import UNREACHABLE_PASSWORD, finish, manage, manage_background, run, summary_rows
 from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
@@ -153,7 +153,7 @@ def test_read_only_alias_is_refused(servers: Servers) -> None:
 
 def test_all_problems_reported_at_once(servers: Servers) -> None:
     entries = servers.entries()
-    entries["users_db"] = pg_entry(servers.users, PORT="1", PASSWORD="never-print-me")
+    entries["users_db"] = pg_entry(servers.users, PORT="1", PASSWORD=UNREACHABLE_PASSWORD)
     entries["legacy_db"] = maria_entry(servers.legacy + "_missing")
     with aliases_pointed_at(entries):
         _, err, code = run("migrate_all")
@@ -171,7 +171,7 @@ def test_all_problems_reported_at_once(servers: Servers) -> None:
         f"  legacy_db -> database '{servers.legacy}_missing' does not exist; run with "
         "--create-schemas to create it, or fix NAME.",
     ]
-    assert "never-print-me" not in err
+    assert UNREACHABLE_PASSWORD not in err
     nothing_recorded_anywhere(servers)
 
 
@@ -328,7 +328,7 @@ def test_two_concurrent_runs_never_interleave(servers: Servers) -> None:
     runs = [manage_background("migrate_all", "--json", "--noinput", env=env) for _ in range(2)]
     documents = []
     for process in runs:
-        stdout, stderr = process.communicate(timeout=180)
+        stdout, stderr = finish(process, timeout=180)
         assert process.returncode == 0, stderr
         documents.append(json.loads(stdout))
     assert pg_recorded(servers.users) == ["users.0001_initial", "users.0002_slow"]
