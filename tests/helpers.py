@@ -35,6 +35,7 @@ def manage(
 ) -> subprocess.CompletedProcess[str]:
     """``python testproject/manage.py ARGS`` in a child process, stdin not a terminal."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")}
+    full_env["PYTHONPATH"] = str(REPO)  # so that settings under tests/ can be named
     full_env.update(env)
     return subprocess.run(
         [sys.executable, str(MANAGE), *args],
