@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from migrator import api, inspect, report
+from migrator import api, doctor, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -219,9 +219,11 @@ class OrchestrateCommand(BaseCommand):
     """Base of ``migrate_all`` and ``migrator``: plan, show, check or run."""
 
     help = "Migrate every database alias the routers send migrations to, in dependency order."
+    requires_system_checks = ()  # handle() runs them, see migrator.doctor.run_checks
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_arguments(parser)
+        doctor.add_arguments(parser)
 
     # -- output -----------------------------------------------------------------------------
     def _styled(self, line: Line) -> str:
@@ -284,6 +286,9 @@ class OrchestrateCommand(BaseCommand):
         )
         try:
             self._opts = command_options(options)
+            if doctor.run_instead(self, options):  # --doctor, --graph
+                return
+            doctor.run_checks(self, options)
             self.orchestrate(self._opts)
         except MigratorError as error:
             self._fail(error)

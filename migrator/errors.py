@@ -26,6 +26,24 @@ class ConfigurationError(MigratorError):
     exit_code = 2
 
 
+class RouterError(ConfigurationError):
+    """A router raised, or named an alias that is not in ``DATABASES`` (exit 2).
+
+    Keeps the parts apart so the routing doctor can name the router and the call in a finding.
+    """
+
+    def __init__(self, router: str, call: str, outcome: str, fix: str, *, raised: bool) -> None:
+        super().__init__(f"Router {router}.{call} {outcome}. {fix}")
+        self.router = router  # "myproject.routers.AppRouter"
+        self.call = call  # "db_for_write(users.User)"
+        self.outcome = outcome  # "raised KeyError: 'x'" or "returned 'x', which is not in ..."
+        self.raised = raised  # True: the router raised; False: it named an unknown alias
+
+
+class ChecksFailed(ConfigurationError):
+    """A system check (the routing doctor's or Django's) reported an error before a run (exit 2)."""
+
+
 class PreflightError(MigratorError):
     """A database is not ready (unreachable, read-only, missing schema); nothing was changed."""
 

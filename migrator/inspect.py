@@ -15,14 +15,15 @@ from typing import Any
 
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
-from django.db.models import Model
+from django.db.models import ForeignKey, ManyToManyField, Model
 
-from migrator.errors import ConfigurationError, UsageError
+from migrator.errors import ConfigurationError, RouterError, UsageError
 from migrator.types import AliasInfo, PendingMigration, Step, StepState
 
 MigrationKey = tuple[str, str]
@@ -135,11 +136,71 @@ def app_dependencies(loader: MigrationLoader) -> dict[str, frozenset[str]]:
 def counted_models(app_label: str) -> list[type[Model]]:
     """The models whose tables migrations create: managed, concrete, not swapped."""
     config = django_apps.get_app_config(app_label)
-    return [
-        model
-        for model in config.get_models()
-        if model._meta.managed and not model._meta.proxy and not model._meta.swapped
-    ]
+    return [model for model in config.get_models() if is_counted(model)]
+
+
+def is_counted(model: type[Model]) -> bool:
+    """Migrations create this model's table: it is managed, concrete and not swapped."""
+    meta = model._meta
+    return bool(meta.managed and not meta.proxy and not meta.swapped)
+
+
+def alias_names() -> tuple[str, ...]:
+    """``DATABASES`` aliases in settings order (no database backend is loaded)."""
+    return tuple(settings.DATABASES)
+
+
+def mirrors() -> dict[str, str]:
+    """Aliases declared mirrors of another (``TEST["MIRROR"]``: a replica), with that alias."""
+    found = {}
+    for alias, entry in settings.DATABASES.items():
+        test: Mapping[str, Any] = entry.get("TEST") or {}  # type: ignore[assignment]
+        if test.get("MIRROR"):
+            found[alias] = str(test["MIRROR"])
+    return found
+
+
+def constrained_relations(model: type[Model]) -> list[tuple[str, str, type[Model]]]:
+    """``(field name, field class, target model)`` for the keys of ``model``'s table that carry a
+    database constraint: its own ForeignKey/OneToOneField, and ManyToManyField with an
+    auto-created through table, whose ``db_constraint`` is True."""
+    found = []
+    for field in [*model._meta.local_fields, *model._meta.local_many_to_many]:
+        if not isinstance(field, (ForeignKey, ManyToManyField)):
+            continue
+        if not getattr(field, "db_constraint", True):
+            continue
+        target = field.related_model
+        if not isinstance(target, type):
+            continue  # a lazy reference to a model that is not installed
+        if isinstance(field, ManyToManyField):
+            through = field.remote_field.through
+            if through is None or not through._meta.auto_created:
+                continue  # an explicit through model is checked as a model of its own
+        found.append((field.name, type(field).__name__, target._meta.concrete_model or target))
+    return found
+
+
+def data_migrations(loader: MigrationLoader) -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+    """Migrations that run ``RunPython``, each with its direct dependencies in other apps."""
+    found = {}
+    for key, migration in sorted(loader.graph.nodes.items()):
+        if not _runs_python(migration.operations):
+            continue
+        parents = loader.graph.node_map[key].parents
+        found[key] = tuple(sorted(p.key for p in parents if p.key[0] != key[0]))
+    return found
+
+
+def _runs_python(operations: Iterable[Any]) -> bool:
+    return any(
+        isinstance(operation, RunPython)
+        or (
+            isinstance(operation, SeparateDatabaseAndState)
+            and _runs_python(operation.database_operations)
+        )
+        for operation in operations
+    )
 
 
 def _router_name(candidate: object) -> str:
@@ -147,8 +208,12 @@ def _router_name(candidate: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _raised(exc: Exception) -> str:
+    return f"raised {type(exc).__name__}: {first_line(exc)}"
+
+
 def allow_migrate(alias: str, app_label: str, **hints: Any) -> bool:
-    """``router.allow_migrate`` that names the router when one raises."""
+    """``router.allow_migrate`` that names the router when one raises (``RouterError``)."""
     for candidate in router.routers:
         method = getattr(candidate, "allow_migrate", None)
         if method is None:
@@ -157,38 +222,63 @@ def allow_migrate(alias: str, app_label: str, **hints: Any) -> bool:
             allowed = method(alias, app_label, **hints)
         except Exception as exc:
             model = f", model_name={hints['model_name']!r}" if hints.get("model_name") else ""
-            raise ConfigurationError(
-                f"Router {_router_name(candidate)}.allow_migrate({alias!r}, {app_label!r}{model}) "
-                f"raised {type(exc).__name__}: {first_line(exc)}. Fix the router; "
-                "nothing was migrated."
+            raise RouterError(
+                _router_name(candidate),
+                f"allow_migrate({alias!r}, {app_label!r}{model})",
+                _raised(exc),
+                "Fix the router; nothing was migrated.",
+                raised=True,
             ) from None
         if allowed is not None:
             return bool(allowed)
     return True
 
 
-def _check_write_alias(model: type[Model], aliases: Iterable[str]) -> None:
+def model_aliases(model: type[Model], aliases: Iterable[str]) -> tuple[str, ...]:
+    """The aliases whose ``allow_migrate`` accepts ``model``: where its table is created."""
+    meta = model._meta
+    return tuple(
+        alias
+        for alias in aliases
+        if allow_migrate(alias, meta.app_label, model_name=meta.model_name, model=model)
+    )
+
+
+def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
+    """The alias ``db_for_read`` or ``db_for_write`` (``action`` "read" or "write") picks for
+    ``model``, asking the routers in turn as Django does (``default`` when none answers).
+
+    Raises ``RouterError`` naming the router that raises or returns an alias not in ``aliases``.
+    """
     known = set(aliases)
+    name = f"db_for_{action}"
     for candidate in router.routers:
-        method = getattr(candidate, "db_for_write", None)
+        method = getattr(candidate, name, None)
         if method is None:
             continue
+        call = f"{name}({model._meta.label})"
         try:
             chosen = method(model)
         except Exception as exc:
-            raise ConfigurationError(
-                f"Router {_router_name(candidate)}.db_for_write({model._meta.label}) raised "
-                f"{type(exc).__name__}: {first_line(exc)}. Fix the router; nothing was migrated."
+            raise RouterError(
+                _router_name(candidate),
+                call,
+                _raised(exc),
+                "Fix the router; nothing was migrated.",
+                raised=True,
             ) from None
-        if chosen is None:
+        if not chosen:
             continue
         if chosen not in known:
-            raise ConfigurationError(
-                f"Router {_router_name(candidate)}.db_for_write({model._meta.label}) returned "
-                f"{chosen!r}, which is not in DATABASES ({', '.join(sorted(known))}). "
-                "Fix the router's alias or add it to DATABASES."
+            raise RouterError(
+                _router_name(candidate),
+                call,
+                f"returned {chosen!r}, which is not in DATABASES ({', '.join(sorted(known))})",
+                "Fix the router's alias or add it to DATABASES.",
+                raised=False,
             )
-        return
+        return str(chosen)
+    return DEFAULT_DB_ALIAS
 
 
 def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -202,7 +292,7 @@ def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[st
     for app in app_labels:
         models = counted_models(app)
         for model in models:
-            _check_write_alias(model, alias_list)
+            db_for("write", model, alias_list)
         allowed = []
         for alias in alias_list:
             if models:

@@ -268,3 +268,25 @@ def _empty_selection_message(
         f"Nothing to plan: the selected apps run on other aliases than the selected ones ({pairs}). "
         "Widen --database or --app."
     )
+
+
+def alias_cycles(graph: nx.DiGraph[Node]) -> list[tuple[Node, ...]]:
+    """Every dependency cycle that crosses aliases, one per strongly connected group, as the
+    nodes of a closed path (first node repeated last). Deterministic: the path starts with the
+    smallest cross-alias edge of the group and returns along a shortest path."""
+    import networkx as nx  # local on purpose: works whether the module imports it eagerly or lazily
+
+    cycles = []
+    for component in nx.strongly_connected_components(graph):
+        if len({node.alias for node in component}) < 2:
+            continue
+        ordered: nx.DiGraph[Node] = nx.DiGraph()
+        ordered.add_nodes_from(sorted(component, key=str))
+        ordered.add_edges_from(sorted(graph.subgraph(component).edges, key=str))
+        start, after = min(
+            ((u, v) for u, v in ordered.edges if u.alias != v.alias),
+            key=lambda edge: (str(edge[0]), str(edge[1])),
+        )
+        back: list[Node] = nx.shortest_path(ordered, after, start)
+        cycles.append((start, *back))
+    return sorted(cycles, key=lambda cycle: [str(node) for node in cycle])

@@ -41,6 +41,22 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One routing mistake the doctor found: a Django system check message, kept as plain data."""
+
+    id: str  # "migrator.E001"
+    level: str  # "error", "warning", "info"
+    alias: str | None  # the alias where it bites; None when no single alias is concerned
+    obj: str  # what is wrong: a model, field, router call, migration or cycle
+    message: str  # what is wrong, with the concrete names
+    hint: str  # the fix
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+
+@dataclass(frozen=True)
 class Step:
     """Run Django's ``migrate`` for ``apps`` on ``alias``; steps of one level are independent."""
 

@@ -1,4 +1,8 @@
-"""Routers for bad-configuration tests, installed with override_settings(DATABASE_ROUTERS=...)."""
+"""Routers for bad-configuration tests, installed with override_settings(DATABASE_ROUTERS=...).
+
+Each one gets one thing wrong; placed before the testproject's routers, it overrides their answer
+for that one thing only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,13 @@ class RaisingRouter:
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
         if app_label == "shop":
             raise KeyError("shop_rules")
+        return None
+
+
+class RaisingReadRouter:
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        if model._meta.label == "users.User":
+            raise LookupError("no replica for users")
         return None
 
 
@@ -24,3 +35,52 @@ class LeakyRouter:
         from tests.helpers import SQLITE_PASSWORD
 
         raise ValueError(f"cannot reach postgres://app:{SQLITE_PASSWORD}@db.internal/rules")
+
+
+class HomelessCacheRouter:
+    """cache's table is created nowhere."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        return False if app_label == "cache" else None
+
+
+class CacheWritesToDefaultRouter:
+    """Writes of cache go to default, where its table is never created."""
+
+    def db_for_write(self, model: Any, **hints: Any) -> str | None:
+        return "default" if model._meta.app_label == "cache" else None
+
+
+class CacheReadsFromDefaultRouter:
+    """Reads of cache go to default, where its table is never created."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return "default" if model._meta.app_label == "cache" else None
+
+
+class UsersReadFromReplicaRouter:
+    """Reads of users go to read_replica, a mirror of default, not of users_db."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str | None:
+        return "read_replica" if model._meta.app_label == "users" else None
+
+
+class CacheTwiceRouter:
+    """cache is migrated on default as well as on cache_db, where its writes go."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        if app_label == "cache":
+            return db in ("default", "cache_db")
+        return None
+
+
+class BlogOnReplicaRouter:
+    """blog is migrated on read_replica (a mirror of default) as well as on default."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        return True if (app_label, db) == ("blog", "read_replica") else None
+
+
+class AlwaysRaisingRouter:
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        raise RuntimeError("router misconfigured")

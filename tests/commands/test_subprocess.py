@@ -75,3 +75,58 @@ def test_password_from_a_url_never_printed(tmp_path: Path) -> None:
         assert PASSWORD not in result.stdout
         assert PASSWORD not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_routing_doctor_in_a_child_process(tmp_path: Path) -> None:
+    clean = manage("migrate_all", "--doctor", env=env_for(tmp_path))
+    assert (clean.returncode, clean.stdout, clean.stderr) == (
+        0,
+        "Routing doctor: no problems found on 6 databases.\n",
+        "",
+    )
+    graph = manage("migrate_all", "--graph", env=env_for(tmp_path))
+    assert (graph.returncode, graph.stderr) == (0, "")
+    assert graph.stdout.splitlines()[:3] == [
+        "flowchart LR",
+        "  %% django-migrator: A --> B means B migrates after A; thick red arrows cross databases",
+        '  subgraph default["default"]',
+    ]
+    dot = manage("migrator", "--graph=dot", env=env_for(tmp_path))
+    assert (dot.returncode, dot.stdout.splitlines()[1]) == (0, "digraph migrator {")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_routing_error_refuses_the_run_in_a_child_process(tmp_path: Path) -> None:
+    env = {**env_for(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings.cache_writes_to_default"}
+    refused = manage("migrate_all", "--noinput", env=env)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith(
+        "CommandError: The routing doctor found 1 error, so nothing was started:\n"
+        "  migrator.E002 cache.CacheEntry: db_for_write(cache.CacheEntry) returns 'default', "
+    )
+    assert refused.stderr.endswith(
+        "Fix it ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to "
+        "run anyway.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+    doctor = manage("migrator", "--doctor", env=env)
+    assert doctor.returncode == 1
+    assert doctor.stdout.splitlines()[:3] == [
+        "Routing doctor: 1 error on 6 databases.",
+        "default",
+        "  error migrator.E002 cache.CacheEntry",
+    ]
+    assert doctor.stderr == (
+        "CommandError: The routing doctor found 1 error (migrator.E002). migrator refuses to "
+        "migrate until it is fixed (or --skip-checks is passed).\n"
+    )
+
+    check = manage("check", env=env)
+    assert check.returncode == 1
+    assert "cache.CacheEntry: (migrator.E002) db_for_write(cache.CacheEntry)" in check.stderr
+
+    skipped = manage("migrate_all", "--skip-checks", "--plan", env=env)
+    assert skipped.returncode == 0
+    assert skipped.stdout.startswith("Plan: ")
+    assert list(tmp_path.iterdir()) == []

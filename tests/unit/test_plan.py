@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migrator.errors import ConfigurationError, UsageError
-from migrator.plan import build_graph, build_plan, validate_selection
+from migrator.plan import alias_cycles, build_graph, build_plan, validate_selection
 from migrator.types import AliasInfo, Node, Selection, Step
 
 ALIASES = tuple(
@@ -155,3 +155,14 @@ def test_empty_project_plans_nothing() -> None:
     plan = build_plan(ALIASES, (), {}, {})
     assert plan.levels == ()
     assert plan.unplanned_aliases == ("default", "users_db", "analytics_db", "replica")
+
+
+def test_alias_cycles_are_closed_paths_in_a_fixed_order() -> None:
+    deps = {**DEPS, "users": frozenset({"blog"})}
+    graph = build_graph(MATRIX, deps)
+    assert alias_cycles(graph) == [
+        (Node("default", "blog"), Node("users_db", "users"), Node("default", "blog"))
+    ]
+    # Apps that depend on each other on one alias are no cycle between databases.
+    same_alias = build_graph(MATRIX, {**DEPS, "contenttypes": frozenset({"auth"})})
+    assert alias_cycles(same_alias) == []

@@ -1,0 +1,448 @@
+"""The routing doctor: routing mistakes caught before they reach a database.
+
+Every fact comes from ``migrator.inspect`` (settings, routers, models, migration files); nothing
+here touches a database. The findings are plain ``Finding`` values; registered as Django system
+checks (tag ``migrator``) they show in ``manage.py check`` and before every command that checks.
+
+IDs: E001 homeless model, E002 writes routed where the table is not, E003 the same for reads,
+E004 cross-database key with a constraint, E005 a router names an unknown alias, E006 a router
+raises, E007 a dependency cycle between aliases, W001 a model with several homes, W002 migrations
+allowed on a mirror, I001 a data migration that depends on another alias's app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+from django.db.models import Model
+
+from migrator import inspect
+from migrator.errors import ConfigurationError, RouterError
+from migrator.plan import alias_cycles, build_graph
+from migrator.types import Finding
+
+TAG = "migrator"
+
+_MESSAGE_CLASSES: dict[str, Callable[..., checks.CheckMessage]] = {
+    "error": checks.Error,
+    "warning": checks.Warning,
+    "info": checks.Info,
+}
+
+
+def _names(aliases: Sequence[str]) -> str:
+    return ", ".join(aliases)
+
+
+class _Routing:
+    """Router answers per model, each asked once; router problems are collected (E005/E006)."""
+
+    def __init__(self) -> None:
+        self.aliases = inspect.alias_names()
+        self.mirrors = inspect.mirrors()
+        self._homes: dict[type[Model], tuple[str, ...] | None] = {}
+        # (router, method, outcome) -> the calls that went wrong that way, one per model
+        self._problems: dict[tuple[str, str, str], list[tuple[RouterError, str]]] = {}
+
+    def homes(self, model: type[Model]) -> tuple[str, ...] | None:
+        """Aliases where the model's table is created; None when a router raised."""
+        if model not in self._homes:
+            try:
+                self._homes[model] = inspect.model_aliases(model, self.aliases)
+            except RouterError as error:
+                self._router_problem(error, model)
+                self._homes[model] = None
+        return self._homes[model]
+
+    def route(self, action: str, model: type[Model]) -> str | None:
+        """The alias ``db_for_read``/``db_for_write`` picks; None when a router misbehaved."""
+        try:
+            return inspect.db_for(action, model, self.aliases)
+        except RouterError as error:
+            self._router_problem(error, model)
+            return None
+
+    def tables(self, model: type[Model]) -> tuple[str, ...] | None:
+        """Where the table of a relation's target is: its homes, or for an unmanaged model the
+        alias its writes go to (another system creates the table there)."""
+        if inspect.is_counted(model):
+            return self.homes(model)
+        try:
+            return (inspect.db_for("write", model, self.aliases),)
+        except RouterError:
+            return None  # unmanaged models are not checked themselves: nothing to report
+
+    def holds(self, alias: str, tables: Sequence[str]) -> bool:
+        """The table is on ``alias``, or ``alias`` mirrors an alias that has it."""
+        return alias in tables or self.mirrors.get(alias) in tables
+
+    def _router_problem(self, error: RouterError, model: type[Model]) -> None:
+        method = error.call.partition("(")[0]
+        calls = self._problems.setdefault((error.router, method, error.outcome), [])
+        if all(label != model._meta.label for _, label in calls):
+            calls.append((error, model._meta.label))
+
+    def router_findings(self) -> list[Finding]:
+        """One finding per router, method and outcome: the first call, the other models named."""
+        found = []
+        for (router, method, outcome), calls in self._problems.items():
+            first = calls[0][0]
+            labels = [label for _, label in calls]
+            also = f", and the same for {_few(labels[1:])}" if len(labels) > 1 else ""
+            subject = labels[0] if len(labels) == 1 else "these models"
+            if first.raised:
+                consequence = {
+                    "db_for_read": f"every read of {subject} fails the same way",
+                    "db_for_write": f"every write of {subject} fails the same way, and "
+                    "migrate_all cannot plan",
+                }.get(method, "Django's migrate fails the same way, and migrate_all cannot plan")
+                found.append(
+                    Finding(
+                        id="migrator.E006",
+                        level="error",
+                        alias=None,
+                        obj=router,
+                        message=f"Router {router}.{first.call} {outcome}{also}: {consequence}.",
+                        hint=(
+                            "Fix the router so that it answers for every model: an alias (or "
+                            "True/False for allow_migrate), or None to let the next router "
+                            "decide."
+                        ),
+                    )
+                )
+            else:
+                found.append(
+                    Finding(
+                        id="migrator.E005",
+                        level="error",
+                        alias=None,
+                        obj=router,
+                        message=(
+                            f"Router {router}.{first.call} {outcome}{also}: every query routed "
+                            "there fails with ConnectionDoesNotExist."
+                        ),
+                        hint=(
+                            f"Return one of {_names(self.aliases)} (or None to let the next "
+                            "router decide), or add the alias to DATABASES."
+                        ),
+                    )
+                )
+        return found
+
+
+def _few(labels: Sequence[str], shown: int = 5) -> str:
+    if len(labels) <= shown:
+        return ", ".join(labels)
+    return f"{', '.join(labels[:shown])} and {len(labels) - shown} more models"
+
+
+def routing_findings(app_labels: Collection[str] | None = None) -> list[Finding]:
+    """E001-E006, W001, W002 for the models of ``app_labels`` (all installed apps when None).
+
+    Asks the routers only: no migration file is loaded, no database touched.
+    """
+    found: list[Finding] = []
+    routing = _Routing()
+    on_mirror: dict[tuple[str, str], list[str]] = {}  # (mirror alias, app) -> models
+    for app in inspect.installed_app_labels():
+        if app_labels is not None and app not in app_labels:
+            continue
+        for model in inspect.counted_models(app):
+            homes = routing.homes(model)
+            write = routing.route("write", model)
+            read = routing.route("read", model)
+            if homes is None:
+                continue
+            if not homes:
+                found.append(_homeless(model, routing.aliases))
+                continue
+            for alias in homes:
+                if alias in routing.mirrors:
+                    on_mirror.setdefault((alias, app), []).append(model._meta.object_name or "")
+            if write is not None and write not in homes:
+                found.append(_write_elsewhere(model, write, homes))
+            elif write is not None:
+                several = [alias for alias in homes if routing.mirrors.get(alias) not in homes]
+                if len(several) > 1:
+                    found.append(_several_homes(model, write, several))
+            if read is not None and not routing.holds(read, homes):
+                found.append(_read_elsewhere(model, read, homes, routing.mirrors))
+            found.extend(_cross_database_keys(model, homes, routing))
+    for (alias, app), models in on_mirror.items():
+        found.append(_migrated_mirror(alias, routing.mirrors[alias], app, models))
+    return routing.router_findings() + found
+
+
+def _table(model: type[Model]) -> str:
+    return str(model._meta.db_table)
+
+
+def _homeless(model: type[Model], aliases: Sequence[str]) -> Finding:
+    meta = model._meta
+    return Finding(
+        id="migrator.E001",
+        level="error",
+        alias=None,
+        obj=meta.label,
+        message=(
+            f"{meta.label} is refused by allow_migrate on every alias ({_names(aliases)}): its "
+            f"table {_table(model)!r} is never created, so every query on it fails."
+        ),
+        hint=(
+            f"Make a router's allow_migrate return True for app {meta.app_label!r} (model_name="
+            f"{meta.model_name!r}) on the alias that should hold it, or set Meta.managed = False "
+            "if another system creates the table."
+        ),
+    )
+
+
+def _one_of(aliases: Sequence[str]) -> str:
+    return repr(aliases[0]) if len(aliases) == 1 else f"one of {_names(aliases)}"
+
+
+def _write_elsewhere(model: type[Model], write: str, homes: Sequence[str]) -> Finding:
+    meta = model._meta
+    return Finding(
+        id="migrator.E002",
+        level="error",
+        alias=write,
+        obj=meta.label,
+        message=(
+            f"db_for_write({meta.label}) returns {write!r}, but allow_migrate refuses "
+            f"{meta.label} there: its table {_table(model)!r} is created only on "
+            f"{_names(homes)}, so writes fail with 'relation does not exist'."
+        ),
+        hint=(
+            f"Make db_for_write return {_one_of(homes)} for {meta.label}, or let allow_migrate "
+            f"accept app {meta.app_label!r} on {write!r}."
+        ),
+    )
+
+
+def _read_elsewhere(
+    model: type[Model], read: str, homes: Sequence[str], mirrors: dict[str, str]
+) -> Finding:
+    meta = model._meta
+    mirrored = mirrors.get(read)
+    why = (
+        f"{read!r} mirrors {mirrored!r}, which does not have it either"
+        if mirrored
+        else f"{read!r} is not a mirror (TEST['MIRROR']) of an alias that has it"
+    )
+    return Finding(
+        id="migrator.E003",
+        level="error",
+        alias=read,
+        obj=meta.label,
+        message=(
+            f"db_for_read({meta.label}) returns {read!r}, but its table {_table(model)!r} is "
+            f"created only on {_names(homes)} and {why}: reads fail with 'relation does not "
+            "exist'."
+        ),
+        hint=(
+            f"Make db_for_read return {_one_of(homes)} for {meta.label}, or a replica of it "
+            f"declared with TEST = {{'MIRROR': {homes[0]!r}}}."
+        ),
+    )
+
+
+def _several_homes(model: type[Model], write: str, homes: Sequence[str]) -> Finding:
+    meta = model._meta
+    others = [alias for alias in homes if alias != write]
+    tables = "table on {} is" if len(others) == 1 else "tables on {} are"
+    return Finding(
+        id="migrator.W001",
+        level="warning",
+        alias=others[0],
+        obj=meta.label,
+        message=(
+            f"allow_migrate accepts {meta.label} on {_names(homes)}, but db_for_write sends "
+            f"every write to {write!r}: the {tables.format(_names(others))} created and never "
+            "written (duplicate tables that diverge)."
+        ),
+        hint=(
+            f"Let allow_migrate accept {meta.label} only on {write!r}; if {others[0]!r} is a "
+            f"replica of {write!r}, declare it with TEST = {{'MIRROR': {write!r}}}."
+        ),
+    )
+
+
+def _migrated_mirror(alias: str, mirrored: str, app: str, models: Sequence[str]) -> Finding:
+    return Finding(
+        id="migrator.W002",
+        level="warning",
+        alias=alias,
+        obj=app,
+        message=(
+            f"allow_migrate accepts app {app!r} ({', '.join(models)}) on {alias!r}, a mirror of "
+            f"{mirrored!r} (TEST['MIRROR']): migrate_all would run {app}'s migrations on the "
+            f"replica, which gets its tables from {mirrored!r}."
+        ),
+        hint=f"Make allow_migrate return False when db == {alias!r}.",
+    )
+
+
+def _cross_database_keys(
+    model: type[Model], homes: Sequence[str], routing: _Routing
+) -> list[Finding]:
+    found = []
+    label = model._meta.label
+    for name, kind, target in inspect.constrained_relations(model):
+        tables = routing.tables(target)
+        if tables is None:
+            continue
+        missing = [alias for alias in homes if not routing.holds(alias, tables)]
+        if not missing:
+            continue
+        there = f"only on {_names(tables)}" if tables else "on no alias"
+        found.append(
+            Finding(
+                id="migrator.E004",
+                level="error",
+                alias=missing[0],
+                obj=f"{label}.{name}",
+                message=(
+                    f"{label}.{name} is a {kind} to {target._meta.label} with db_constraint=True, "
+                    f"but {label}'s table is created on {_names(homes)} and "
+                    f"{target._meta.label}'s {there}: the migration cannot create the "
+                    f"foreign key constraint on {_names(missing)}."
+                ),
+                hint=(
+                    f"Pass db_constraint=False to {label}.{name} (no database can enforce a key "
+                    "across databases), or route both models to one alias."
+                ),
+            )
+        )
+    return found
+
+
+def migration_findings(app_labels: Collection[str] | None = None) -> list[Finding]:
+    """E007 and I001: loads the migration files (no database); concerns ``app_labels`` (all
+    apps when None). Nothing when the routers misbehave: ``routing_findings`` names them."""
+    try:
+        loader = inspect.load_migrations()
+        apps = inspect.migrated_app_labels(loader)
+        matrix = inspect.routing_matrix(inspect.alias_names(), apps)
+    except ConfigurationError:
+        return []  # a router problem (E005/E006), or conflicting migrations (Django's to report)
+
+    def concerned(*labels: str) -> bool:
+        return app_labels is None or any(label in app_labels for label in labels)
+
+    found = []
+    for cycle in alias_cycles(build_graph(matrix, inspect.app_dependencies(loader))):
+        if not concerned(*(node.app for node in cycle)):
+            continue
+        path = " -> ".join(str(node) for node in cycle)
+        found.append(
+            Finding(
+                id="migrator.E007",
+                level="error",
+                alias=None,
+                obj=path,
+                message=(
+                    f"Dependency cycle between databases: {path}. Migrations of these apps "
+                    "depend on each other across aliases, so no order of aliases satisfies "
+                    "them and migrate_all refuses to plan."
+                ),
+                hint=(
+                    "Route these apps to one alias, or remove the migration dependency that "
+                    "closes the cycle."
+                ),
+            )
+        )
+    for (app, name), parents in inspect.data_migrations(loader).items():
+        runs_on = matrix.get(app, ())
+        elsewhere = {
+            parent: [alias for alias in matrix.get(parent[0], ()) if alias not in runs_on]
+            for parent in parents
+        }
+        elsewhere = {parent: aliases for parent, aliases in elsewhere.items() if aliases}
+        if not runs_on or not elsewhere or not concerned(app):
+            continue
+        first = sorted({alias for aliases in elsewhere.values() for alias in aliases})
+        depends = "; ".join(
+            f"{dep_app}.{dep_name} (tables on {_names(aliases)})"
+            for (dep_app, dep_name), aliases in elsewhere.items()
+        )
+        found.append(
+            Finding(
+                id="migrator.I001",
+                level="info",
+                alias=runs_on[0],
+                obj=f"{app}.{name}",
+                message=(
+                    f"{app}.{name} runs RunPython on {_names(runs_on)} and depends on {depends}: "
+                    "if its code reads those tables, it reads another database, so the order of "
+                    f"databases matters. migrate_all migrates {_names(first)} first."
+                ),
+                hint=(
+                    f"Migrate with migrate_all (or migrate {_names(first)} before "
+                    f"{_names(runs_on)}); in the RunPython code, read the other app's rows "
+                    "through the routers or .using(alias), not schema_editor.connection."
+                ),
+            )
+        )
+    return found
+
+
+def doctor(app_labels: Collection[str] | None = None, *, migrations: bool = True) -> list[Finding]:
+    """Every finding not silenced by ``SILENCED_SYSTEM_CHECKS``; ``migrations=False`` leaves out
+    the checks that load the migration files (E007, I001)."""
+    found = routing_findings(app_labels)
+    if migrations:
+        found += migration_findings(app_labels)
+    silenced = set(settings.SILENCED_SYSTEM_CHECKS)
+    return [finding for finding in found if finding.id not in silenced]
+
+
+def messages(findings: Sequence[Finding]) -> list[checks.CheckMessage]:
+    """Findings as Django's ``Error``/``Warning``/``Info`` system check messages."""
+    return [
+        _MESSAGE_CLASSES[finding.level](
+            finding.message, hint=finding.hint, obj=finding.obj, id=finding.id
+        )
+        for finding in findings
+    ]
+
+
+# Set while a command that plans anyway runs Django's system checks: its planner refuses a
+# cycle itself before touching anything, so loading the migration files twice is not needed.
+_planner_checks_migrations: ContextVar[bool] = ContextVar(
+    "migrator_planner_checks_migrations", default=False
+)
+
+
+@contextmanager
+def migrations_checked_by_planner() -> Iterator[None]:
+    token = _planner_checks_migrations.set(True)
+    try:
+        yield
+    finally:
+        _planner_checks_migrations.reset(token)
+
+
+def _labels(app_configs: Sequence[AppConfig] | None) -> set[str] | None:
+    return None if app_configs is None else {config.label for config in app_configs}
+
+
+@checks.register(TAG)
+def check_routing(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    return messages(routing_findings(_labels(app_configs)))
+
+
+@checks.register(TAG)
+def check_migration_graph(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    if _planner_checks_migrations.get():
+        return []
+    return messages(migration_findings(_labels(app_configs)))
