@@ -34,6 +34,10 @@ _RUN_ONLY = (
     ("target", "--target"),
     ("databases", "--database"),
     ("apps", "--app"),
+    ("create_schemas", "--create-schemas"),
+    ("lock_timeout", "--lock-timeout"),
+    ("parallel", "--parallel"),
+    ("fail_fast", "--fail-fast"),
 )
 
 

@@ -346,6 +346,16 @@ def test_doctor_json_schema() -> None:
             "with it; drop one of them.",
         ),
         (
+            {"doctor": True, "parallel": "2"},
+            "--doctor checks the whole project and changes nothing, so --parallel makes no sense "
+            "with it; drop one of them.",
+        ),
+        (
+            {"graph": "mermaid", "create_schemas": True},
+            "--graph shows the whole project and changes nothing, so --create-schemas makes no "
+            "sense with it; drop one of them.",
+        ),
+        (
             {"doctor": True, "graph": "dot"},
             "--doctor and --graph print different reports; run them one at a time.",
         ),
