@@ -439,7 +439,10 @@ def check_routing(
     return messages(routing_findings(_labels(app_configs)))
 
 
-@checks.register(TAG)
+# Loading every migration file costs about a second on a large project: too much for every
+# runserver start. E007/I001 therefore run with `check --deploy` and `--doctor` (and the planner
+# refuses a cycle before every run anyway).
+@checks.register(TAG, deploy=True)
 def check_migration_graph(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
