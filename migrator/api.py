@@ -120,6 +120,7 @@ class Prepared:
     state: PlanState
     settings: config.MigratorSettings
     missing: tuple[Missing, ...]  # what --create-schemas created (or would create, on a dry run)
+    loader: MigrationLoader | None = None  # the planner's migration graph (None: fast path)
 
 
 def _preflight(
@@ -180,7 +181,7 @@ def prepare(
     plan, loader = make_plan(selection, matrix=matrix)
     if probes is None:
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
-    return Prepared(read_state(plan, loader, probes, applied), settings, missing)
+    return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
 
 
 def resolve_options(options: RunOptions, settings: config.MigratorSettings) -> RunOptions:
@@ -194,6 +195,10 @@ def resolve_options(options: RunOptions, settings: config.MigratorSettings) -> R
     )
 
 
+def _quiet(progress: object) -> None:
+    return None
+
+
 def migrate_all(
     selection: Selection = Selection(),
     options: RunOptions = RunOptions(),
@@ -205,8 +210,5 @@ def migrate_all(
     migration: look at ``report.ok``)."""
     prepared = prepare(selection, create_schemas=create_schemas)
     options = resolve_options(options, prepared.settings)
-    if progress is None:
-        results = run_plan(prepared.state, options)
-    else:
-        results = run_plan(prepared.state, options, progress)
+    results = run_plan(prepared.state, options, progress or _quiet, loader=prepared.loader)
     return RunReport(state=prepared.state, results=results)

@@ -333,7 +333,12 @@ class OrchestrateCommand(BaseCommand):
                 api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
             )
             results = run_plan(
-                state, options, self._progress, parallel=opts.parallel, fail_fast=opts.fail_fast
+                state,
+                options,
+                self._progress,
+                parallel=opts.parallel,
+                fail_fast=opts.fail_fast,
+                loader=prepared.loader,
             )
         self.emit(report.summary_lines(state, results))
         ok = all(r.status in ("applied", "up-to-date") for r in results)

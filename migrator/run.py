@@ -7,13 +7,18 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from queue import Empty
 from typing import Any
 
 from django.core.management import call_command
+from django.core.management.commands import migrate as django_migrate
 from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 
 from migrator.backends import LockTimeout, backend
 from migrator.backends.sqlite import database_file
@@ -31,6 +36,41 @@ from migrator.types import (
 )
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class _SharedGraphExecutor(MigrationExecutor):
+    """Django's executor on a migration graph loaded once per run instead of once per call.
+
+    Django's ``migrate`` builds a ``MigrationLoader`` (imports, graph) every time it is called;
+    a step calls it once per app. The graph does not depend on the database unless squashed
+    migrations are involved, so it is shared; the applied set is read fresh for every call.
+    """
+
+    graph_loader: MigrationLoader
+
+    def __init__(self, connection: Any, progress_callback: Any = None) -> None:
+        self.connection = connection
+        self.loader = self.graph_loader
+        self.recorder = MigrationRecorder(connection)
+        self.loader.applied_migrations = self.recorder.applied_migrations()  # type: ignore[assignment]
+        self.progress_callback = progress_callback
+
+
+@contextmanager
+def _shared_graph(loader: MigrationLoader | None) -> Iterator[None]:
+    """While active, Django's ``migrate`` uses ``loader``'s graph (unless squashed migrations
+    make the graph depend on each database's history: then Django loads it as usual)."""
+    if loader is None or loader.replacements:
+        yield
+        return
+    executor = type("StepExecutor", (_SharedGraphExecutor,), {"graph_loader": loader})
+    module: Any = django_migrate  # the name Django's migrate command looks the executor up by
+    original = module.MigrationExecutor
+    module.MigrationExecutor = executor
+    try:
+        yield
+    finally:
+        module.MigrationExecutor = original
 
 
 class Interrupted(Exception):
@@ -208,10 +248,28 @@ def run_plan(
     *,
     parallel: int = 1,
     fail_fast: bool = False,
+    loader: MigrationLoader | None = None,
 ) -> tuple[StepResult, ...]:
     """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
     that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
     one level run at the same time in forked worker processes."""
+    with _shared_graph(loader or _loader_if_needed(state, options)):
+        return _run_levels(state, options, report, parallel, fail_fast)
+
+
+def _loader_if_needed(state: PlanState, options: RunOptions) -> MigrationLoader | None:
+    if options.force_migrate or any(step_state.pending for step_state in state.states):
+        return MigrationLoader(None, ignore_no_migrations=True)
+    return None
+
+
+def _run_levels(
+    state: PlanState,
+    options: RunOptions,
+    report: ProgressCallback,
+    parallel: int,
+    fail_fast: bool,
+) -> tuple[StepResult, ...]:
     plan = state.plan
     results: dict[Step, StepResult] = {}
     for level in plan.levels:

@@ -105,3 +105,21 @@ def test_force_migrate_and_plan_use_the_full_planner(sqlite_project: Path) -> No
     assert code == 0
     assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 0 migrations to run."
     assert "Migrating default: contenttypes" in out  # handed to Django although up to date
+
+
+def test_one_migration_graph_per_run(sqlite_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's migrate runs once per app (8 times here) but the graph is loaded once."""
+    from django.db.migrations.loader import MigrationLoader
+
+    builds: list[object] = []
+    original = MigrationLoader.build_graph
+
+    def counting(self: MigrationLoader) -> None:
+        builds.append(self.connection)
+        original(self)
+
+    monkeypatch.setattr(MigrationLoader, "build_graph", counting)
+    out, _, code = run("migrate_all")
+    assert code == 0
+    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+    assert builds == [None]  # the planner's database-free graph, shared by every migrate call
