@@ -23,6 +23,8 @@ install: $(VENV)/.dev-installed
 ## make demo: the testproject on embedded SQLite databases (no server needed)
 demo: $(VENV)/.demo-installed
 	rm -rf $(DEMO_VAR) && mkdir -p $(DEMO_VAR)
+	@echo "== manage.py migrate_all --doctor (routing checks; no database is touched)"
+	MIGRATOR_VAR_DIR=$(DEMO_VAR) $(PY) testproject/manage.py migrate_all --doctor
 	@echo "== manage.py migrate_all --plan (changes nothing)"
 	MIGRATOR_VAR_DIR=$(DEMO_VAR) $(PY) testproject/manage.py migrate_all --plan
 	@echo "== manage.py migrate_all --noinput"
