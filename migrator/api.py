@@ -9,10 +9,13 @@ from django.db.migrations.loader import MigrationLoader
 
 from migrator import config, inspect, preflight
 from migrator.errors import PreflightError, UsageError
-from migrator.plan import build_plan, unordered_plan, validate_selection
+from migrator.plan import build_plan, unordered_plan, upstream, validate_selection
 from migrator.run import ProgressCallback, run_plan
 from migrator.types import (
+    AliasStatus,
     Missing,
+    Node,
+    PendingMigration,
     Plan,
     PlanState,
     Probe,
@@ -212,3 +215,98 @@ def migrate_all(
     options = resolve_options(options, prepared.settings)
     results = run_plan(prepared.state, options, progress or _quiet, loader=prepared.loader)
     return RunReport(state=prepared.state, results=results)
+
+
+def dependencies(selection: Selection) -> tuple[Node, ...]:
+    """The (alias, app) pairs outside ``selection`` that a selected pair depends on, directly or
+    through others, in settings and INSTALLED_APPS order (no database is touched)."""
+    aliases = [info.alias for info in inspect.alias_infos()]
+    loader = inspect.load_migrations()
+    apps = inspect.migrated_app_labels(loader)
+    found = upstream(
+        inspect.routing_matrix(aliases, apps), inspect.app_dependencies(loader), selection
+    )
+    return tuple(sorted(found, key=lambda node: (aliases.index(node.alias), apps.index(node.app))))
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Every alias as the menu shows it. Unlike ``prepare``, a database that is down or not
+    ready is part of the answer (``AliasStatus.error``, the probe), not an error."""
+
+    plan: Plan
+    aliases: tuple[AliasStatus, ...]
+    migrations: Mapping[str, tuple[str, ...]]  # app -> its migration names, dependency order
+
+    @property
+    def missing(self) -> tuple[Missing, ...]:
+        return tuple(m for row in self.aliases if row.probe for m in row.probe.missing)
+
+    def routed(self, app: str) -> tuple[str, ...]:
+        """The aliases the routers send ``app``'s migrations to."""
+        return tuple(row.info.alias for row in self.aliases if app in row.apps)
+
+    def pending(self, app: str) -> int | None:
+        """Migrations of ``app`` still to run on all its aliases; None when one is unknown."""
+        counts = [
+            sum(1 for m in row.pending if m.app == app) if row.pending is not None else None
+            for row in self.aliases
+            if app in row.apps
+        ]
+        return None if None in counts else sum(c or 0 for c in counts)
+
+    def applied(self, app: str) -> tuple[str, ...]:
+        """Migrations of ``app`` recorded on any of its aliases, in dependency order."""
+        names = {m.name for row in self.aliases if row.applied for m in row.applied if m.app == app}
+        ordered = [name for name in self.migrations.get(app, ()) if name in names]
+        return tuple(ordered + sorted(names - set(ordered)))
+
+
+def survey() -> Survey:
+    """Plan everything, probe every planned alias and read ``django_migrations`` where it can be
+    read: the same probes, reads and pending computation as ``prepare``, nothing created."""
+    settings = load_settings()
+    plan, loader = make_plan()
+    probes = {
+        probe.info.alias: probe for probe in preflight.probe_all(plan, settings.connect_timeout)
+    }
+    leaves = inspect.app_leaves(loader)
+    rows = []
+    for info in plan.aliases:
+        steps = [step for step in plan.steps if step.alias == info.alias]
+        apps = tuple(dict.fromkeys(app for step in steps for app in step.apps))
+        probe = probes.get(info.alias)
+        if probe is None:
+            rows.append(AliasStatus(info))
+            continue
+        if not probe.reachable:
+            rows.append(AliasStatus(info, apps, probe, error="; ".join(probe.problems)))
+            continue
+        absent = any(m.kind in ("database", "folder") for m in probe.missing)
+        try:
+            applied = set() if absent else inspect.read_applied(info.alias)
+        except Exception as exc:
+            rows.append(AliasStatus(info, apps, probe, error=inspect.first_line(exc)))
+            continue
+        pending = tuple(
+            m
+            for step in steps
+            for m in inspect.step_state(loader, step, applied, info.alias, leaves).pending
+        )
+        recorded = tuple(
+            PendingMigration(app, name) for app, name in sorted(applied) if app in apps
+        )
+        history = "; ".join(
+            problem.removeprefix(f"{info.alias}: ")
+            for problem in inspect.history_problems(loader, info.alias, applied)
+        )
+        rows.append(AliasStatus(info, apps, probe, recorded, pending, error=history))
+    migrations = {}
+    for app in inspect.migrated_app_labels(loader):
+        names: dict[str, None] = {}
+        for leaf in sorted(loader.graph.leaf_nodes(app)):
+            names.update(
+                (key[1], None) for key in loader.graph.forwards_plan(leaf) if key[0] == app
+            )
+        migrations[app] = tuple(names)
+    return Survey(plan=plan, aliases=tuple(rows), migrations=migrations)

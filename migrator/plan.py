@@ -132,6 +132,23 @@ def validate_selection(
             )
 
 
+def upstream(
+    matrix: Mapping[str, Sequence[str]],
+    app_deps: Mapping[str, Iterable[str]],
+    selection: Selection,
+) -> set[Node]:
+    """The pairs outside ``selection`` that a selected pair depends on, directly or not."""
+    import networkx as nx
+
+    graph = build_graph(matrix, app_deps)
+    selected = _selector(selection)
+    chosen = {node for node in graph.nodes if selected(node)}
+    found: set[Node] = set()
+    for node in chosen:
+        found |= nx.ancestors(graph, node)
+    return found - chosen
+
+
 def build_plan(
     aliases: Sequence[AliasInfo],
     apps: Sequence[str],
@@ -198,12 +215,15 @@ def build_plan(
 
 
 def _selector(selection: Selection) -> Callable[[Node], bool]:
+    """Whether the user's selection takes an (alias, app) pair: the filters, plus ``include``."""
     wanted_apps = {selection.target[0]} if selection.target else set(selection.apps)
     wanted_aliases = set(selection.databases)
+    included = set(selection.include)
 
     def selected(node: Node) -> bool:
-        return (not wanted_aliases or node.alias in wanted_aliases) and (
-            not wanted_apps or node.app in wanted_apps
+        return node in included or (
+            (not wanted_aliases or node.alias in wanted_aliases)
+            and (not wanted_apps or node.app in wanted_apps)
         )
 
     return selected

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.types import AliasInfo, Missing, PlanState, Progress, StepResult
+from migrator.types import AliasInfo, AliasStatus, Missing, PlanState, Progress, StepResult
 
 JSON_VERSION = 1
 
@@ -261,6 +261,90 @@ def problem_lines(results: Sequence[StepResult]) -> list[str]:
             lines.append(f"{where} interrupted: {result.error}")
         elif result.status == "skipped":
             lines.append(f"{where} skipped: {result.error}")
+    return lines
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    """Columns padded to their widest cell; the ``right`` columns aligned right."""
+    widths = [max(len(cells[i]) for cells in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(cells)
+        ).rstrip()
+        for cells in [header, *rows]
+    ]
+
+
+def status_lines(rows: Sequence[AliasStatus]) -> list[Line]:
+    """The menu's status: one row per alias, then what is wrong, then the pending total."""
+    header = [
+        "alias",
+        "vendor",
+        "database",
+        "schemas",
+        "reachable",
+        "read-only",
+        "applied",
+        "pending",
+    ]
+    table: list[tuple[str, ...]] = []
+    styles = []
+    notes: list[Line] = []
+    for row in rows:
+        info, probe = row.info, row.probe
+        if probe is None:
+            table.append((info.alias, info.vendor, info.location, "", "-", "-", "-", "-"))
+            styles.append("")
+            notes.append(
+                Line(f"{info.alias}: no app is routed here; never connected to.", "notice")
+            )
+            continue
+        vendor = f"{info.vendor} {probe.version}" if probe.version else info.vendor
+        table.append(
+            (
+                info.alias,
+                vendor,
+                info.location,
+                ", ".join(probe.schemas),
+                "yes" if probe.reachable else "no",
+                "yes" if probe.read_only else "no",
+                "?" if row.applied is None else str(len(row.applied)),
+                "?" if row.pending is None else str(len(row.pending)),
+            )
+        )
+        problems = list(probe.problems) if probe.reachable else []
+        if row.error:
+            problems.append(row.error)
+        if probe.read_only:
+            problems.append(f"read-only: {probe.read_only}")
+        notes.extend(Line(f"{info.alias}: {problem}", "error") for problem in problems)
+        notes.extend(
+            Line(
+                f"{m} does not exist yet; 'Create missing schemas/databases' creates it.", "warning"
+            )
+            for m in probe.missing
+        )
+        if problems:
+            styles.append("error")
+        else:
+            styles.append("warning" if row.pending or probe.missing else "success")
+    rendered = _table(header, table, right={6, 7})
+    lines = [Line("Status", "heading"), Line(rendered[0])]
+    lines += [Line(text, style) for text, style in zip(rendered[1:], styles, strict=True)]
+    lines += notes
+    planned = [row for row in rows if row.probe is not None]
+    unknown = [row.info.alias for row in planned if row.pending is None]
+    waiting = [row for row in planned if row.pending]
+    total = sum(len(row.pending or ()) for row in planned)
+    if waiting:
+        overview = f"{_plural(total, 'migration')} pending on {_plural(len(waiting), 'database')}."
+    else:
+        overview = "Nothing pending."
+    if unknown:
+        overview += f" State unknown on {', '.join(unknown)}."
+    style = "error" if unknown else ("warning" if waiting else "success")
+    lines.append(Line(overview, style))
     return lines
 
 

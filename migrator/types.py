@@ -157,6 +157,8 @@ class Selection:
     databases: tuple[str, ...] = ()
     apps: tuple[str, ...] = ()
     target: tuple[str, str] | None = None  # (app, migration name or "zero")
+    # Pairs taken besides what the filters select (the menu adds a selection's dependencies).
+    include: tuple[Node, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,19 @@ class Probe:
     schema: str = ""  # PostgreSQL: where tables go (the first existing schema)
     missing: tuple[Missing, ...] = ()  # --create-schemas can create these
     problems: tuple[str, ...] = ()  # blocking problems that need a person
+
+
+@dataclass(frozen=True)
+class AliasStatus:
+    """One alias as the menu's status shows it: what preflight found and what is recorded there."""
+
+    info: AliasInfo
+    apps: tuple[str, ...] = ()  # the apps routed here; empty: no app is, never connected to
+    probe: Probe | None = None
+    # Migrations of ``apps`` recorded in django_migrations, and those still to run; None: unknown.
+    applied: tuple[PendingMigration, ...] | None = None
+    pending: tuple[PendingMigration, ...] | None = None
+    error: str = ""  # why the state could not be read, or what is wrong with the recorded history
 
 
 @dataclass(frozen=True)

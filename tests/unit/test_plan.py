@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migrator.errors import ConfigurationError, UsageError
-from migrator.plan import alias_cycles, build_graph, build_plan, validate_selection
+from migrator.plan import alias_cycles, build_graph, build_plan, upstream, validate_selection
 from migrator.types import AliasInfo, Node, Selection, Step
 
 ALIASES = tuple(
@@ -166,3 +166,15 @@ def test_alias_cycles_are_closed_paths_in_a_fixed_order() -> None:
     # Apps that depend on each other on one alias are no cycle between databases.
     same_alias = build_graph(MATRIX, {**DEPS, "contenttypes": frozenset({"auth"})})
     assert alias_cycles(same_alias) == []
+
+
+def test_upstream_names_the_pairs_a_selection_depends_on() -> None:
+    assert upstream(MATRIX, DEPS, Selection(databases=("default",))) == {Node("users_db", "users")}
+    assert upstream(MATRIX, DEPS, Selection(apps=("auth",))) == {Node("default", "contenttypes")}
+    assert upstream(MATRIX, DEPS, Selection(databases=("users_db",))) == set()
+
+
+def test_include_adds_pairs_to_the_filters_in_plan_order() -> None:
+    selection = Selection(databases=("analytics_db",), include=(Node("users_db", "users"),))
+    plan = build_plan(ALIASES, APPS, MATRIX, DEPS, selection)
+    assert shape(plan.levels) == [[("users_db", ("users",))], [("analytics_db", ("analytics",))]]
