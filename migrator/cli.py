@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from argparse import ArgumentParser
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
@@ -373,10 +374,12 @@ class StopOnSignal:
     """While active, SIGINT and SIGTERM ask the run to stop between two migrations; a second
     SIGINT interrupts at once (the running migration rolls back where the database can)."""
 
-    def __init__(self) -> None:
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
         self.signal: str | None = None
         self.number = 0
         self._previous: dict[int, Any] = {}
+        self._notify = notify  # told the signal's name on the first one (the menu says so)
+        self._pid = os.getpid()  # forked workers inherit the handler; only this process tells
 
     def requested(self) -> str | None:
         return self.signal
@@ -385,6 +388,8 @@ class StopOnSignal:
         if self.signal and number == signal.SIGINT:
             raise KeyboardInterrupt
         self.signal, self.number = signal.Signals(number).name, number
+        if self._notify is not None and os.getpid() == self._pid:
+            self._notify(self.signal)
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():

@@ -98,7 +98,7 @@ def summary_rows(out: str) -> dict[str, dict[str, str]]:
     starts = [header.index(name) for name in names]
     rows = {}
     for line in lines[lines.index("Summary") + 2 :]:
-        if line.startswith(("Done:", "Failed:")):
+        if line.startswith(("Done:", "Failed:", "Interrupted:")):
             break
         cells = [
             line[start : starts[i + 1] if i + 1 < len(starts) else None].strip()

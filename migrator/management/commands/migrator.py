@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from migrator.cli import OrchestrateCommand, stdin_is_terminal
+from migrator.cli import CommandOptions, OrchestrateCommand, stdin_is_terminal
 
 
 class Command(OrchestrateCommand):
@@ -25,16 +25,19 @@ class Command(OrchestrateCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         automatic = options["auto"] or options["plan_only"] or options["check"] or options["json"]
         automatic = automatic or options["doctor"] or options["graph"]
-        if not automatic:
-            if not stdin_is_terminal():
-                raise CommandError(
-                    "migrator: no terminal for the interactive menu. Pass --auto to plan and "
-                    "migrate every database without it (or use 'manage.py migrate_all').",
-                    returncode=2,
-                )
+        self._menu = not automatic
+        if self._menu and not stdin_is_terminal():
             raise CommandError(
-                "migrator: the interactive menu is not available in this version. Pass --auto "
-                "to plan and migrate every database (or use 'manage.py migrate_all').",
+                "migrator: no terminal for the interactive menu. Pass --auto to plan and "
+                "migrate every database without it (or use 'manage.py migrate_all').",
                 returncode=2,
             )
         super().handle(*args, **options)
+
+    def orchestrate(self, opts: CommandOptions) -> None:
+        if not self._menu:
+            super().orchestrate(opts)
+            return
+        from migrator.menu import Menu  # the only importer of questionary: loaded for the menu only
+
+        Menu(self, opts).loop()
