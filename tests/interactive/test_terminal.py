@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def test_ctrl_c_during_a_run_stops_after_the_migration_and_frees_the_lock(
     child.expect_exact("Run 23 migrations on 5 databases?")
     child.send("y")
     child.expect_exact("Applied users.0001_initial")
-    child.sendcontrol("c")  # during users.0002_slow
+    time.sleep(1)  # users.0002_slow has started (it runs 3 s): the Ctrl-C lands inside it
+    child.sendcontrol("c")
     child.expect_exact("Ctrl-C: stopping after the current migration. Ctrl-C again stops at once.")
     child.expect_exact("Applied users.0002_slow")
     child.expect_exact("Interrupted: 4 migrations applied; 3 steps not started.")
@@ -122,6 +124,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_frees_the_lock(
     child.expect_exact("Run 2 migrations on 1 database?")
     child.send("y")
     child.expect_exact("Applied users.0001_initial")
+    time.sleep(1)  # users.0002_slow has started (it runs 3 s)
     child.sendcontrol("c")
     child.expect_exact("Ctrl-C again stops at once.")
     child.sendcontrol("c")
