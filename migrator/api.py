@@ -22,6 +22,7 @@ from migrator.types import (
     RunOptions,
     RunReport,
     Selection,
+    Step,
     StepState,
 )
 
@@ -111,11 +112,29 @@ def read_state(
             "was changed on any database:\n  " + "\n  ".join(problems)
         )
     leaves = inspect.app_leaves(loader)
-    states = tuple(
-        inspect.step_state(loader, step, applied[step.alias], step.alias, leaves)
-        for step in plan.steps
-    )
-    return PlanState(plan=plan, states=states, probes=probes)
+    return PlanState(plan=plan, states=step_states(plan, loader, applied, leaves), probes=probes)
+
+
+def step_states(
+    plan: Plan,
+    loader: MigrationLoader,
+    applied: Applied,
+    leaves: dict[str, list[tuple[str, str]]],
+    steps: tuple[Step, ...] | None = None,
+) -> tuple[StepState, ...]:
+    """Each step's work, in order: what earlier steps on the same alias will have run counts as
+    applied, so that no migration is counted twice."""
+    after = {alias: set(keys) for alias, keys in applied.items()}
+    states = []
+    for step in plan.steps if steps is None else steps:
+        state = inspect.step_state(
+            loader, step, after[step.alias], step.alias, leaves, plan.routed_apps(step)
+        )
+        for migration in (*state.pending, *state.recorded_dependencies):
+            key = (migration.app, migration.name)
+            (after[step.alias].discard if migration.backwards else after[step.alias].add)(key)
+        states.append(state)
+    return tuple(states)
 
 
 @dataclass(frozen=True)
@@ -290,8 +309,8 @@ def survey() -> Survey:
             continue
         pending = tuple(
             m
-            for step in steps
-            for m in inspect.step_state(loader, step, applied, info.alias, leaves).pending
+            for state in step_states(plan, loader, {info.alias: applied}, leaves, tuple(steps))
+            for m in state.pending
         )
         recorded = tuple(
             PendingMigration(app, name) for app, name in sorted(applied) if app in apps

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -423,8 +423,14 @@ def step_state(
     applied: set[MigrationKey],
     alias: str | None = None,
     leaves: dict[str, list[MigrationKey]] | None = None,
+    routed: Collection[str] | None = None,
 ) -> StepState:
-    """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it."""
+    """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it.
+
+    ``routed``: the apps whose migrations run SQL on this alias (default: the step's apps); the
+    others in Django's plan are only recorded there, as dependencies.
+    """
+    real = set(step.apps) if routed is None else set(routed) | set(step.apps)
     if loader.replacements and alias is not None:
         # Squashed migrations change the graph per database: let Django build it for this alias.
         source: Any = MigrationLoader(connections[alias], ignore_no_migrations=True)
@@ -443,8 +449,13 @@ def step_state(
     dependencies: list[PendingMigration] = []
     for migration, backwards in plan:
         item = PendingMigration(migration.app_label, migration.name, backwards)
-        (pending if migration.app_label in step.apps else dependencies).append(item)
-    return StepState(step=step, pending=tuple(pending), recorded_dependencies=tuple(dependencies))
+        (pending if migration.app_label in real else dependencies).append(item)
+    return StepState(
+        step=step,
+        pending=tuple(pending),
+        recorded_dependencies=tuple(dependencies),
+        routed=frozenset(real),
+    )
 
 
 def _targets(leaves: dict[str, list[MigrationKey]], step: Step) -> Iterable[tuple[str, str | None]]:

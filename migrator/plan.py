@@ -208,6 +208,7 @@ def build_plan(
         unplanned_aliases=tuple(alias for alias in alias_names if alias not in used),
         homeless_apps=tuple(app for app in apps if not matrix.get(app)),
         requires={step: frozenset(steps) for step, steps in requires.items()},
+        routed=_routed(matrix),
     )
     if not plan.steps and (selection.databases or selection.apps or selection.target):
         raise UsageError(_empty_selection_message(selection, matrix, alias_names))
@@ -262,7 +263,16 @@ def unordered_plan(
         unplanned_aliases=tuple(alias for alias in alias_names if alias not in used),
         homeless_apps=tuple(app for app in apps if not matrix.get(app)),
         ordered=False,
+        routed=_routed(matrix),
     )
+
+
+def _routed(matrix: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+    routed: dict[str, set[str]] = {}
+    for app, aliases in matrix.items():
+        for alias in aliases:
+            routed.setdefault(alias, set()).add(app)
+    return {alias: frozenset(apps) for alias, apps in routed.items()}
 
 
 def _empty_selection_message(

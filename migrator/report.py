@@ -235,11 +235,19 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     else:
         lines.append(
             Line(
-                f"Done: {_plural(applied, 'migration')} applied on {_plural(len(rows), 'database')}.",
+                f"Done: {_done(results)} on {_plural(len(rows), 'database')}.",
                 "success",
             )
         )
     return lines
+
+
+def _done(results: Sequence[StepResult]) -> str:
+    """``3 migrations applied``, and ``, 2 unapplied`` when the run went backwards too."""
+    backwards = sum(1 for r in results for m in r.applied if m.backwards)
+    forwards = sum(len(r.applied) for r in results) - backwards
+    text = f"{_plural(forwards, 'migration')} applied"
+    return f"{text}, {backwards} unapplied" if backwards else text
 
 
 def problem_lines(results: Sequence[StepResult]) -> list[str]:

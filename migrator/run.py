@@ -83,13 +83,14 @@ class _Migrate(DjangoMigrateCommand):
 
     def __init__(
         self,
-        step: Step,
+        state: StepState,
         report: ProgressCallback,
         applied: list[PendingMigration],
         should_stop: Callable[[], str | None],
     ):
         super().__init__(stdout=io.StringIO(), stderr=io.StringIO())
-        self._step = step
+        self._state = state
+        self._step = state.step
         self._report = report
         self._applied = applied
         self._should_stop = should_stop
@@ -107,11 +108,12 @@ class _Migrate(DjangoMigrateCommand):
                     f"stopped by {stop} before {migration.app_label}.{migration.name}"
                 )
         item = PendingMigration(migration.app_label, migration.name, backwards)
-        if done and migration.app_label in self._step.apps:
+        if not self._state.runs_sql(migration.app_label):
+            return  # only recorded here, as a dependency: no SQL ran
+        if done:
             self._applied.append(item)
-        if migration.app_label in self._step.apps:
-            event = "migration-done" if done else "migration-start"
-            self._report(Progress(event, self._step, migration=item, fake=fake))
+        event = "migration-done" if done else "migration-start"
+        self._report(Progress(event, self._step, migration=item, fake=fake))
 
 
 _ACTIONS = {
@@ -179,7 +181,7 @@ def run_step(
                         raise Interrupted(f"stopped by {stop} before {app}")
                     arguments = [app] if step.target is None else [app, step.target]
                     call_command(
-                        _Migrate(step, track_sql, applied, should_stop),
+                        _Migrate(state, track_sql, applied, should_stop),
                         *arguments,
                         database=step.alias,
                         interactive=options.interactive,

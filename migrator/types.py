@@ -78,6 +78,12 @@ class Plan:
     requires: Mapping[Step, frozenset[Step]] = field(default_factory=dict)
     # False for the fast path: every alias is up to date, so no order was computed.
     ordered: bool = True
+    # Per alias, every app the routers send there: their migrations run SQL on that alias, also
+    # when Django's migrate takes them along as dependencies (or dependents, when unapplying).
+    routed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def routed_apps(self, step: Step) -> frozenset[str]:
+        return self.routed.get(step.alias, frozenset()) | frozenset(step.apps)
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -105,6 +111,11 @@ class StepState:
     pending: tuple[PendingMigration, ...]
     # Migrations of apps not routed to this alias that Django records there as dependencies.
     recorded_dependencies: tuple[PendingMigration, ...] = ()
+    # Apps whose migrations run SQL on this alias (the step's, and others routed there).
+    routed: frozenset[str] = frozenset()
+
+    def runs_sql(self, app: str) -> bool:
+        return app in self.step.apps or app in self.routed
 
 
 @dataclass(frozen=True)

@@ -475,3 +475,21 @@ def test_a_password_inside_an_error_is_scrubbed(sqlite_project: Path) -> None:
         ) in err
         assert PASSWORD not in out + err
     assert json.loads(out)["error"]["message"].endswith("Fix the router; nothing was migrated.")
+
+
+def test_rolling_back_shows_what_django_unapplies_on_the_alias(sqlite_project: Path) -> None:
+    run("migrate_all")
+    out, _, code = run("migrate_all", target="contenttypes:zero", plan_only=True)
+    assert code == 0
+    # auth's migrations depend on contenttypes and live on default too: Django unapplies them
+    # first, with SQL. They are part of the plan, not "recorded dependencies".
+    assert "    unapply auth.0012_alter_user_first_name_max_length" in out
+    assert "    unapply contenttypes.0001_initial" in out
+    assert out.splitlines()[0] == "Plan: 1 step in 1 level on 1 database, 14 migrations to run."
+    out, _, code = run("migrate_all", target="contenttypes:zero")
+    assert code == 0
+    assert "  Unapplied auth.0001_initial" in out
+    assert out.splitlines()[-1] == "Done: 0 migrations applied, 14 unapplied on 1 database."
+    assert "auth_user" not in tables("default")
+    assert "django_content_type" not in tables("default")
+    assert "blog_post" in tables("default")  # blog does not depend on contenttypes
