@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from migrator import api, doctor, inspect, report
+from migrator import api, doctor, drift_cli, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -35,9 +35,13 @@ class CommandOptions:
     verbosity: int
     parallel: int = 1
     fail_fast: bool = False
+    drift: bool = False  # --drift (with repair: --drift --repair)
+    repair: bool = False
 
     @property
     def mode(self) -> str:
+        if self.drift:
+            return "repair" if self.repair else "drift"
         if self.check:
             return "check"
         return "plan" if self.plan_only else "run"
@@ -154,6 +158,8 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         verbosity=int(options.get("verbosity", 1)),
         parallel=_parallel(options.get("parallel")),
         fail_fast=bool(options.get("fail_fast")),
+        drift=bool(options.get("drift")),
+        repair=bool(options.get("repair")),
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
@@ -225,6 +231,7 @@ class OrchestrateCommand(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         add_arguments(parser)
         doctor.add_arguments(parser)
+        drift_cli.add_arguments(parser)
 
     # -- output -----------------------------------------------------------------------------
     def _styled(self, line: Line) -> str:
@@ -287,6 +294,8 @@ class OrchestrateCommand(BaseCommand):
         )
         try:
             self._opts = command_options(options)
+            if drift_cli.run_instead(self, options):  # --drift, --drift --repair
+                return
             if doctor.run_instead(self, options):  # --doctor, --graph
                 return
             doctor.run_checks(self, options)

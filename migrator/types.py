@@ -236,3 +236,55 @@ class AliasStatus:
 class LockInfo:
     alias: str
     waited: float  # seconds spent waiting for another run
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    """One difference between what ``django_migrations`` records on an alias and the live tables."""
+
+    alias: str
+    kind: str  # "missing-table", "missing-columns", "wrong-schema", "unrecorded"
+    app: str  # "" for the migration history table itself
+    model: str  # "users.User" ("auth.User_groups" for an auto-created M2M table); "" for history
+    table: str
+    columns: tuple[str, ...] = ()  # missing-columns: the columns that are not there
+    schema: str = ""  # PostgreSQL: the schema the alias's tables belong in
+    found_in: tuple[str, ...] = ()  # wrong-schema: the other schemas that hold the table
+    migration: str = ""  # "app.name": the migration that creates the table or adds the columns
+    cause: str = ""  # what probably happened
+    repair: str = ""  # the automatic repair (--drift --repair); empty when only manual
+    manual: tuple[str, ...] = ()  # steps for a person when no automatic repair is safe
+
+
+@dataclass(frozen=True)
+class DriftRepair:
+    """A repair that changes only ``django_migrations`` rows of one alias, never a table."""
+
+    alias: str
+    action: str  # "unrecord" or "record"
+    migrations: tuple[str, ...]  # "app.name" in the order the rows are written
+    tables: tuple[str, ...]  # the tables concerned (missing ones, or existing unrecorded ones)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """What ``--drift`` found on every checked alias, and the repairs that are safe to make."""
+
+    state: PlanState  # the plan and the probes of the checked aliases
+    aliases: tuple[str, ...]  # checked, in plan order
+    findings: tuple[DriftFinding, ...] = ()
+    repairs: tuple[DriftRepair, ...] = ()
+    # PostgreSQL: per alias, the schema its tables belong in (the first of its search_path).
+    schemas: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    repair: DriftRepair
+    status: str  # "done", "skipped" (the database changed since it was checked), "failed"
+    error: str | None = None
+    lock_wait: float = 0.0

@@ -25,6 +25,7 @@ class Command(OrchestrateCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         automatic = options["auto"] or options["plan_only"] or options["check"] or options["json"]
         automatic = automatic or options["doctor"] or options["graph"]
+        automatic = automatic or options["drift"] or options["repair"]
         self._menu = not automatic
         if self._menu and not stdin_is_terminal():
             raise CommandError(
