@@ -127,7 +127,7 @@ def show(command: OrchestrateCommand, *, repair: bool, interactive: bool) -> Non
         if report.findings:
             raise RunError(drift_report.failure_message(report, name))
         return
-    if interactive and not ask(command, drift_report.question(report)):
+    if interactive and not ask(command, drift_report.question(report) + " [y/N] "):
         command.emit(Line("Nothing was changed.", "warning"))
         if opts.json:
             command.write_json(drift_report.document(report, repairing=True))

@@ -145,7 +145,7 @@ def repair_plan_lines(report: DriftReport, command: str) -> list[Line]:
 
 def question(report: DriftReport) -> str:
     count = len(report.repairs)
-    return f"Make {'this repair' if count == 1 else f'these {count} repairs'}? [y/N] "
+    return f"Make {'this repair' if count == 1 else f'these {count} repairs'}?"
 
 
 def result_lines(results: Sequence[RepairResult]) -> list[Line]:

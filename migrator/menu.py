@@ -17,7 +17,7 @@ import questionary
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.keys import Keys
 
-from migrator import api, checks, doctor_report, inspect, report
+from migrator import api, checks, doctor_report, drift, drift_report, inspect, report
 from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal
 from migrator.errors import MigratorError, PreflightError, UsageError
 from migrator.report import Line
@@ -130,6 +130,7 @@ ENTRIES = (
     ("rollback", "Roll an app back to a migration"),
     ("create", "Create missing schemas/databases"),
     ("routing", "Check routing"),
+    ("drift", "Check schema drift"),
     ("exit", "Exit"),
 )
 
@@ -195,6 +196,7 @@ class Menu:
             "rollback": self.roll_back,
             "create": self.create_missing,
             "routing": self.check_routing,
+            "drift": self.check_drift,
         }
         try:
             actions[choice]()
@@ -351,6 +353,23 @@ class Menu:
     def check_routing(self) -> None:
         """The routing doctor, as ``--doctor`` prints it."""
         self.show(doctor_report.doctor_lines(checks.doctor(), inspect.alias_names()))
+
+    def check_drift(self) -> None:
+        """Schema drift, as ``--drift`` prints it; then the safe repairs, confirmed (default No)."""
+        name = "migrator"
+        found = drift.detect(Selection(), command=name)
+        self.show(drift_report.finding_lines(found, name, repairing=bool(found.repairs)))
+        if not found.repairs:
+            return
+        self.show(drift_report.repair_plan_lines(found, name))
+        answer = self.prompter.confirm(drift_report.question(found))
+        if not answer:
+            self.show(Line("Nothing was changed.", "notice"))
+            return
+        results = drift.repair(found, lock_timeout=self.opts.run.lock_timeout, command=name)
+        self.show(drift_report.result_lines(results))
+        after = drift.detect(Selection(), command=name)
+        self.show(drift_report.after_lines(after, results, name))
 
     # -- shared steps -----------------------------------------------------------------------
     def _migrate_selection(self, selection: Selection, what: str) -> None:

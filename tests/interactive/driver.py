@@ -32,6 +32,7 @@ TOP = [
     "Migrate one app",
     "Roll an app back to a migration",
     "Check routing",
+    "Check schema drift",
     "Exit",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -336,7 +337,7 @@ def test_create_missing_folder(menu: MenuDriver, sqlite_project: Path) -> None:
         assert f"Created folder '{folder}' for cache_db." in out
         assert folder.is_dir()
         assert list(folder.iterdir()) == []  # the folder only: migrating is another choice
-        assert menu.choices("What next?")[-2:] == ["Check routing", "Exit"]
+        assert menu.choices("What next?")[-3:] == ["Check routing", "Check schema drift", "Exit"]
         assert len(menu.asked[-1].choices) == len(TOP)  # the entry is gone
 
 
@@ -392,6 +393,28 @@ def test_check_routing_is_the_doctor(menu: MenuDriver) -> None:
     assert code == 0
     assert out.splitlines()[1:] == doctor.splitlines()
     assert "  error migrator.E002 cache.CacheEntry" in out
+
+
+def test_check_schema_drift_is_drift_with_a_confirmed_repair(
+    menu: MenuDriver, sqlite_project: Path
+) -> None:
+    out, _, code = menu(top("Check schema drift"), CTRL_C)
+    assert code == 0
+    drift_out, _, _ = run("migrator", drift=True)
+    assert out.splitlines()[1:] == drift_out.splitlines()  # nothing migrated: nothing to compare
+
+    run("migrate_all")
+    with sqlite3.connect(sqlite_project / "cache_db.sqlite3") as db:
+        db.execute("DROP TABLE cache_cacheentry")
+    db.close()
+    out, _, code = menu(top("Check schema drift"), "n", CTRL_C)
+    assert code == 0
+    assert "Nothing was changed." in out
+    assert recorded("cache_db") == {"cache.0001_initial"}
+    out, _, code = menu(top("Check schema drift"), "y", CTRL_C)
+    assert code == 0
+    assert "Repaired cache_db: unrecorded cache.0001_initial." in out
+    assert recorded("cache_db") == set()
 
 
 @override_settings(**ROUTING_MISTAKES)

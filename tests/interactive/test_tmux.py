@@ -95,7 +95,7 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     lines = [line.rstrip() for line in screen.splitlines()]
     start = lines.index(" » Status")
     assert lines[start - 1].startswith("? What next?")
-    assert lines[start : start + 8] == [
+    assert lines[start : start + 9] == [
         " » Status",
         "   Show plan",
         "   Migrate everything",
@@ -103,6 +103,7 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
         "   Migrate one app",
         "   Roll an app back to a migration",
         "   Check routing",
+        "   Check schema drift",
         "   Exit",
     ]
 
