@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     default = default_combination() if args.skip_default else None
+    commit = git_commit()  # the code under test, before this run changes the README
     started = time.monotonic()
     results = []
     durations: list[float] = []  # of the combinations run so far, venv setup included
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data: dict[str, Any] = {
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(),
+        "commit": commit,
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
         "ci": os.environ.get("CI", "").lower() == "true",
         "seconds": round(time.monotonic() - started, 1),
