@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 DEMO_VAR := var/demo
 
-.PHONY: demo demo-servers test lint bench install clean
+.PHONY: demo demo-servers test lint bench matrix dist install clean
 
 $(VENV)/.demo-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,21 @@ bench: $(VENV)/.dev-installed
 	sh .ci/services
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+## make matrix: the whole suite on every supported Django/Python pair, each in .venvs/NAME;
+## writes compat/matrix.json and the README's compatibility table (README: Compatibility)
+matrix:
+	sh .ci/services
+	$(PYTHON) scripts/matrix.py $(MATRIX_ARGS)
+
+## make dist: the sdist and the wheel in dist/
+dist: $(VENV)/.dev-installed
+	rm -rf dist
+	$(PY) -m build --outdir dist
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venvs var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
