@@ -23,8 +23,9 @@ from migrator.types import Node, Plan, Step
 if TYPE_CHECKING:
     from migrator.cli import OrchestrateCommand
 
-# Options of a run that neither --doctor nor --graph uses: (dest, flag).
-_RUN_ONLY = (
+# Options of a run that neither --doctor nor --graph uses: (dest, flag). --drift takes this list
+# too, less the options it uses (drift_cli.py).
+RUN_ONLY = (
     ("plan_only", "--plan"),
     ("check", "--check"),
     ("fake", "--fake"),
@@ -84,7 +85,7 @@ def _refuse_conflicts(options: dict[str, Any]) -> None:
     if options.get("doctor") and options.get("graph"):
         raise UsageError("--doctor and --graph print different reports; run them one at a time.")
     flag, does = ("--doctor", "checks") if options.get("doctor") else ("--graph", "shows")
-    for dest, name in _RUN_ONLY:
+    for dest, name in RUN_ONLY:
         if options.get(dest):
             raise UsageError(
                 f"{flag} {does} the whole project and changes nothing, so {name} makes no sense "

@@ -12,25 +12,17 @@ from argparse import ArgumentParser
 from typing import TYPE_CHECKING, Any
 
 from migrator import drift, drift_report
-from migrator.doctor import command_name
+from migrator.doctor import RUN_ONLY, command_name
 from migrator.errors import RunError, UsageError
 from migrator.report import Line
 
 if TYPE_CHECKING:
     from migrator.cli import OrchestrateCommand
 
-# Options of a run that --drift does not use: (dest, flag). --database and --app narrow it.
-_RUN_ONLY = (
-    ("plan_only", "--plan"),
-    ("check", "--check"),
-    ("fake", "--fake"),
-    ("fake_initial", "--fake-initial"),
-    ("makemigrations", "--makemigrations"),
-    ("force_migrate", "--force-migrate"),
-    ("target", "--target"),
-    ("create_schemas", "--create-schemas"),
-    ("parallel", "--parallel"),
-    ("fail_fast", "--fail-fast"),
+# Options of a run that --drift does not use: (dest, flag). --database and --app narrow it;
+# --lock-timeout goes with --repair (checked below).
+_RUN_ONLY = tuple(
+    option for option in RUN_ONLY if option[0] not in ("databases", "apps", "lock_timeout")
 )
 
 
