@@ -15,9 +15,12 @@ from migrator.types import AliasInfo
 from tests.conftest import aliases_pointed_at
 from tests.helpers import ALIASES, WRONG_PASSWORD, run
 from tests.integration.conftest import Servers
-from tests.servers import maria_connect, maria_entry, pg_connect, pg_entry
+from tests.servers import maria_connect, maria_entry, pg_connect, pg_entry, unique
 
 KNOWN_ALIASES = ", ".join(ALIASES)
+# Unique per test run, so that runs sharing the servers never meet.
+MISSING = unique("migrator_catalogue_missing")
+READ_ONLY_ROLE = unique("migrator_catalogue_ro")
 APPS = "contenttypes, auth, users, blog, shop, analytics, legacy, cache"
 
 
@@ -64,12 +67,12 @@ def _hold_legacy_lock(servers: Servers) -> Callable[[], None]:
 
 def _read_only_role(servers: Servers) -> Callable[[], None]:
     with pg_connect() as admin:
-        admin.execute('CREATE ROLE "migrator_catalogue_ro" LOGIN')
-        admin.execute('ALTER ROLE "migrator_catalogue_ro" SET default_transaction_read_only = on')
+        admin.execute(f'CREATE ROLE "{READ_ONLY_ROLE}" LOGIN')
+        admin.execute(f'ALTER ROLE "{READ_ONLY_ROLE}" SET default_transaction_read_only = on')
 
     def drop() -> None:
         with pg_connect() as admin:
-            admin.execute('DROP ROLE "migrator_catalogue_ro"')
+            admin.execute(f'DROP ROLE "{READ_ONLY_ROLE}"')
 
     return drop
 
@@ -210,21 +213,21 @@ CASES = [
         {},
         1,
         _preflight(
-            "legacy_db -> database 'migrator_catalogue_missing' does not exist; run with "
+            f"legacy_db -> database '{MISSING}' does not exist; run with "
             "--create-schemas to create it, or fix NAME."
         ),
-        entries=lambda s: {"legacy_db": maria_entry("migrator_catalogue_missing")},
+        entries=lambda s: {"legacy_db": maria_entry(MISSING)},
     ),
     Case(
         "missing database (PostgreSQL)",
         {},
         1,
         _preflight(
-            "users_db (postgresql 127.0.0.1:5432/migrator_catalogue_missing): database "
-            "'migrator_catalogue_missing' does not exist on 127.0.0.1; create it (createdb "
-            "migrator_catalogue_missing) or fix NAME."
+            f"users_db (postgresql 127.0.0.1:5432/{MISSING}): database "
+            f"'{MISSING}' does not exist on 127.0.0.1; create it (createdb "
+            f"{MISSING}) or fix NAME."
         ),
-        entries=lambda s: {"users_db": pg_entry("migrator_catalogue_missing")},
+        entries=lambda s: {"users_db": pg_entry(MISSING)},
     ),
     Case(
         "missing schema",
@@ -277,7 +280,7 @@ CASES = [
             "is read-only (default_transaction_read_only is on); migrations cannot run there. "
             "If it is a replica, make the routers' allow_migrate return False for it.",
         ),
-        entries=lambda s: {"users_db": pg_entry(s.users, USER="migrator_catalogue_ro")},
+        entries=lambda s: {"users_db": pg_entry(s.users, USER=READ_ONLY_ROLE)},
         setup=_read_only_role,
     ),
     Case(
@@ -426,7 +429,7 @@ def snapshot(servers: Servers) -> dict[str, Any]:
         # Only the databases these cases could create: other test runs may share the server.
         cursor.execute(
             "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (%s, %s)",
-            (servers.legacy, "migrator_catalogue_missing"),
+            (servers.legacy, MISSING),
         )
         found["mariadb schemas"] = sorted(row[0] for row in cursor.fetchall())
         cursor.execute(
