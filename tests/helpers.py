@@ -90,15 +90,16 @@ def sqlite_recorded(path: Path) -> set[str]:
         return {f"{a}.{n}" for a, n in db.execute("SELECT app, name FROM django_migrations")}
 
 
-def summary_rows(out: str) -> dict[str, dict[str, str]]:
-    """The summary table of a run's output, by alias, cut at the header's column starts."""
+def table_rows(out: str, title: str) -> dict[str, dict[str, str]]:
+    """The table printed under the line ``title``, by alias, cut at the header's column starts;
+    it ends at the first line that does not start with an alias."""
     lines = out.splitlines()
-    header = lines[lines.index("Summary") + 1]
+    header = lines[lines.index(title) + 1]
     names = header.split()
     starts = [header.index(name) for name in names]
     rows = {}
-    for line in lines[lines.index("Summary") + 2 :]:
-        if line.startswith(("Done:", "Failed:", "Interrupted:")):
+    for line in lines[lines.index(title) + 2 :]:
+        if not line.strip() or line.split()[0] not in ALIASES:
             break
         cells = [
             line[start : starts[i + 1] if i + 1 < len(starts) else None].strip()
@@ -106,6 +107,11 @@ def summary_rows(out: str) -> dict[str, dict[str, str]]:
         ]
         rows[cells[0]] = dict(zip(names, cells, strict=True))
     return rows
+
+
+def summary_rows(out: str) -> dict[str, dict[str, str]]:
+    """The summary table of a run's output, by alias."""
+    return table_rows(out, "Summary")
 
 
 def manage_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

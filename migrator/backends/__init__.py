@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -50,12 +50,13 @@ def backend(vendor: str) -> Backend:
     return Generic()
 
 
-def restore_quietly(connection: Any, statement: str, values: Iterable[tuple[str, str]]) -> None:
-    """Put session settings back after a migration; a connection that died needs nothing."""
+def restore_quietly(connection: Any, statement: str, params: Iterable[Sequence[Any]]) -> None:
+    """Put session settings back after a migration (``statement`` once per params tuple); a
+    connection that died needs nothing."""
     try:
         with connection.cursor() as cursor:
-            for name, value in values:
-                cursor.execute(statement, (name, value))
+            for values in params:
+                cursor.execute(statement, tuple(values))
     except Exception:
         connection.close()  # Django reconnects with a fresh session, without our settings
 

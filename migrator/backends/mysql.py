@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connections
 
-from migrator.backends import LOCK_NAME, LockTimeout
+from migrator.backends import LOCK_NAME, LockTimeout, restore_quietly
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
@@ -128,8 +128,4 @@ class MySQL:
         try:
             yield
         finally:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET SESSION lock_wait_timeout = %s", (int(previous),))
-            except Exception:
-                connection.close()
+            restore_quietly(connection, "SET SESSION lock_wait_timeout = %s", [(int(previous),)])

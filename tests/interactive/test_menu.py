@@ -13,7 +13,7 @@ from django.test import override_settings
 import migrator
 from tests.commands.test_migrate_all import EXPECTED_RECORDED, USERS
 from tests.conftest import PASSWORD, aliases_pointed_at, sqlite_entry
-from tests.helpers import ALIASES, recorded, run, summary_rows, tables
+from tests.helpers import ALIASES, recorded, run, summary_rows, table_rows, tables
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, TOP, MenuDriver, top
 
 ROUTING_MISTAKES = {
@@ -27,21 +27,8 @@ ROUTING_MISTAKES = {
 
 
 def status_rows(out: str) -> dict[str, dict[str, str]]:
-    """The status table, by alias, cut at the header's column starts."""
-    lines = out.splitlines()
-    header = lines[lines.index("Status") + 1]
-    names = header.split()
-    starts = [header.index(name) for name in names]
-    rows = {}
-    for line in lines[lines.index("Status") + 2 :]:
-        if line.split()[0] not in ALIASES:
-            break
-        cells = [
-            line[start : starts[i + 1] if i + 1 < len(starts) else None].strip()
-            for i, start in enumerate(starts)
-        ]
-        rows[cells[0]] = dict(zip(names, cells, strict=True))
-    return rows
+    """The status table, by alias."""
+    return table_rows(out, "Status")
 
 
 def counts(out: str) -> dict[str, tuple[str, str]]:
