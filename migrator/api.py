@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import config, inspect, preflight
+from migrator import config, inspect, preflight, project, routing_cache
 from migrator.errors import PreflightError, UsageError
 from migrator.plan import build_plan, unordered_plan, upstream, validate_selection
 from migrator.run import ProgressCallback, run_plan
@@ -45,9 +45,13 @@ def load_settings() -> config.MigratorSettings:
 def make_plan(
     selection: Selection = Selection(),
     loader: MigrationLoader | None = None,
-    matrix: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[Plan, MigrationLoader]:
-    """Read settings, routers and migration files; return the plan (no database is touched)."""
+    """Read settings, routers and migration files; return the plan (no database is touched).
+
+    The routers are asked per migration operation (``project.migration_routing``), as Django's
+    operations ask them at run time; an (alias, app) pair is planned when any operation of any
+    of the app's migrations executes there.
+    """
     aliases = inspect.alias_infos()
     loader = loader or inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
@@ -60,10 +64,24 @@ def make_plan(
             databases=selection.databases,
             apps=selection.apps,
             target=(app, inspect.resolve_target(loader, app, name)),
+            include=selection.include,
         )
-    if matrix is None:
-        matrix = inspect.routing_matrix([info.alias for info in aliases], apps)
+    names = [info.alias for info in aliases]
+    inspect.check_write_routes(names, apps)
+    routing = project.migration_routing(loader, project.Router.of(aliases))
+    matrix = project.app_matrix(routing, apps, names)
     plan = build_plan(aliases, apps, matrix, inspect.app_dependencies(loader), selection)
+    plan = replace(
+        plan,
+        executes={key: entry.aliases for key, entry in routing.items()},
+        unclassified={
+            f"{key[0]}.{key[1]}": entry.unclassified
+            for key, entry in routing.items()
+            if entry.unclassified
+        },
+        records_all=not selection.apps and not selection.target,
+    )
+    routing_cache.store(matrix)
     return plan, loader
 
 
@@ -123,18 +141,54 @@ def step_states(
     steps: tuple[Step, ...] | None = None,
 ) -> tuple[StepState, ...]:
     """Each step's work, in order: what earlier steps on the same alias will have run counts as
-    applied, so that no migration is counted twice."""
+    applied, so that no migration is counted twice. On a full run the last step of each alias
+    also records what Django's ``migrate --database X`` would record there and nothing executes
+    (``record_after``), so every migrated alias ends with Django's own history."""
     after = {alias: set(keys) for alias, keys in applied.items()}
+    chosen = plan.steps if steps is None else steps
+    last = {step.alias: step for step in chosen}
+    all_apps = inspect.migrated_app_labels(loader)
     states = []
-    for step in plan.steps if steps is None else steps:
-        state = inspect.step_state(
-            loader, step, after[step.alias], step.alias, leaves, plan.routed_apps(step)
-        )
-        for migration in (*state.pending, *state.recorded_dependencies):
-            key = (migration.app, migration.name)
-            (after[step.alias].discard if migration.backwards else after[step.alias].add)(key)
+    for step in chosen:
+
+        def executes(app: str, name: str, alias: str = step.alias) -> bool:
+            return plan.runs_on(alias, app, name)
+
+        state = inspect.step_state(loader, step, after[step.alias], step.alias, leaves, executes)
+        _advance(after[step.alias], (*state.pending, *state.recorded_dependencies))
+        if last[step.alias] is step:
+            tail: tuple[PendingMigration, ...] = ()
+            if plan.records_all and steps is None:
+                rest = inspect.step_state(
+                    loader,
+                    Step(step.alias, all_apps, level=0),
+                    after[step.alias],
+                    step.alias,
+                    leaves,
+                    executes,
+                )
+                if rest.pending:
+                    raise PreflightError(
+                        f"Internal error: on {step.alias}, {', '.join(map(str, rest.pending))} "
+                        "would execute but no step runs it; nothing was changed. Please report "
+                        "this with 'migrate_all --plan --json'."
+                    )
+                tail = rest.recorded_dependencies
+                _advance(after[step.alias], tail)
+            state = replace(state, record_after=tail, last=True)
         states.append(state)
-    return tuple(states)
+    by_alias: dict[str, list[PendingMigration]] = {}
+    for state in states:
+        by_alias.setdefault(state.step.alias, []).extend(
+            (*state.pending, *state.recorded_dependencies, *state.record_after)
+        )
+    return tuple(replace(state, alias_plan=tuple(by_alias[state.step.alias])) for state in states)
+
+
+def _advance(applied: set[tuple[str, str]], migrations: Iterable[PendingMigration]) -> None:
+    for migration in migrations:
+        key = (migration.app, migration.name)
+        (applied.discard if migration.backwards else applied.add)(key)
 
 
 @dataclass(frozen=True)
@@ -158,13 +212,18 @@ def _preflight(
     return probes, missing
 
 
-def up_to_date(plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]]) -> bool:
-    """True when every migration file of every planned app is recorded on its alias."""
+def up_to_date(
+    plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]], *, records_all: bool
+) -> bool:
+    """True when every migration file a run would apply or record on each planned alias is
+    recorded there: on a full run (``records_all``) every app's, as Django's ``migrate --database
+    X`` records them all; otherwise the planned apps'."""
     for step in plan.steps:
         recorded: dict[str, set[str]] = {}
         for app, name in applied[step.alias]:
             recorded.setdefault(app, set()).add(name)
-        if any(not disk[app] <= recorded.get(app, set()) for app in step.apps):
+        apps = disk if records_all else step.apps
+        if any(not disk[app] <= recorded.get(app, set()) for app in apps):
             return False
     return True
 
@@ -179,30 +238,38 @@ def prepare(
     """Plan, preflight every planned alias (all problems at once), create what is missing when
     asked (not on a dry run), and read the state. Raises before any change when a check fails.
 
-    ``fast``: first compare migration file names on disk with each alias's recorded names; when
-    every alias is up to date, return an unordered plan without loading the migration graph.
+    ``fast``: when the routing cache holds the answers for exactly these migration files, routers
+    and settings (``routing_cache``), compare migration file names on disk with each planned
+    alias's recorded names; when every alias is up to date, return an unordered plan without
+    importing a migration module.
     """
     settings = load_settings()
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
-    matrix = None
+    quick: Plan | None = None
     disk = inspect.disk_migration_names() if fast and not selection.target else None
-    if disk is not None:
+    matrix = routing_cache.load(routing_cache.fingerprint()) if disk is not None else None
+    if disk is not None and matrix is not None:
         aliases = inspect.alias_infos()
         apps = [label for label in inspect.installed_app_labels() if label in disk]
         alias_names = [info.alias for info in aliases]
         validate_selection(selection, alias_names, inspect.installed_app_labels(), apps)
-        matrix = inspect.routing_matrix(alias_names, apps)
+        matrix = {app: matrix.get(app, ()) for app in apps}
         quick = unordered_plan(aliases, apps, matrix, selection)
         probes, missing = _preflight(quick, settings, create_schemas, dry_run)
         applied = read_applied(quick, probes)
-        if up_to_date(quick, applied, disk):
+        if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
             return Prepared(PlanState(quick, states, probes), settings, missing)
-    plan, loader = make_plan(selection, matrix=matrix)
-    if probes is None:
+    plan, loader = make_plan(selection)
+    if (
+        probes is None
+        or quick is None
+        or preflight.planned_aliases(plan) != preflight.planned_aliases(quick)
+    ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+        applied = None
     return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
 
 
@@ -242,9 +309,7 @@ def dependencies(selection: Selection) -> tuple[Node, ...]:
     aliases = [info.alias for info in inspect.alias_infos()]
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
-    found = upstream(
-        inspect.routing_matrix(aliases, apps), inspect.app_dependencies(loader), selection
-    )
+    found = upstream(project.routed_matrix(loader), inspect.app_dependencies(loader), selection)
     return tuple(sorted(found, key=lambda node: (aliases.index(node.alias), apps.index(node.app))))
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import checks
 from django.db.models import Model
 
-from migrator import inspect
+from migrator import inspect, project
 from migrator.errors import ConfigurationError, RouterError
 from migrator.plan import alias_cycles, build_graph
 from migrator.types import Finding
@@ -327,8 +327,7 @@ def migration_findings(app_labels: Collection[str] | None = None) -> list[Findin
     apps when None). Nothing when the routers misbehave: ``routing_findings`` names them."""
     try:
         loader = inspect.load_migrations()
-        apps = inspect.migrated_app_labels(loader)
-        matrix = inspect.routing_matrix(inspect.alias_names(), apps)
+        matrix = project.routed_matrix(loader)
     except ConfigurationError:
         return []  # a router problem (E005/E006), or conflicting migrations (Django's to report)
 

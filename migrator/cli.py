@@ -324,15 +324,21 @@ class OrchestrateCommand(BaseCommand):
         self.emit(report.created_lines(prepared.missing, dry_run=dry_run))
         if dry_run:
             self.emit(report.plan_lines(state, opts.verbosity))
-            pending = state.pending_count
+            pending = state.todo_count
             if opts.json:
                 ok = not (opts.check and pending)
                 self.write_json(report.document(state, None, mode=opts.mode, ok=ok))
             if opts.check and pending:
-                aliases = sorted({s.step.alias for s in state.states if s.pending})
+                aliases = sorted({s.step.alias for s in state.states if s.has_work})
+                only = (
+                    f" ({state.recorded_count} of them only to record: they execute nothing "
+                    "there, but Django's migrate --check counts them)"
+                    if state.recorded_count
+                    else ""
+                )
                 raise RunError(
                     f"{pending} migration{'s' if pending != 1 else ''} pending on "
-                    f"{', '.join(aliases)}. Run 'manage.py migrate_all' to apply them."
+                    f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
                 )
             return
         plan_lines = report.plan_lines(state, opts.verbosity)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError, SystemCheckError
 
-from migrator import api, checks, doctor_report, inspect
+from migrator import api, checks, doctor_report, inspect, project
 from migrator.errors import ChecksFailed, PreflightError, UsageError
 from migrator.plan import build_graph
 from migrator.types import Node, Plan, Step
@@ -124,7 +124,7 @@ def show_graph(command: OrchestrateCommand, form: str) -> None:
     aliases = [info.alias for info in infos]
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
-    graph = build_graph(inspect.routing_matrix(aliases, apps), inspect.app_dependencies(loader))
+    graph = build_graph(project.routed_matrix(loader), inspect.app_dependencies(loader))
     # One step per (alias, app) pair: the graph marks pending work per pair, not per level.
     steps = tuple(Step(alias=node.alias, apps=(node.app,), level=1) for node in graph.nodes)
     pending: dict[Node, int] | None = None

@@ -48,6 +48,7 @@ from django.db.migrations.state import ProjectState
 from django.db.models import Model
 
 from migrator import api, inspect, preflight
+from migrator import project as project_routing
 from migrator.backends import LockTimeout, backend
 from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.drift_report import run_command
@@ -326,8 +327,7 @@ class Project:
         order = plan_order(loader.graph)
         latest, origins = replay(loader, loader.graph, order)
         if matrix is None:
-            apps = inspect.migrated_app_labels(loader)
-            matrix = inspect.routing_matrix(inspect.alias_names(), apps)
+            matrix = project_routing.routed_matrix(loader)
         return cls(loader, order, latest, origins, matrix, command)
 
     @property
@@ -822,9 +822,11 @@ def detect(selection: Selection = Selection(), *, command: str = "migrate_all") 
     """
     settings = api.load_settings()
     loader = inspect.load_migrations()
-    apps = inspect.migrated_app_labels(loader)
-    matrix = inspect.routing_matrix(inspect.alias_names(), apps)
-    plan, loader = api.make_plan(selection, loader=loader, matrix=matrix)
+    plan, loader = api.make_plan(selection, loader=loader)
+    matrix = {
+        app: tuple(a for a in inspect.alias_names() if app in plan.routed.get(a, ()))
+        for app in inspect.migrated_app_labels(loader)
+    }
     probes = preflight.probe_all(plan, settings.connect_timeout)
     preflight.check(probes, create=True)
     applied = api.read_applied(plan, probes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -281,11 +281,20 @@ def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
     return DEFAULT_DB_ALIAS
 
 
-def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """For each app, the aliases (in settings order) the routers allow its migrations on.
+def check_write_routes(aliases: Iterable[str], app_labels: Iterable[str]) -> None:
+    """``db_for_write`` of every counted model must name a known alias (``RouterError``)."""
+    alias_list = list(aliases)
+    for app in app_labels:
+        for model in counted_models(app):
+            db_for("write", model, alias_list)
 
-    An app applies to an alias when any of its counted models is allowed there; an app without
-    counted models is asked once with ``model_name=None``.
+
+def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """For each app, the aliases (in settings order) the routers allow today's models on.
+
+    The model-level view (the doctor's, and the routing cache's key): an app applies to an alias
+    when any of its counted models is allowed there; an app without counted models is asked once
+    with ``model_name=None``. The planner asks per migration operation (``project``).
     """
     alias_list = list(aliases)
     matrix: dict[str, tuple[str, ...]] = {}
@@ -360,7 +369,19 @@ def disk_migration_names() -> dict[str, frozenset[str]] | None:
     None when in doubt (a migrations module that cannot be imported): callers then use the full
     loader, which reports the problem as Django would.
     """
-    found: dict[str, frozenset[str]] = {}
+    stamps = disk_migration_stamps()
+    if stamps is None:
+        return None
+    return {app: frozenset(names) for app, names in stamps.items()}
+
+
+Stamp = tuple[int, int]  # (size, modification time in ns) of a migration file
+
+
+def disk_migration_stamps() -> dict[str, dict[str, Stamp]] | None:
+    """``disk_migration_names`` with each file's size and modification time (the routing cache's
+    key)."""
+    found: dict[str, dict[str, Stamp]] = {}
     for config in django_apps.get_app_configs():
         module_name, _explicit = MigrationLoader.migrations_module(config.label)
         if module_name is None:
@@ -381,17 +402,17 @@ def disk_migration_names() -> dict[str, frozenset[str]] | None:
         names = _module_names(path)
         if names is None:
             return None
-        found[config.label] = frozenset(name for name in names if name[0] not in "_~")
+        found[config.label] = {name: stamp for name, stamp in names.items() if name[0] not in "_~"}
     return found
 
 
 _SUFFIXES = tuple(sorted(importlib.machinery.all_suffixes(), key=len, reverse=True))
 
 
-def _module_names(path: Iterable[str]) -> set[str] | None:
+def _module_names(path: Iterable[str]) -> dict[str, Stamp] | None:
     """Plain (non-package) module names in package folders, as ``pkgutil.iter_modules`` lists
     them, from one directory scan each; None for a folder that is not a plain directory."""
-    names: set[str] = set()
+    names: dict[str, Stamp] = {}
     for folder in path:
         try:
             entries = list(os.scandir(folder))
@@ -405,7 +426,12 @@ def _module_names(path: Iterable[str]) -> set[str] | None:
                 continue
             name = entry.name[: -len(suffix)]
             if name and name != "__init__":
-                names.add(name)
+                try:
+                    info = entry.stat()
+                except OSError:
+                    return None
+                previous = names.get(name, (0, 0))
+                names[name] = (previous[0] + info.st_size, max(previous[1], info.st_mtime_ns))
     return names
 
 
@@ -423,14 +449,36 @@ def step_state(
     applied: set[MigrationKey],
     alias: str | None = None,
     leaves: dict[str, list[MigrationKey]] | None = None,
-    routed: Collection[str] | None = None,
+    executes: Callable[[str, str], bool] | None = None,
 ) -> StepState:
     """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it.
 
-    ``routed``: the apps whose migrations run SQL on this alias (default: the step's apps); the
-    others in Django's plan are only recorded there, as dependencies.
+    ``executes(app, name)``: whether that migration executes something on this alias (default:
+    the step's apps' migrations do); the others in Django's plan are only recorded there.
     """
-    real = set(step.apps) if routed is None else set(routed) | set(step.apps)
+    if executes is None:
+        apps = set(step.apps)
+
+        def executes(app: str, name: str) -> bool:
+            return app in apps
+
+    pending: list[PendingMigration] = []
+    dependencies: list[PendingMigration] = []
+    for migration, backwards in django_plan(loader, step, applied, alias, leaves):
+        item = PendingMigration(migration.app_label, migration.name, backwards)
+        runs = executes(migration.app_label, migration.name)
+        (pending if runs else dependencies).append(item)
+    return StepState(step=step, pending=tuple(pending), recorded_dependencies=tuple(dependencies))
+
+
+def django_plan(
+    loader: MigrationLoader,
+    step: Step,
+    applied: set[MigrationKey],
+    alias: str | None = None,
+    leaves: dict[str, list[MigrationKey]] | None = None,
+) -> list[tuple[Any, bool]]:
+    """``MigrationExecutor.migration_plan`` for the step's targets on the applied set."""
     if loader.replacements and alias is not None:
         # Squashed migrations change the graph per database: let Django build it for this alias.
         source: Any = MigrationLoader(connections[alias], ignore_no_migrations=True)
@@ -444,18 +492,7 @@ def step_state(
     if leaves is None or source.graph is not loader.graph:
         leaves = {app: sorted(source.graph.leaf_nodes(app)) for app in step.apps}
     targets = list(_targets(leaves, step))
-    plan = MigrationExecutor.migration_plan(executor, targets)  # type: ignore[arg-type]
-    pending: list[PendingMigration] = []
-    dependencies: list[PendingMigration] = []
-    for migration, backwards in plan:
-        item = PendingMigration(migration.app_label, migration.name, backwards)
-        (pending if migration.app_label in real else dependencies).append(item)
-    return StepState(
-        step=step,
-        pending=tuple(pending),
-        recorded_dependencies=tuple(dependencies),
-        routed=frozenset(real),
-    )
+    return list(MigrationExecutor.migration_plan(executor, targets))  # type: ignore[arg-type]
 
 
 def _targets(leaves: dict[str, list[MigrationKey]], step: Step) -> Iterable[tuple[str, str | None]]:

@@ -316,7 +316,7 @@ class Menu:
         prepared = api.prepare(Selection(target=(app, name)), dry_run=True)
         state = prepared.state
         self.show(report.plan_lines(state, max(self.opts.verbosity, 2)))
-        if not state.pending_count:
+        if not state.todo_count:
             self.show(Line(f"Nothing to roll back: {app} is at {name} already.", "success"))
             return
         self.show(_changes_lines(state))
@@ -377,7 +377,7 @@ class Menu:
         dependencies (or refuse, saying why); confirm; run."""
         prepared = api.prepare(selection, dry_run=True)
         self.show(report.plan_lines(prepared.state, self.opts.verbosity))
-        if not prepared.state.pending_count and not self.opts.run.force_migrate:
+        if not prepared.state.todo_count and not self.opts.run.force_migrate:
             self.show(Line(f"Nothing to migrate: {what} is up to date.", "success"))
             return
         needed = api.dependencies(selection)
@@ -426,10 +426,10 @@ class Menu:
 
     def _confirm_and_run(self, prepared: api.Prepared, what: str) -> None:
         state = prepared.state
-        if not state.pending_count and not self.opts.run.force_migrate:
+        if not state.todo_count and not self.opts.run.force_migrate:
             self.show(Line(f"Nothing to migrate: {what} is up to date.", "success"))
             return
-        aliases = {s.step.alias for s in state.states if s.pending or self.opts.run.force_migrate}
+        aliases = {s.step.alias for s in state.states if s.has_work or self.opts.run.force_migrate}
         answer = self.prompter.confirm(
             f"Run {_plural(state.pending_count, 'migration')} on "
             f"{_plural(len(aliases), 'database')}?"

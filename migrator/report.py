@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.types import AliasInfo, AliasStatus, Missing, PlanState, Progress, StepResult
+from migrator.types import (
+    AliasInfo,
+    AliasStatus,
+    Missing,
+    PendingMigration,
+    PlanState,
+    Progress,
+    StepResult,
+)
 
 JSON_VERSION = 1
 
@@ -49,7 +57,7 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         Line(
             f"Plan: {_plural(len(plan.steps), 'step')} in {_plural(len(plan.levels), 'level')} "
             f"on {_plural(len(aliases), 'database')}, "
-            f"{_plural(state.pending_count, 'migration')} to run.",
+            f"{_plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
             "heading",
         )
     ]
@@ -63,20 +71,12 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
                     f"  {step.alias} ({describe(state, step.alias)}): {', '.join(step.apps)}{target}"
                 )
             )
-            if not step_state.pending:
+            if not step_state.has_work:
                 lines.append(Line("    up to date", "success"))
             for migration in step_state.pending:
                 verb = "unapply" if migration.backwards else "apply"
                 lines.append(Line(f"    {verb} {migration}"))
-            if verbosity >= 2:
-                for migration in step_state.recorded_dependencies:
-                    verb = "unrecord" if migration.backwards else "record"
-                    lines.append(
-                        Line(
-                            f"    {verb} {migration} (dependency routed elsewhere; no SQL)",
-                            "notice",
-                        )
-                    )
+            lines += _recorded_lines(step_state.recorded, verbosity)
     if not plan.levels:
         lines.append(
             Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
@@ -85,6 +85,14 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         lines.append(
             Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
         )
+    for migration, operations in plan.unclassified.items():
+        lines.append(
+            Line(
+                f"Unclassified operations in {migration}: {', '.join(operations)}; taken to "
+                "execute wherever allow_migrate(alias, app_label, **hints) allows.",
+                "notice",
+            )
+        )
     for app in plan.homeless_apps:
         lines.append(
             Line(
@@ -92,6 +100,30 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             )
         )
     return lines
+
+
+def _to_record(state: PlanState) -> str:
+    count = state.recorded_count
+    return f", {count} only to record" if count else ""
+
+
+def _recorded_lines(recorded: Sequence[PendingMigration], verbosity: int) -> list[Line]:
+    """Migrations a step only records (they execute nothing on its alias): a count, or each
+    one with ``-v 2``."""
+    if not recorded:
+        return []
+    if verbosity < 2:
+        return [
+            Line(
+                f"    record {_plural(len(recorded), 'migration')} that execute nothing here "
+                "(-v 2 lists them)",
+                "notice",
+            )
+        ]
+    return [
+        Line(f"    {'unrecord' if m.backwards else 'record'} {m} (executes nothing here)", "notice")
+        for m in recorded
+    ]
 
 
 def _up_to_date_lines(state: PlanState) -> list[Line]:
@@ -154,6 +186,7 @@ class AliasSummary:
     applied: int
     status: str
     seconds: float
+    recorded: int = 0
 
 
 def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSummary]:
@@ -172,6 +205,7 @@ def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSumm
             info=state.plan.alias_info(alias),
             apps=apps,
             applied=(previous.applied if previous else 0) + len(result.applied),
+            recorded=(previous.recorded if previous else 0) + len(result.recorded),
             status=status,
             seconds=(previous.seconds if previous else 0.0) + result.seconds,
         )
@@ -243,11 +277,18 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
 
 
 def _done(results: Sequence[StepResult]) -> str:
-    """``3 migrations applied``, and ``, 2 unapplied`` when the run went backwards too."""
+    """``3 migrations applied``, and ``, 2 unapplied`` when the run went backwards too, and
+    ``, 12 recorded`` for those that execute nothing on their alias and were only recorded."""
     backwards = sum(1 for r in results for m in r.applied if m.backwards)
     forwards = sum(len(r.applied) for r in results) - backwards
+    unrecorded = sum(1 for r in results for m in r.recorded if m.backwards)
+    recorded = sum(len(r.recorded) for r in results) - unrecorded
     text = f"{_plural(forwards, 'migration')} applied"
-    return f"{text}, {backwards} unapplied" if backwards else text
+    if backwards:
+        text += f", {backwards} unapplied"
+    if recorded:
+        text += f", {recorded} only recorded"
+    return f"{text}, {unrecorded} only unrecorded" if unrecorded else text
 
 
 def problem_lines(results: Sequence[StepResult]) -> list[str]:
@@ -388,6 +429,10 @@ def plan_json(state: PlanState) -> dict[str, Any]:
                         {"app": m.app, "name": m.name, "backwards": m.backwards}
                         for m in state.state(step).recorded_dependencies
                     ],
+                    "record_after": [
+                        {"app": m.app, "name": m.name, "backwards": m.backwards}
+                        for m in state.state(step).record_after
+                    ],
                 }
                 for step in level
             ]
@@ -398,6 +443,8 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "unplanned_aliases": list(plan.unplanned_aliases),
         "homeless_apps": list(plan.homeless_apps),
         "pending_count": state.pending_count,
+        "recorded_count": state.recorded_count,
+        "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
     }
 
 
@@ -420,6 +467,10 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "applied": [
                     {"app": m.app, "name": m.name, "backwards": m.backwards} for m in result.applied
                 ],
+                "recorded": [
+                    {"app": m.app, "name": m.name, "backwards": m.backwards}
+                    for m in result.recorded
+                ],
                 "seconds": round(result.seconds, 3),
                 "lock_wait": round(result.lock_wait, 3),
                 "error": result.error if result.status == "failed" else None,
@@ -434,6 +485,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "alias": row.info.alias,
                 "apps": list(row.apps),
                 "applied": row.applied,
+                "recorded": row.recorded,
                 "status": row.status,
                 "seconds": round(row.seconds, 3),
             }

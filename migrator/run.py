@@ -1,25 +1,20 @@
-"""Executes a plan: per step, Django's own ``migrate`` for the step's apps on the step's alias."""
+"""Executes a plan: per step, one pass of Django's migration executor for the step's apps on the
+step's alias, as Django's ``migrate`` runs it (``django_compat``)."""
 
 from __future__ import annotations
 
-import io
 import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from queue import Empty
 from typing import Any
 
-from django.core.management import call_command
-from django.core.management.commands import migrate as django_migrate
-from django.core.management.commands.migrate import Command as DjangoMigrateCommand
 from django.db import connections
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.recorder import MigrationRecorder
 
+from migrator import django_compat
 from migrator.backends import LockTimeout, backend
 from migrator.backends.sqlite import database_file
 from migrator.inspect import first_line
@@ -38,82 +33,8 @@ from migrator.types import (
 ProgressCallback = Callable[[Progress], None]
 
 
-class _SharedGraphExecutor(MigrationExecutor):
-    """Django's executor on a migration graph loaded once per run instead of once per call.
-
-    Django's ``migrate`` builds a ``MigrationLoader`` (imports, graph) every time it is called;
-    a step calls it once per app. The graph does not depend on the database unless squashed
-    migrations are involved, so it is shared; the applied set is read fresh for every call.
-    """
-
-    graph_loader: MigrationLoader
-
-    def __init__(self, connection: Any, progress_callback: Any = None) -> None:
-        self.connection = connection
-        self.loader = self.graph_loader
-        self.recorder = MigrationRecorder(connection)
-        self.loader.applied_migrations = self.recorder.applied_migrations()  # type: ignore[assignment]
-        self.progress_callback = progress_callback
-
-
-@contextmanager
-def _shared_graph(loader: MigrationLoader | None) -> Iterator[None]:
-    """While active, Django's ``migrate`` uses ``loader``'s graph (unless squashed migrations
-    make the graph depend on each database's history: then Django loads it as usual)."""
-    if loader is None or loader.replacements:
-        yield
-        return
-    executor = type("StepExecutor", (_SharedGraphExecutor,), {"graph_loader": loader})
-    module: Any = django_migrate  # the name Django's migrate command looks the executor up by
-    original = module.MigrationExecutor
-    module.MigrationExecutor = executor
-    try:
-        yield
-    finally:
-        module.MigrationExecutor = original
-
-
 class Interrupted(Exception):
     """A stop was requested (SIGINT/SIGTERM): raised before the next migration starts."""
-
-
-class _Migrate(DjangoMigrateCommand):
-    """Django's ``migrate``, unchanged but for reporting progress to migrator's callback and
-    stopping between two migrations when a stop was requested."""
-
-    def __init__(
-        self,
-        state: StepState,
-        report: ProgressCallback,
-        applied: list[PendingMigration],
-        should_stop: Callable[[], str | None],
-    ):
-        super().__init__(stdout=io.StringIO(), stderr=io.StringIO())
-        self._state = state
-        self._step = state.step
-        self._report = report
-        self._applied = applied
-        self._should_stop = should_stop
-
-    def migration_progress_callback(
-        self, action: str, migration: Any = None, fake: bool = False
-    ) -> None:
-        if migration is None or action not in _ACTIONS:
-            return
-        backwards, done = _ACTIONS[action]
-        if not done:
-            stop = self._should_stop()
-            if stop:
-                raise Interrupted(
-                    f"stopped by {stop} before {migration.app_label}.{migration.name}"
-                )
-        item = PendingMigration(migration.app_label, migration.name, backwards)
-        if not self._state.runs_sql(migration.app_label):
-            return  # only recorded here, as a dependency: no SQL ran
-        if done:
-            self._applied.append(item)
-        event = "migration-done" if done else "migration-start"
-        self._report(Progress(event, self._step, migration=item, fake=fake))
 
 
 _ACTIONS = {
@@ -132,36 +53,143 @@ def _never() -> str | None:
     return None
 
 
-def run_step(
-    state: StepState, info: AliasInfo, options: RunOptions, report: ProgressCallback = _ignore
-) -> StepResult:
-    """Run one step; a step with nothing pending is not handed to Django unless forced."""
+class _Tracker:
+    """The executor's progress callback: reports the migrations that execute something on the
+    alias, notes those only recorded, and stops between two migrations when asked to."""
+
+    def __init__(
+        self,
+        state: StepState,
+        report: ProgressCallback,
+        should_stop: Callable[[], str | None],
+        statements: list[str],
+    ):
+        self.state = state
+        self.report = report
+        self.should_stop = should_stop
+        self.statements = statements
+        self.executes = {(m.app, m.name) for m in state.pending}
+        self.applied: list[PendingMigration] = []
+        self.recorded: list[PendingMigration] = []
+        self.current: PendingMigration | None = None
+
+    def __call__(self, action: str, migration: Any = None, fake: bool = False) -> None:
+        if migration is None or action not in _ACTIONS:
+            return
+        backwards, done = _ACTIONS[action]
+        item = PendingMigration(migration.app_label, migration.name, backwards)
+        if not done:
+            stop = self.should_stop()
+            if stop:
+                raise Interrupted(f"stopped by {stop} before {item}")
+            self.statements.clear()
+            self.current = item
+        else:
+            self.current = None
+        if (item.app, item.name) not in self.executes:
+            if done:
+                self.recorded.append(item)  # Django ran it as a no-op here and recorded it
+            return
+        if done:
+            self.applied.append(item)
+        event = "migration-done" if done else "migration-start"
+        self.report(Progress(event, self.state.step, migration=item, fake=fake))
+
+
+def _targets(state: StepState, loader: MigrationLoader) -> list[tuple[str, str | None]]:
+    """Django's ``migrate`` targets for the step's apps (``migrate APP [NAME]``, one per app)."""
     step = state.step
-    if not state.pending and not options.force_migrate:
+    if step.target == "zero":
+        return [(app, None) for app in step.apps]
+    if step.target:
+        return [(app, step.target) for app in step.apps]
+    apps = set(step.apps)
+    return sorted(key for key in loader.graph.leaf_nodes() if key[0] in apps)
+
+
+def _execute(
+    state: StepState,
+    loader: MigrationLoader,
+    options: RunOptions,
+    tracker: _Tracker,
+    first: bool,
+) -> None:
+    """One executor pass for the step's apps, then what only needs recording, then the signals:
+    what ``migrate --database X`` does, over the whole run on the alias."""
+    step = state.step
+    connection = connections[step.alias]
+    executor = django_compat.SharedGraphExecutor(
+        connection, django_compat.loader_for(connection, loader), tracker
+    )
+    graph_loader = executor.loader
+    alias_plan = django_compat.plan_of(
+        graph_loader, ((m.app, m.name, m.backwards) for m in state.alias_plan)
+    )
+    start_state = None
+    if first:
+        start_state = executor.applied_state()
+        django_compat.send_pre_migrate(
+            step.alias, start_state.apps, alias_plan, interactive=options.interactive
+        )
+    targets = _targets(state, graph_loader)
+    plan = executor.migration_plan(targets)
+    if plan or start_state is not None:
+        executor.migrate(
+            targets,
+            plan=plan,
+            state=start_state.clone() if start_state is not None else None,
+            fake=options.fake,
+            fake_initial=options.fake_initial,
+        )
+    if state.record_after:
+        executor.refresh()
+        applied = executor.loader.applied_migrations
+        for item in state.record_after:
+            if (item.app, item.name) in applied:
+                continue  # recorded meanwhile (a squashed migration records what it replaces)
+            stop = options.should_stop() if options.should_stop else None
+            if stop:
+                raise Interrupted(f"stopped by {stop} before recording {item}")
+            executor.record(graph_loader.graph.nodes[(item.app, item.name)])
+            tracker.recorded.append(item)
+        executor.check_replacements()
+    if state.last:
+        django_compat.send_post_migrate(
+            step.alias,
+            django_compat.post_migrate_apps(executor),
+            alias_plan,
+            interactive=options.interactive,
+        )
+
+
+def run_step(
+    state: StepState,
+    info: AliasInfo,
+    options: RunOptions,
+    report: ProgressCallback = _ignore,
+    *,
+    loader: MigrationLoader | None = None,
+    first: bool = True,
+) -> StepResult:
+    """Run one step; a step with nothing to apply or record is not run unless forced.
+
+    ``first``: the run's first step on this alias (``pre_migrate`` is sent before it);
+    ``post_migrate`` follows the alias's last step (``state.last``).
+    """
+    step = state.step
+    if not state.has_work and not options.force_migrate:
         result = StepResult(step, "up-to-date")
         report(Progress("step-done", step, result=result))
         return result
     report(Progress("step-start", step))
-    applied: list[PendingMigration] = []
-    current: list[PendingMigration] = []  # the migration Django is running right now
-
-    def track(progress: Progress) -> None:
-        if progress.migration is not None:
-            current[:] = [progress.migration] if progress.event == "migration-start" else []
-        report(progress)
-
     statements: list[str] = []  # SQL run for the current migration (MySQL repair hints)
 
     def record_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         statements.append(sql if not params else f"{sql} -- params: {params!r}")
         return execute(sql, params, many, context)
 
-    def track_sql(progress: Progress) -> None:
-        if progress.event == "migration-start":
-            statements.clear()
-        track(progress)
-
     should_stop = options.should_stop or _never
+    tracker = _Tracker(state, report, should_stop, statements)
     started = time.monotonic()
     error = None
     status = ""
@@ -169,30 +197,20 @@ def run_step(
     vendor = backend(info.vendor)
     lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
     try:
+        graph = loader or MigrationLoader(None, ignore_no_migrations=True)
         with vendor.lock(info, lock_timeout) as lock:
             waited = lock.waited
             with (
                 vendor.session(step.alias, options.session.get(step.alias, {})),
                 connections[step.alias].execute_wrapper(record_sql),
             ):
-                for app in step.apps:
-                    stop = should_stop()
-                    if stop:
-                        raise Interrupted(f"stopped by {stop} before {app}")
-                    arguments = [app] if step.target is None else [app, step.target]
-                    call_command(
-                        _Migrate(state, track_sql, applied, should_stop),
-                        *arguments,
-                        database=step.alias,
-                        interactive=options.interactive,
-                        fake=options.fake,
-                        fake_initial=options.fake_initial,
-                        verbosity=0,
-                        skip_checks=True,
-                    )
+                stop = should_stop()
+                if stop:
+                    raise Interrupted(f"stopped by {stop} before {', '.join(step.apps)}")
+                _execute(state, graph, options, tracker, first)
     except Interrupted as exc:
         error, status = f"Interrupted: {exc}", "interrupted"
-        current.clear()
+        tracker.current = None
     except LockTimeout as exc:
         error = (
             f"LockTimeout: could not lock {step.alias} within {lock_timeout:g}s: {exc}. "
@@ -202,8 +220,10 @@ def run_step(
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
     seconds = time.monotonic() - started
+    applied = tracker.applied
     if not status:
-        status = "failed" if error else ("applied" if applied else "up-to-date")
+        status = "failed" if error else ("applied" if applied or tracker.recorded else "up-to-date")
+    current = tracker.current
     # MySQL/MariaDB DDL is not transactional: show what already ran of the failed migration.
     executed = (
         tuple(statements) if status == "failed" and current and info.vendor == "mysql" else ()
@@ -212,10 +232,11 @@ def run_step(
         step,
         status,
         applied=tuple(applied),
+        recorded=tuple(tracker.recorded),
         seconds=seconds,
         error=error,
         lock_wait=waited,
-        failed_migration=str(current[0]) if error and current else None,
+        failed_migration=str(current) if error and current else None,
         executed_sql=executed,
     )
     report(Progress("step-done", step, result=result))
@@ -255,14 +276,11 @@ def run_plan(
     """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
     that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
     one level run at the same time in forked worker processes."""
-    with _shared_graph(loader or _loader_if_needed(state, options)):
-        return _run_levels(state, options, report, parallel, fail_fast)
-
-
-def _loader_if_needed(state: PlanState, options: RunOptions) -> MigrationLoader | None:
-    if options.force_migrate or any(step_state.pending for step_state in state.states):
-        return MigrationLoader(None, ignore_no_migrations=True)
-    return None
+    if loader is None and (
+        options.force_migrate or any(step_state.has_work for step_state in state.states)
+    ):
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+    return _run_levels(state, options, report, parallel, fail_fast, loader)
 
 
 def _run_levels(
@@ -271,9 +289,11 @@ def _run_levels(
     report: ProgressCallback,
     parallel: int,
     fail_fast: bool,
+    loader: MigrationLoader | None,
 ) -> tuple[StepResult, ...]:
     plan = state.plan
     results: dict[Step, StepResult] = {}
+    started: set[str] = set()  # aliases whose first step has run (pre_migrate was sent)
     for level in plan.levels:
         runnable = []
         for step in level:
@@ -284,7 +304,10 @@ def _run_levels(
             results[step] = StepResult(step, "skipped", error=reason)
             report(Progress("step-done", step, result=results[step]))
         if parallel > 1 and len(runnable) > 1 and _can_fork(state, runnable):
-            for result in _run_forked(state, runnable, options, report, parallel, fail_fast):
+            forked = _run_forked(
+                state, runnable, options, report, parallel, fail_fast, loader, started
+            )
+            for result in forked:
                 results[result.step] = result
             continue
         for step in runnable:
@@ -294,7 +317,11 @@ def _run_levels(
                 report(Progress("step-done", step, result=results[step]))
                 continue
             info = plan.alias_info(step.alias)
-            results[step] = run_step(state.state(step), info, options, report)
+            first = step.alias not in started
+            started.add(step.alias)
+            results[step] = run_step(
+                state.state(step), info, options, report, loader=loader, first=first
+            )
     return tuple(results[step] for step in plan.steps)
 
 
@@ -315,6 +342,8 @@ def _run_forked(
     report: ProgressCallback,
     workers: int,
     fail_fast: bool,
+    loader: MigrationLoader | None,
+    started: set[str],
 ) -> list[StepResult]:
     """Run independent steps in forked children (at most ``workers`` at once).
 
@@ -343,8 +372,12 @@ def _run_forked(
                 report(Progress("step-done", step, result=result))
                 continue
             info = state.plan.alias_info(step.alias)
+            first = step.alias not in started
+            started.add(step.alias)
             process = context.Process(
-                target=_child, args=(state.state(step), info, options, queue), daemon=False
+                target=_child,
+                args=(state.state(step), info, options, queue, loader, first),
+                daemon=False,
             )
             process.start()
             running[step] = process
@@ -407,13 +440,20 @@ def _drain(
         _handle(kind, payload, running, results, report)
 
 
-def _child(state: StepState, info: AliasInfo, options: RunOptions, queue: Any) -> None:
+def _child(
+    state: StepState,
+    info: AliasInfo,
+    options: RunOptions,
+    queue: Any,
+    loader: MigrationLoader | None,
+    first: bool,
+) -> None:
     def forward(progress: Progress) -> None:
         if progress.event != "step-done":
             queue.put(("progress", progress))
 
     try:
-        result = run_step(state, info, options, forward)
+        result = run_step(state, info, options, forward, loader=loader, first=first)
     except BaseException as exc:  # a worker must always answer
         result = StepResult(state.step, "failed", error=f"{type(exc).__name__}: {first_line(exc)}")
     finally:

@@ -81,6 +81,22 @@ class Plan:
     # Per alias, every app the routers send there: their migrations run SQL on that alias, also
     # when Django's migrate takes them along as dependencies (or dependents, when unapplying).
     routed: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Per migration ("app", "name"), the aliases where it executes something (its operations, as
+    # Django's operations ask the routers); elsewhere Django only records it.
+    executes: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # Migrations with operations migrator cannot classify (asked as allow_migrate(alias, app,
+    # **hints)): "app.name" -> the operations' class paths.
+    unclassified: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # True when the run records on each alias everything Django's ``migrate --database X`` would
+    # (no --app or --target): the last step of an alias records what executes nothing there.
+    records_all: bool = True
+
+    def runs_on(self, alias: str, app: str, name: str) -> bool:
+        """Whether migration ``app.name`` executes something on ``alias``."""
+        found = self.executes.get((app, name))
+        if found is None:  # not routed per operation (the fast path): by app
+            return app in self.routed.get(alias, frozenset())
+        return alias in found
 
     def routed_apps(self, step: Step) -> frozenset[str]:
         return self.routed.get(step.alias, frozenset()) | frozenset(step.apps)
@@ -108,14 +124,28 @@ class StepState:
     """What a step would do right now, read from the alias's ``django_migrations``."""
 
     step: Step
+    # Migrations Django's plan runs in this step that execute something on this alias.
     pending: tuple[PendingMigration, ...]
-    # Migrations of apps not routed to this alias that Django records there as dependencies.
+    # Migrations Django's plan takes along in this step that execute nothing on this alias (its
+    # operations' routers refuse it): Django runs them as no-ops and records them.
     recorded_dependencies: tuple[PendingMigration, ...] = ()
-    # Apps whose migrations run SQL on this alias (the step's, and others routed there).
-    routed: frozenset[str] = frozenset()
+    # The alias's last step of a full run: what Django's ``migrate --database X`` would still
+    # record on X after every step (migrations that execute nothing there), in plan order;
+    # migrator records them without running anything.
+    record_after: tuple[PendingMigration, ...] = ()
+    # The last step of the run on this alias: post_migrate is sent after it.
+    last: bool = False
+    # Everything the run does on this alias, in order (the ``plan`` of pre/post_migrate).
+    alias_plan: tuple[PendingMigration, ...] = ()
 
-    def runs_sql(self, app: str) -> bool:
-        return app in self.step.apps or app in self.routed
+    @property
+    def recorded(self) -> tuple[PendingMigration, ...]:
+        """Migrations only recorded on this alias by this step (no operation executes here)."""
+        return self.recorded_dependencies + self.record_after
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self.pending or self.recorded_dependencies or self.record_after)
 
 
 @dataclass(frozen=True)
@@ -132,14 +162,26 @@ class PlanState:
 
     @property
     def pending_count(self) -> int:
+        """Migrations that execute something on their alias, still to run."""
         return sum(len(state.pending) for state in self.states)
+
+    @property
+    def recorded_count(self) -> int:
+        """Migrations that execute nothing on an alias and are still to be recorded there."""
+        return sum(len(state.recorded) for state in self.states)
+
+    @property
+    def todo_count(self) -> int:
+        """What ``migrate --check`` counts: every migration still to apply or record."""
+        return self.pending_count + self.recorded_count
 
 
 @dataclass(frozen=True)
 class StepResult:
     step: Step
     status: str  # "applied", "up-to-date", "failed", "skipped", "interrupted"
-    applied: tuple[PendingMigration, ...] = ()
+    applied: tuple[PendingMigration, ...] = ()  # executed something on the alias
+    recorded: tuple[PendingMigration, ...] = ()  # only recorded there (nothing to execute)
     seconds: float = 0.0
     error: str | None = None  # failed: the error's first line; skipped: the reason
     lock_wait: float = 0.0  # seconds spent waiting for another run's lock

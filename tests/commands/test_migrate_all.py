@@ -48,16 +48,17 @@ EXPECTED_TABLES = {
     "legacy_db": {"django_migrations", "legacy_customernote"},
     "cache_db": {"django_migrations", "cache_cacheentry"},
 }
-EXPECTED_RECORDED = {
-    # blog and shop depend on users.0001_initial: Django records it on default (no SQL runs there).
-    "default": CONTENTTYPES
+ALL_MIGRATIONS = (
+    CONTENTTYPES
     | AUTH
-    | {"blog.0001_initial", "blog.0002_post_slug", "shop.0001_initial", "users.0001_initial"},
-    "users_db": USERS,
-    "analytics_db": {"analytics.0001_initial", "analytics.0002_seed_event_names"},
-    "legacy_db": {"legacy.0001_initial"},
-    "cache_db": {"cache.0001_initial"},
-}
+    | USERS
+    | {"blog.0001_initial", "blog.0002_post_slug", "shop.0001_initial"}
+    | {"analytics.0001_initial", "analytics.0002_seed_event_names"}
+    | {"legacy.0001_initial", "cache.0001_initial"}
+)
+# As Django's migrate --database X records them: every migration on every alias migrate_all
+# migrates; those that execute nothing there are only recorded.
+EXPECTED_RECORDED = dict.fromkeys(EXPECTED_TABLES, ALL_MIGRATIONS)
 
 SUMMARY_HEADER = "alias         vendor  database"
 
@@ -74,10 +75,12 @@ def test_tables_land_only_where_the_routers_say(sqlite_project: Path) -> None:
         assert recorded(alias) == EXPECTED_RECORDED[alias], alias
     assert not (sqlite_project / "read_replica.sqlite3").exists()
     assert "customers" not in tables("legacy_db")  # unmanaged: never created
-    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 23 migrations to run."
+    assert out.splitlines()[0] == (
+        "Plan: 6 steps in 2 levels on 5 databases, 22 migrations to run, 93 only to record."
+    )
     assert "Migrating users_db: users" in out
     assert "  Applied users.0002_user_is_active" in out
-    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+    assert out.splitlines()[-1] == ("Done: 22 migrations applied, 93 only recorded on 5 databases.")
 
 
 def test_summary_table(sqlite_project: Path) -> None:
@@ -90,7 +93,7 @@ def test_summary_table(sqlite_project: Path) -> None:
         "vendor": f"sqlite {version}",
         "database": str(sqlite_project / "default.sqlite3"),
         "apps": "contenttypes, auth, blog, shop",
-        "applied": "17",
+        "applied": "16",  # auth.0006_require_contenttypes_0002 has no operation: only recorded
         "status": "applied",
     }
     assert rows["users_db"]["apps"] == "users"
@@ -123,8 +126,9 @@ def test_plan_and_check_change_nothing_on_fresh_databases(sqlite_project: Path) 
     out, err, code = run("migrate_all", check=True)
     assert code == 1
     assert err == (
-        "CommandError: 23 migrations pending on analytics_db, cache_db, default, legacy_db, "
-        "users_db. Run 'manage.py migrate_all' to apply them.\n"
+        "CommandError: 115 migrations pending on analytics_db, cache_db, default, legacy_db, "
+        "users_db (93 of them only to record: they execute nothing there, but Django's migrate "
+        "--check counts them). Run 'manage.py migrate_all' to apply them.\n"
     )
     assert list(sqlite_project.iterdir()) == []
 
@@ -151,7 +155,7 @@ def test_plan_and_check_change_nothing_after_a_run(sqlite_project: Path) -> None
 def test_migrator_auto_is_migrate_all(sqlite_project: Path) -> None:
     out, _, code = run("migrator", auto=True)
     assert code == 0
-    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
+    assert out.splitlines()[-1] == ("Done: 22 migrations applied, 93 only recorded on 5 databases.")
     assert tables("users_db") == EXPECTED_TABLES["users_db"]
 
 
@@ -162,8 +166,9 @@ def test_database_filter(sqlite_project: Path) -> None:
         "cache_db.sqlite3",
         "users_db.sqlite3",
     ]
-    assert recorded("users_db") == USERS
-    assert out.splitlines()[-1] == "Done: 3 migrations applied on 2 databases."
+    assert recorded("users_db") == ALL_MIGRATIONS  # as migrate --database users_db records
+    assert tables("users_db") == EXPECTED_TABLES["users_db"]
+    assert out.splitlines()[-1] == "Done: 3 migrations applied, 43 only recorded on 2 databases."
 
 
 def test_app_filter_records_dependencies_but_creates_only_the_app(sqlite_project: Path) -> None:
@@ -186,7 +191,7 @@ def test_target_rolls_back_and_forward(sqlite_project: Path) -> None:
     assert code == 0
     assert "blog_post" not in tables("default")
     assert "shop_order" in tables("default")
-    assert recorded("users_db") == USERS
+    assert recorded("users_db") == ALL_MIGRATIONS  # --target only changes blog on default
 
 
 def _columns(alias: str, table: str) -> list:  # type: ignore[type-arg]
@@ -216,7 +221,8 @@ def test_json_run_prints_only_json(sqlite_project: Path) -> None:
         ["default"],
     ]
     assert document["plan"]["unplanned_aliases"] == ["read_replica"]
-    assert document["plan"]["pending_count"] == 23
+    assert document["plan"]["pending_count"] == 22
+    assert document["plan"]["recorded_count"] == 93
     assert document["plan"]["levels"][0][1]["pending"] == [
         {"app": "users", "name": "0001_initial", "backwards": False},
         {"app": "users", "name": "0002_user_is_active", "backwards": False},
@@ -224,7 +230,7 @@ def test_json_run_prints_only_json(sqlite_project: Path) -> None:
     assert {
         row["alias"]: (row["applied"], row["status"]) for row in document["results"]["summary"]
     } == {
-        "default": (17, "applied"),
+        "default": (16, "applied"),
         "users_db": (2, "applied"),
         "analytics_db": (2, "applied"),
         "legacy_db": (1, "applied"),
@@ -280,7 +286,7 @@ def test_a_failure_is_isolated_and_rolled_back(sqlite_project: Path) -> None:
     assert rows["cache_db"]["status"] == "failed"
     assert rows["default"]["status"] == "applied"  # does not depend on cache: it ran
     assert out.splitlines()[-2:] == [
-        "Failed: 1 step failed, 0 skipped; 22 migrations applied.",
+        "Failed: 1 step failed, 0 skipped; 21 migrations applied.",
         "  cache_db (cache) failed at cache.0001_initial: RuntimeError: cache warm-up failed on purpose",
     ]
     assert tables("cache_db") == {"django_migrations"}  # atomic: the table was rolled back
@@ -289,7 +295,7 @@ def test_a_failure_is_isolated_and_rolled_back(sqlite_project: Path) -> None:
 
 
 def test_dependents_of_a_failure_are_skipped_and_a_rerun_resumes(sqlite_project: Path) -> None:
-    with override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"}):
+    with override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_users_migrations"}):
         out, err, code = run("migrate_all")
     assert code == 1
     assert "Skipped default (auth, blog, shop): depends on users_db (users), which failed" in out
@@ -314,13 +320,19 @@ def test_dependents_of_a_failure_are_skipped_and_a_rerun_resumes(sqlite_project:
 
     out, _, code = run("migrate_all")  # the cause is fixed: the real migrations are back
     assert code == 0
-    assert out.splitlines()[0] == "Plan: 6 steps in 2 levels on 5 databases, 17 migrations to run."
-    assert "Migrating analytics_db" not in out  # nothing is repeated
-    assert {alias: recorded(alias) for alias in before} == before
+    # users.0002 is new on disk (the failing module had only 0001): the aliases that completed
+    # only record it, as Django's migrate --database X would; nothing there is run again.
+    assert out.splitlines()[0] == (
+        "Plan: 6 steps in 2 levels on 5 databases, 16 migrations to run, 31 only to record."
+    )
+    rows = summary_rows(out)
+    assert {alias: rows[alias]["applied"] for alias in before} == dict.fromkeys(before, "0")
+    for alias, rows_before in before.items():
+        assert recorded(alias) == rows_before | {"users.0002_user_is_active"}
     assert recorded("default") == EXPECTED_RECORDED["default"]
 
 
-@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"})
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_users_migrations"})
 def test_fail_fast_starts_nothing_after_a_failure(sqlite_project: Path) -> None:
     out, _, code = run("migrate_all", fail_fast=True)
     assert code == 1
@@ -445,12 +457,12 @@ def test_skip_makemigrations_is_accepted_and_makemigrations_reports(sqlite_proje
 def test_verbosity_zero_prints_nothing(sqlite_project: Path) -> None:
     out, err, code = run("migrate_all", verbosity=0)
     assert (out, err, code) == ("", "", 0)
-    assert recorded("cache_db") == {"cache.0001_initial"}
+    assert recorded("cache_db") == ALL_MIGRATIONS
 
 
 def test_verbosity_two_shows_plan_and_recorded_dependencies(sqlite_project: Path) -> None:
     out, _, _ = run("migrate_all", plan_only=True, verbosity=2)
-    assert "    record users.0001_initial (dependency routed elsewhere; no SQL)" in out
+    assert "    record users.0001_initial (executes nothing here)" in out
 
 
 def test_no_password_in_any_output(sqlite_project: Path) -> None:
@@ -485,11 +497,15 @@ def test_rolling_back_shows_what_django_unapplies_on_the_alias(sqlite_project: P
     # first, with SQL. They are part of the plan, not "recorded dependencies".
     assert "    unapply auth.0012_alter_user_first_name_max_length" in out
     assert "    unapply contenttypes.0001_initial" in out
-    assert out.splitlines()[0] == "Plan: 1 step in 1 level on 1 database, 14 migrations to run."
+    assert out.splitlines()[0] == (
+        "Plan: 1 step in 1 level on 1 database, 13 migrations to run, 1 only to record."
+    )
     out, _, code = run("migrate_all", target="contenttypes:zero")
     assert code == 0
     assert "  Unapplied auth.0001_initial" in out
-    assert out.splitlines()[-1] == "Done: 0 migrations applied, 14 unapplied on 1 database."
+    assert out.splitlines()[-1] == (
+        "Done: 0 migrations applied, 13 unapplied, 1 only unrecorded on 1 database."
+    )
     assert "auth_user" not in tables("default")
     assert "django_content_type" not in tables("default")
     assert "blog_post" in tables("default")  # blog does not depend on contenttypes

@@ -47,7 +47,7 @@ def test_parallel_and_serial_leave_identical_databases(tmp_path: Path, unblocked
     assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
 
 
-@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"})
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_users_migrations"})
 def test_failure_in_a_worker_skips_its_dependents_only(tmp_path: Path, unblocked: None) -> None:
     out, err, code = migrate_into(tmp_path / "p", parallel="auto")
     assert code == 1

@@ -26,7 +26,7 @@ from tests.servers import (
 )
 
 
-@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_migrations"})
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.failing_users_migrations"})
 def test_failing_migration_rolls_back_on_postgresql(on_servers: Servers) -> None:
     _, _, code = run("migrate_all", apps=["users"])
     assert code == 1

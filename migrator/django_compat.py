@@ -1,0 +1,129 @@
+"""Where migrator leans on Django's migration internals; each use names the public behaviour it
+mirrors (Django's ``migrate`` command, ``django/core/management/commands/migrate.py``).
+
+A step is run the way ``migrate --database X`` runs: one ``MigrationExecutor`` pass over a plan,
+``pre_migrate`` before the alias's first step and ``post_migrate`` after its last one, with the
+``apps`` and ``plan`` the command would give them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ModelState, ProjectState
+
+MigrationKey = tuple[str, str]
+PlanItem = tuple[Migration, bool]
+
+
+class SharedGraphExecutor(MigrationExecutor):
+    """Django's executor on a migration graph loaded once per run.
+
+    ``MigrationExecutor.__init__`` builds a ``MigrationLoader`` (imports every migration module);
+    the graph does not depend on the database unless squashed migrations are involved (then the
+    caller passes a loader built for this connection, as Django would). The applied set is read
+    fresh from this connection's ``django_migrations``.
+    """
+
+    def __init__(
+        self, connection: Any, loader: MigrationLoader, progress_callback: Any = None
+    ) -> None:
+        self.connection = connection
+        self.loader = loader
+        self.recorder = MigrationRecorder(connection)
+        self.progress_callback = progress_callback
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read ``django_migrations`` again (``MigrationLoader.build_graph`` does the same)."""
+        self.loader.applied_migrations = self.recorder.applied_migrations()  # type: ignore[assignment]
+
+    def applied_state(self) -> ProjectState:
+        # migrate.py: pre_migrate_state = executor._create_project_state(with_applied_migrations=True)
+        state: ProjectState = self._create_project_state(  # type: ignore[attr-defined]
+            with_applied_migrations=True
+        )
+        return state
+
+    def record(self, migration: Migration) -> None:
+        """Record ``migration`` as applied without running it, as ``executor.record_migration``
+        records an applied one: a squashed migration records what it replaces (the squash itself
+        is recorded by ``check_replacements``)."""
+        for app_label, name in migration.replaces or [(migration.app_label, migration.name)]:
+            self.recorder.record_applied(app_label, name)
+
+
+def loader_for(connection: Any, shared: MigrationLoader) -> MigrationLoader:
+    """The shared graph, or (with squashed migrations, whose graph depends on what each database
+    has applied) a loader built for ``connection``, as ``migrate`` builds one."""
+    if shared.replacements:
+        return MigrationLoader(connection, ignore_no_migrations=True)
+    return shared
+
+
+def plan_of(loader: MigrationLoader, keys: Iterable[tuple[str, str, bool]]) -> list[PlanItem]:
+    """``(Migration, backwards)`` pairs, the form of the ``plan`` that migrate's signals carry."""
+    return [(loader.graph.nodes[(app, name)], backwards) for app, name, backwards in keys]
+
+
+def send_pre_migrate(alias: str, apps: Any, plan: Sequence[PlanItem], *, interactive: bool) -> None:
+    # migrate.py: emit_pre_migrate_signal(verbosity, interactive, connection.alias, stdout=...,
+    # apps=pre_migrate_apps, plan=plan)
+    emit_pre_migrate_signal(0, interactive, alias, stdout=io.StringIO(), apps=apps, plan=plan)
+
+
+def send_post_migrate(
+    alias: str, apps: Any, plan: Sequence[PlanItem], *, interactive: bool
+) -> None:
+    # migrate.py: emit_post_migrate_signal(verbosity, interactive, connection.alias, stdout=...,
+    # apps=post_migrate_apps, plan=plan)
+    emit_post_migrate_signal(0, interactive, alias, stdout=io.StringIO(), apps=apps, plan=plan)
+
+
+_POST_APPS: dict[tuple[int, frozenset[MigrationKey]], Any] = {}
+
+
+def post_migrate_apps(executor: SharedGraphExecutor) -> Any:
+    """The ``apps`` migrate hands to ``post_migrate``: the state of every migration applied on the
+    connection, with the real apps' models re-rendered from today's classes.
+
+    Aliases that end with the same history get the same state, so it is rendered once per run and
+    history (a full deploy records every migration on every alias it migrates).
+    """
+    executor.refresh()
+    applied = frozenset(
+        k for k in executor.loader.applied_migrations if k in executor.loader.graph.nodes
+    )
+    key = (id(executor.loader.graph), applied)
+    cached = _POST_APPS.get(key)
+    if cached is not None:
+        return cached
+    state = executor.applied_state()
+    # migrate.py: post_migrate_state.clear_delayed_apps_cache(); post_migrate_apps = state.apps
+    state.clear_delayed_apps_cache()
+    apps = state.apps
+    # migrate.py: "Re-render models of real apps to include relationships now that we've got a
+    # final state."
+    with apps.bulk_update():
+        model_keys = []
+        for model_state in apps.real_models:
+            model_key = model_state.app_label, model_state.name_lower
+            model_keys.append(model_key)
+            apps.unregister_model(*model_key)
+    apps.render_multiple(
+        [ModelState.from_model(global_apps.get_model(*model)) for model in model_keys]
+    )
+    _POST_APPS.clear()  # keep one: the next alias of a full deploy asks for the same history
+    _POST_APPS[key] = apps
+    return apps
+
+
+ProgressHook = Callable[..., None]
