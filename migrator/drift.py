@@ -313,7 +313,8 @@ class Project:
     order: list[MigrationKey]
     latest: Apps
     latest_origins: Origins
-    matrix: Mapping[str, tuple[str, ...]]
+    # Per migration, the aliases where it executes something (elsewhere it is only recorded).
+    executes: Mapping[MigrationKey, frozenset[str]]
     command: str
 
     @classmethod
@@ -321,14 +322,20 @@ class Project:
         cls,
         command: str,
         loader: MigrationLoader | None = None,
-        matrix: Mapping[str, tuple[str, ...]] | None = None,
+        executes: Mapping[MigrationKey, frozenset[str]] | None = None,
     ) -> Project:
         loader = loader or inspect.load_migrations()
         order = plan_order(loader.graph)
         latest, origins = replay(loader, loader.graph, order)
-        if matrix is None:
-            matrix = project_routing.routed_matrix(loader)
-        return cls(loader, order, latest, origins, matrix, command)
+        if executes is None:
+            routing = project_routing.migration_routing(
+                loader, project_routing.Router.of(inspect.alias_infos())
+            )
+            executes = {key: entry.aliases for key, entry in routing.items()}
+        return cls(loader, order, latest, origins, executes, command)
+
+    def runs_on(self, alias: str, key: MigrationKey) -> bool:
+        return alias in self.executes.get(key, frozenset())
 
     @property
     def run(self) -> str:
@@ -620,11 +627,15 @@ class AliasCheck:
     def _unrecord_plan(self, origin: MigrationKey) -> DriftRepair | str:
         """Unrecord ``origin`` and the later recorded migrations of its app, when that cannot
         lose data: every table they create here is missing, and they change no other table;
-        otherwise why not."""
+        otherwise why not. Later migrations of other apps that execute nothing on this alias
+        (Django only records them here) are unrecorded with it, as Django's ``migrate APP
+        NAME`` unapplies them; one that executes something here refuses the repair."""
         app = origin[0]
         later = set(self.graph.backwards_plan(origin))
         recorded_later = [key for key in self.order if key in later and key in self.applied]
-        others = [key for key in recorded_later if key[0] != app]
+        others = [
+            key for key in recorded_later if key[0] != app and self.project.runs_on(self.alias, key)
+        ]
         if others:
             named = [_label(k) for k in others[:3]]
             if len(others) > 3:
@@ -632,9 +643,15 @@ class AliasCheck:
             return (
                 f"recorded migrations of other apps on {self.alias} depend on it ({_join(named)})"
             )
-        chain = [key for key in recorded_later if key[0] == app]
+        chain = [
+            key
+            for key in recorded_later
+            if key[0] == app or not self.project.runs_on(self.alias, key)
+        ]
         created: set[str] = set()
         for key in chain:
+            if key[0] != app:
+                continue  # executes nothing here: only its row goes
             for operation in migration_of(self.graph, key).operations:
                 problem = _changes_other_tables(operation, created)
                 if problem:
@@ -711,7 +728,7 @@ class AliasCheck:
         for key in self.graph.forwards_plan(origin)[:-1]:
             if key in self.applied or key in planned:
                 continue
-            if self.alias in self.project.matrix.get(key[0], ()):
+            if self.project.runs_on(self.alias, key):
                 return (
                     f"it depends on {_label(key)}, which is not recorded on {self.alias} either",
                     origin,
@@ -823,15 +840,11 @@ def detect(selection: Selection = Selection(), *, command: str = "migrate_all") 
     settings = api.load_settings()
     loader = inspect.load_migrations()
     plan, loader = api.make_plan(selection, loader=loader)
-    matrix = {
-        app: tuple(a for a in inspect.alias_names() if app in plan.routed.get(a, ()))
-        for app in inspect.migrated_app_labels(loader)
-    }
     probes = preflight.probe_all(plan, settings.connect_timeout)
     preflight.check(probes, create=True)
     applied = api.read_applied(plan, probes)
     state = api.read_state(plan, loader, probes, applied)
-    project = Project.load(command, loader, matrix)
+    project = Project.load(command, loader, plan.executes)
     aliases = tuple(preflight.planned_aliases(plan))
     findings: list[DriftFinding] = []
     repairs: list[DriftRepair] = []

@@ -85,10 +85,10 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         lines.append(
             Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
         )
-    for migration, operations in plan.unclassified.items():
+    for label, operations in plan.unclassified.items():
         lines.append(
             Line(
-                f"Unclassified operations in {migration}: {', '.join(operations)}; taken to "
+                f"Unclassified operations in {label}: {', '.join(operations)}; taken to "
                 "execute wherever allow_migrate(alias, app_label, **hints) allows.",
                 "notice",
             )
