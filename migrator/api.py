@@ -158,7 +158,7 @@ def step_states(
         _advance(after[step.alias], (*state.pending, *state.recorded_dependencies))
         if last[step.alias] is step:
             tail: tuple[PendingMigration, ...] = ()
-            if plan.records_all and steps is None:
+            if plan.records_all:
                 rest = inspect.step_state(
                     loader,
                     Step(step.alias, all_apps, level=0),
@@ -375,7 +375,7 @@ def survey() -> Survey:
         pending = tuple(
             m
             for state in step_states(plan, loader, {info.alias: applied}, leaves, tuple(steps))
-            for m in state.pending
+            for m in (*state.pending, *state.recorded)
         )
         recorded = tuple(
             PendingMigration(app, name) for app, name in sorted(applied) if app in apps

@@ -124,12 +124,20 @@ def show_graph(command: OrchestrateCommand, form: str) -> None:
     aliases = [info.alias for info in infos]
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
-    graph = build_graph(project.routed_matrix(loader), inspect.app_dependencies(loader))
+    routing = project.migration_routing(loader, project.Router.of(infos))
+    matrix = project.app_matrix(routing, apps, aliases)
+    graph = build_graph(matrix, inspect.app_dependencies(loader))
     # One step per (alias, app) pair: the graph marks pending work per pair, not per level.
     steps = tuple(Step(alias=node.alias, apps=(node.app,), level=1) for node in graph.nodes)
     pending: dict[Node, int] | None = None
+    plan = Plan(
+        levels=(steps,) if steps else (),
+        aliases=infos,
+        executes={key: entry.aliases for key, entry in routing.items()},
+        records_all=False,
+    )
     try:
-        state = api.read_state(Plan(levels=(steps,) if steps else (), aliases=infos), loader)
+        state = api.read_state(plan, loader)
         pending = {Node(s.step.alias, s.step.apps[0]): len(s.pending) for s in state.states}
     except PreflightError as error:
         command.stderr.write(command._redact(f"{error} The graph has no pending marks."))

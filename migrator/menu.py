@@ -431,7 +431,9 @@ class Menu:
             return
         aliases = {s.step.alias for s in state.states if s.has_work or self.opts.run.force_migrate}
         answer = self.prompter.confirm(
-            f"Run {_plural(state.pending_count, 'migration')} on "
+            f"Run {_plural(state.pending_count, 'migration')}"
+            + (f", record {state.recorded_count}" if state.recorded_count else "")
+            + " on "
             f"{_plural(len(aliases), 'database')}?"
         )
         if answer is None:

@@ -14,7 +14,7 @@ flowchart LR
   %% django-migrator: A --> B means B migrates after A; thick red arrows cross databases
   subgraph default["default"]
     default__contenttypes["contenttypes (2 pending)"]:::pending
-    default__auth["auth (12 pending)"]:::pending
+    default__auth["auth (11 pending)"]:::pending
     default__blog["blog (2 pending)"]:::pending
     default__shop["shop (1 pending)"]:::pending
   end

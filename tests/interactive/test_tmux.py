@@ -91,7 +91,7 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     tmux("new-session", "-d", "-s", "menu", "-x", "160", "-y", "50", command)
 
     screen = tmux.wait_for("Esc or Ctrl-C: exit")
-    assert "23 migrations pending on 5 databases." in screen
+    assert "115 migrations pending on 5 databases." in screen
     lines = [line.rstrip() for line in screen.splitlines()]
     start = lines.index(" » Status")
     assert lines[start - 1].startswith("? What next?")
@@ -108,10 +108,13 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     ]
 
     tmux.keys("Down", "Down", "Enter")  # Migrate everything
-    screen = tmux.wait_for("Run 23 migrations on 5 databases? (y/N)")
-    assert "Plan: 6 steps in 2 levels on 5 databases, 23 migrations to run." in screen
+    screen = tmux.wait_for("Run 22 migrations, record 93 on 5 databases? (y/N)")
+    assert (
+        "Plan: 6 steps in 2 levels on 5 databases, 22 migrations to run, 93 only to record."
+        in screen
+    )
     tmux.keys("y")
-    screen = tmux.wait_for("Done: 23 migrations applied on 5 databases.")
+    screen = tmux.wait_for("Done: 22 migrations applied, 93 only recorded on 5 databases.")
     assert "Migrating users_db: users" in screen
     assert "  Applied users.0002_user_is_active" in screen
     screen = tmux.wait_for("Esc or Ctrl-C: exit", after=screen.index("Done: 23"))

@@ -19,7 +19,9 @@ import pytest
 import migrator
 from tests.helpers import REPO
 
-PLAN_FIRST_LINE = "Plan: 6 steps in 2 levels on 5 databases, 23 migrations to run."
+PLAN_FIRST_LINE = (
+    "Plan: 6 steps in 2 levels on 5 databases, 22 migrations to run, 93 only to record."
+)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
