@@ -23,7 +23,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,9 @@ def read_snapshot(query: Query, tables: set[str], views: set[str]) -> Snapshot:
     )
 
 
-def sqlite_snapshot(path: Path) -> Snapshot:
+def sqlite_snapshot(path: str | Path) -> Snapshot:
     """The snapshot of an SQLite file, opened read-only (a missing file stays missing)."""
-    if not path.exists():
+    if not Path(path).exists():
         return Snapshot()
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -145,11 +145,15 @@ def pg_snapshot(dbname: str) -> Snapshot:
 
 @dataclass
 class Side:
-    """The databases one side migrates: settings per alias, and how to snapshot an alias."""
+    """The databases one side migrates: settings per alias, where each alias's database is (an
+    SQLite file or a PostgreSQL database name) and how to read a snapshot from there."""
 
     entries: dict[str, dict[str, Any]]
-    snapshot: Callable[[str], Snapshot]
-    where: dict[str, str] = field(default_factory=dict)  # alias -> file or database, for messages
+    where: dict[str, str]
+    read: Callable[[str], Snapshot]
+
+    def snapshot(self, alias: str) -> Snapshot:
+        return self.read(self.where[alias])
 
 
 @contextmanager
@@ -159,17 +163,14 @@ def sqlite_sides(scenario: Scenario, tmp_path: Path) -> Iterator[dict[str, Side]
     for side in SIDES:
         directory = tmp_path / side
         directory.mkdir()
-        paths = {alias: directory / f"{alias}.sqlite3" for alias in scenario.migrated}
-        sides[side] = Side(
-            entries={
-                alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(paths[alias])}
-                if alias in paths
-                else {}
-                for alias in scenario.aliases
-            },
-            snapshot=lambda alias, paths=paths: sqlite_snapshot(paths[alias]),
-            where={alias: str(path) for alias, path in paths.items()},
-        )
+        where = {alias: str(directory / f"{alias}.sqlite3") for alias in scenario.migrated}
+        entries = {
+            alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": where[alias]}
+            if alias in where
+            else {}
+            for alias in scenario.aliases
+        }
+        sides[side] = Side(entries, where, sqlite_snapshot)
     yield sides
 
 
@@ -180,15 +181,12 @@ def pg_sides(scenario: Scenario) -> Iterator[dict[str, Side]]:
     with pg_databases(count * len(SIDES)) as names:
         sides = {}
         for index, side in enumerate(SIDES):
-            dbnames = dict(zip(scenario.migrated, names[index * count :], strict=False))
-            sides[side] = Side(
-                entries={
-                    alias: pg_entry(dbnames[alias]) if alias in dbnames else {}
-                    for alias in scenario.aliases
-                },
-                snapshot=lambda alias, dbnames=dbnames: pg_snapshot(dbnames[alias]),
-                where=dbnames,
-            )
+            where = dict(zip(scenario.migrated, names[index * count :], strict=False))
+            entries = {
+                alias: pg_entry(where[alias]) if alias in where else {}
+                for alias in scenario.aliases
+            }
+            sides[side] = Side(entries, where, pg_snapshot)
         yield sides
 
 
@@ -286,7 +284,19 @@ def check_parity(scenario: Scenario, sides: dict[str, Side]) -> None:
     snapshots = {side: {a: sides[side].snapshot(a) for a in scenario.migrated} for side in SIDES}
     problems.extend(parity_problems(scenario, snapshots["django"], snapshots["migrate_all"]))
     if problems:
+        said = out.strip().splitlines()[-1:] if not ours.returncode else []
+        kept = [
+            f"SQLite files kept: {Path(sides[side].where[scenario.migrated[0]]).parent}"
+            for side in SIDES
+            if sides[side].read is sqlite_snapshot
+        ]
         raise ParityMismatch(
-            f"{scenario.name}: migrate_all and Django's per-alias migrate disagree:\n"
-            + "\n".join(problems)
+            "\n".join(
+                [
+                    f"{scenario.name}: migrate_all and Django's per-alias migrate disagree:",
+                    *(f"migrate_all said: {line}" for line in said),
+                    *problems,
+                    *kept,
+                ]
+            )
         )

@@ -11,12 +11,12 @@ from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 TABLE = "parity_ran"
 
 
-def ran_sql(name: str) -> list[str]:
+def ran_sql(name: str) -> tuple[str, ...]:
     """Statements for a ``RunSQL`` that records ``name`` (portable: SQLite and PostgreSQL)."""
-    return [
+    return (
         f"CREATE TABLE IF NOT EXISTS {TABLE} (name varchar(200) NOT NULL)",
         f"INSERT INTO {TABLE} (name) VALUES ('{name}')",
-    ]
+    )
 
 
 def ran_python(name: str) -> Callable[[Apps, BaseDatabaseSchemaEditor], None]:

@@ -7,8 +7,6 @@ class Migration(migrations.Migration):
     dependencies = [("store", "0001_initial")]
 
     operations = [
-        migrations.RunPython(
-            ran_python("store.0002_delete_entry"), hints={"model_name": "entry"}
-        ),
+        migrations.RunPython(ran_python("store.0002_delete_entry"), hints={"model_name": "entry"}),
         migrations.DeleteModel(name="Entry"),
     ]

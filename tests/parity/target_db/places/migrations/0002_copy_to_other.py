@@ -7,7 +7,5 @@ class Migration(migrations.Migration):
     dependencies = [("places", "0001_initial")]
 
     operations = [
-        migrations.RunPython(
-            ran_python("places.0002_copy_to_other"), hints={"target_db": "other"}
-        ),
+        migrations.RunPython(ran_python("places.0002_copy_to_other"), hints={"target_db": "other"}),
     ]
