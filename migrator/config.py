@@ -4,6 +4,7 @@
 MIGRATOR = {
     "CONNECT_TIMEOUT": 5,      # seconds to reach each database in preflight
     "LOCK_TIMEOUT": 60,        # seconds to wait for another run's lock (--lock-timeout overrides)
+    "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -22,7 +23,7 @@ from django.conf import settings
 
 from migrator.errors import ConfigurationError
 
-KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION")
+KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE")
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
     "mysql": ("lock_wait_timeout",),

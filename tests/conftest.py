@@ -27,6 +27,19 @@ def no_password_in_any_output(
         assert not leaks, f"password {secret!r} printed: {leaks[0][:500]}"
 
 
+@pytest.fixture(autouse=True)
+def own_routing_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test keeps its routing cache (the fast path's) in a folder of its own, so that test
+    runs sharing this checkout never see each other's entries. A test that sets
+    ``MIGRATOR["ROUTING_CACHE"]`` itself still wins."""
+    from migrator import routing_cache
+
+    folder = str(tmp_path_factory.mktemp("routing-cache"))
+    monkeypatch.setattr(routing_cache, "default_folder", lambda: folder)
+
+
 @contextmanager
 def aliases_pointed_at(entries: Mapping[str, Mapping[str, Any]]) -> Iterator[None]:
     """Point testproject aliases at other databases for the duration, then restore them.

@@ -124,3 +124,38 @@ def test_one_migration_graph_per_run(sqlite_project: Path, monkeypatch: pytest.M
     assert code == 0
     assert out.splitlines()[-1] == "Done: 22 migrations applied, 93 only recorded on 5 databases."
     assert builds == [None]  # the planner's database-free graph, shared by every migrate call
+
+
+def test_a_missing_record_only_row_is_work_for_the_fast_path(sqlite_project: Path) -> None:
+    run("migrate_all")
+    forget("default", "cache", "0001_initial")  # executes nothing on default: only recorded
+    done, todo = both()
+    assert (done, todo) == (False, 1)
+    out, _, code = run("migrate_all")
+    assert code == 0
+    assert out.splitlines()[-1] == "Done: 0 migrations applied, 1 only recorded on 5 databases."
+    assert both() == (True, 0)
+
+
+def test_the_routing_cache_follows_the_routers(sqlite_project: Path) -> None:
+    run("migrate_all")
+    assert both() == (True, 0)
+    # The same files, other routing answers: the cached matrix must not be used.
+    mapping = {"users": "users_db", "analytics": "analytics_db", "legacy": "legacy_db"}
+    with override_settings(DATABASE_APPS_MAPPING=mapping):  # cache now lives on default
+        # The fast path does not decide (its key changed); the full planner finds every row
+        # recorded already (cache.0001_initial was recorded on default, executing nothing).
+        assert both() == (False, 0)
+
+
+def test_the_routing_cache_can_be_turned_off(sqlite_project: Path, tmp_path: Path) -> None:
+    run("migrate_all")
+    with override_settings(MIGRATOR={"ROUTING_CACHE": None}):
+        assert api.prepare(fast=True).state.plan.ordered  # no cache: the full planner
+    folder = tmp_path / "cache-folder"
+    with override_settings(MIGRATOR={"ROUTING_CACHE": str(folder)}):
+        assert api.prepare(fast=True).state.plan.ordered  # cold: full planner, writes the cache
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+        assert not api.prepare(fast=True).state.plan.ordered  # warm: the fast path
+        folder.chmod(0o777)  # a folder others can write is not trusted
+        assert api.prepare(fast=True).state.plan.ordered
