@@ -21,6 +21,36 @@ NO_DRIFT = (
     "every table of a routed app is recorded.\n"
 )
 USERS = {"users.0001_initial", "users.0002_user_is_active"}
+# Recorded on users_db by a full run (they execute nothing there, as with Django's migrate
+# --database users_db) and depend on users.0001_initial: unrecorded with it.
+AFTER_USERS = {"blog.0001_initial", "blog.0002_post_slug", "shop.0001_initial"}
+UNRECORD_USERS = (
+    "users.0001_initial, blog.0001_initial, blog.0002_post_slug, shop.0001_initial and "
+    "users.0002_user_is_active"
+)
+# What Django's migrate --database X records on every alias of the testproject, and so a full run.
+ALL = {
+    "contenttypes.0001_initial",
+    "contenttypes.0002_remove_content_type_name",
+    "auth.0001_initial",
+    "auth.0002_alter_permission_name_max_length",
+    "auth.0003_alter_user_email_max_length",
+    "auth.0004_alter_user_username_opts",
+    "auth.0005_alter_user_last_login_null",
+    "auth.0006_require_contenttypes_0002",
+    "auth.0007_alter_validators_add_error_messages",
+    "auth.0008_alter_user_username_max_length",
+    "auth.0009_alter_user_last_name_max_length",
+    "auth.0010_alter_group_name_max_length",
+    "auth.0011_update_proxy_permissions",
+    "auth.0012_alter_user_first_name_max_length",
+    *USERS,
+    *AFTER_USERS,
+    "analytics.0001_initial",
+    "analytics.0002_seed_event_names",
+    "legacy.0001_initial",
+    "cache.0001_initial",
+}
 
 
 def files(tmp: Path) -> dict[str, bytes]:
@@ -125,8 +155,8 @@ def test_faked_and_dropped_tables_are_unrecorded_unrecorded_tables_recorded(
         *dropped(
             "users_user (users.User)",
             "users.0001_initial",
-            f"{unrecord} users.0001_initial and users.0002_user_is_active on users_db; the next "
-            "'manage.py migrate_all' creates users_user again.",
+            f"{unrecord} {UNRECORD_USERS} on users_db; the next 'manage.py migrate_all' creates "
+            "users_user again.",
         ),
         f"cache_db (sqlite {sqlite_project / 'cache_db.sqlite3'})",
         *dropped(
@@ -159,8 +189,8 @@ def test_faked_and_dropped_tables_are_unrecorded_unrecorded_tables_recorded(
         "migration": "users.0001_initial",
         "cause": "dropped by hand, or users.0001_initial was recorded without running "
         "(migrate --fake)",
-        "repair": f"{unrecord} users.0001_initial and users.0002_user_is_active on users_db; the "
-        "next 'manage.py migrate_all' creates users_user again.",
+        "repair": f"{unrecord} {UNRECORD_USERS} on users_db; the next 'manage.py migrate_all' "
+        "creates users_user again.",
         "manual": [],
     }
     assert document["repairs"] == [
@@ -175,7 +205,13 @@ def test_faked_and_dropped_tables_are_unrecorded_unrecorded_tables_recorded(
         {
             "alias": "users_db",
             "action": "unrecord",
-            "migrations": ["users.0001_initial", "users.0002_user_is_active"],
+            "migrations": [
+                "users.0001_initial",
+                "blog.0001_initial",
+                "blog.0002_post_slug",
+                "shop.0001_initial",
+                "users.0002_user_is_active",
+            ],
             "tables": ["users_user"],
             "status": "planned",
             "error": None,
@@ -197,28 +233,29 @@ def test_faked_and_dropped_tables_are_unrecorded_unrecorded_tables_recorded(
         "Repairs to make, each under the alias's lock (only django_migrations rows change; no "
         "table is touched):",
         "  default: record shop.0001_initial (shop_order and shop_product exist with every column)",
-        "  users_db: unrecord users.0001_initial and users.0002_user_is_active (users_user is "
-        "missing; the next 'manage.py migrate_all' creates it again)",
+        f"  users_db: unrecord {UNRECORD_USERS} (users_user is missing; the next 'manage.py "
+        "migrate_all' creates it again)",
         "  cache_db: unrecord cache.0001_initial (cache_cacheentry is missing; the next "
         "'manage.py migrate_all' creates it again)",
         "Repaired default: recorded shop.0001_initial.",
-        "Repaired users_db: unrecorded users.0001_initial and users.0002_user_is_active.",
+        f"Repaired users_db: unrecorded {UNRECORD_USERS}.",
         "Repaired cache_db: unrecorded cache.0001_initial.",
         "No schema drift left on 5 databases.",
         "Run 'manage.py migrate_all' to create the tables of the unrecorded migrations again.",
     ]
-    assert recorded("users_db") == set()
-    assert recorded("cache_db") == set()
-    assert "shop.0001_initial" in recorded("default")
+    assert recorded("users_db") == ALL - USERS - AFTER_USERS
+    assert recorded("cache_db") == ALL - {"cache.0001_initial"}
+    assert recorded("default") == ALL
     assert "shop_order" in tables("default")  # recording touched no table
     assert not (sqlite_project / "cache_db.sqlite3.migrator-lock").exists()  # lock released
 
     out, err, code = run("migrate_all", interactive=False)
     assert (err, code) == ("", 0)
-    assert out.splitlines()[-1] == "Done: 3 migrations applied on 5 databases."
+    assert out.splitlines()[-1] == "Done: 3 migrations applied, 3 only recorded on 5 databases."
     assert "users_user" in tables("users_db")
     assert "cache_cacheentry" in tables("cache_db")
-    assert recorded("users_db") == USERS
+    assert recorded("users_db") == ALL
+    assert recorded("cache_db") == ALL
     assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
 
 
@@ -244,7 +281,7 @@ def test_what_is_not_safe_to_repair_gets_manual_steps(sqlite_project: Path) -> N
         "    Fix by hand:",
         "      contenttypes.0001_initial cannot simply be unrecorded: recorded migrations of other "
         "apps on default depend on it (auth.0001_initial, auth.0002_alter_permission_name_max_"
-        "length, auth.0003_alter_user_email_max_length and 9 more).",
+        "length, auth.0003_alter_user_email_max_length and 8 more).",
         "      Recreate django_content_type by hand: "
         + sqlmigrate.format("contenttypes 0001_initial", "default")
         + " prints its CREATE TABLE statement; run it on default (with the statements of later "
@@ -345,7 +382,7 @@ def test_repair_asks_and_yes_repairs(
         "No schema drift left on 5 databases.",
         "Run 'manage.py migrator --auto' to create the tables of the unrecorded migrations again.",
     ]
-    assert recorded("cache_db") == set()
+    assert recorded("cache_db") == ALL - {"cache.0001_initial"}
 
 
 def test_end_of_input_is_no(sqlite_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,7 +396,7 @@ def test_end_of_input_is_no(sqlite_project: Path, monkeypatch: pytest.MonkeyPatc
     out, _, code = run("migrate_all", drift=True, repair=True)
     assert code == 1
     assert out.splitlines()[-1] == "Make this repair? [y/N] Nothing was changed."
-    assert recorded("cache_db") == {"cache.0001_initial"}
+    assert recorded("cache_db") == ALL
 
 
 def test_repair_json(sqlite_project: Path) -> None:
@@ -416,7 +453,7 @@ def test_repair_waits_for_the_lock_and_fails_past_the_timeout(sqlite_project: Pa
         f"CommandError: 1 repair not made (cache_db: {message}). Schema drift left: 1 finding on "
         "cache_db; it needs the manual steps shown.\n"
     )
-    assert recorded("cache_db") == {"cache.0001_initial"}
+    assert recorded("cache_db") == ALL
 
 
 def test_database_and_app_narrow_the_check(sqlite_project: Path) -> None:
@@ -432,7 +469,7 @@ def test_database_and_app_narrow_the_check(sqlite_project: Path) -> None:
     out, _, code = run("migrate_all", drift=True, apps=["shop"], repair=True, interactive=False)
     assert code == 0
     assert "Repaired default: unrecorded shop.0001_initial." in out.splitlines()
-    assert recorded("cache_db") == {"cache.0001_initial"}  # not selected: not repaired
+    assert recorded("cache_db") == ALL  # not selected: not repaired
 
 
 @pytest.mark.parametrize(
@@ -541,16 +578,19 @@ def test_a_squashed_migration_is_unrecorded_with_the_ones_it_replaces(
 ) -> None:
     migrated(sqlite_project)
     squashed = "users.0001_squashed_0002_user_is_active"
-    assert recorded("users_db") == {*USERS, squashed}
+    assert recorded("users_db") == {*ALL, squashed}
     assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
     sql(sqlite_project, "users_db", "DROP TABLE users_user")
     out, _, code = run("migrate_all", drift=True, repair=True, interactive=False)
     assert code == 0
-    assert f"Repaired users_db: unrecorded {squashed}." in out.splitlines()
-    assert recorded("users_db") == set()
+    assert (
+        f"Repaired users_db: unrecorded {squashed}, blog.0001_initial, blog.0002_post_slug and "
+        "shop.0001_initial." in out.splitlines()
+    )
+    assert recorded("users_db") == ALL - USERS - AFTER_USERS
     _, _, code = run("migrate_all", interactive=False)
     assert code == 0
-    assert recorded("users_db") == {*USERS, squashed}
+    assert recorded("users_db") == {*ALL, squashed}
     assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
     with sqlite3.connect(sqlite_project / "users_db.sqlite3") as db:
         db.execute("DELETE FROM django_migrations")
@@ -577,3 +617,135 @@ def test_plain_functions_skip_a_repair_the_database_no_longer_needs(sqlite_proje
         "cache_db changed since it was checked; run --drift again",
     )
     assert drift.detect().ok
+
+
+def test_record_only_rows_of_other_apps_are_unrecorded_with_the_migration(
+    sqlite_project: Path,
+) -> None:
+    """blog and shop execute nothing on users_db, but a full run records them there (as Django's
+    migrate --database users_db does) after users.0001_initial, which they depend on. Unrecording
+    users.0001_initial takes their rows with it, as Django's 'migrate users zero --database
+    users_db' would; the next run creates the table and records them again."""
+    migrated(sqlite_project)
+    assert recorded("users_db") == ALL
+    sql(sqlite_project, "users_db", "DROP TABLE users_user")
+    before = files(sqlite_project)
+    expected = [
+        "Schema drift: 1 finding on 1 database (5 checked).",
+        f"users_db (sqlite {sqlite_project / 'users_db.sqlite3'})",
+        *dropped(
+            "users_user (users.User)",
+            "users.0001_initial",
+            f"'manage.py migrate_all --drift --repair' unrecords {UNRECORD_USERS} on users_db; "
+            "the next 'manage.py migrate_all' creates users_user again.",
+        ),
+        "No drift on default, analytics_db, legacy_db, cache_db.",
+    ]
+    out, err, code = run("migrate_all", drift=True)
+    assert (out.splitlines(), err, code) == (
+        [
+            *expected,
+            "1 repair can be made without touching a table (only django_migrations rows change): "
+            "'manage.py migrate_all --drift --repair' lists it and asks first.",
+        ],
+        "CommandError: Schema drift found: 1 finding on users_db. Repair it with 'manage.py "
+        "migrate_all --drift --repair'.\n",
+        1,
+    )
+    assert files(sqlite_project) == before
+
+    out, err, code = run("migrate_all", drift=True, repair=True, interactive=False)
+    assert (err, code) == ("", 0)
+    assert out.splitlines() == [
+        *expected,
+        "Repairs to make, each under the alias's lock (only django_migrations rows change; no "
+        "table is touched):",
+        f"  users_db: unrecord {UNRECORD_USERS} (users_user is missing; the next 'manage.py "
+        "migrate_all' creates it again)",
+        f"Repaired users_db: unrecorded {UNRECORD_USERS}.",
+        "No schema drift left on 5 databases.",
+        "Run 'manage.py migrate_all' to create the tables of the unrecorded migrations again.",
+    ]
+    assert recorded("users_db") == {
+        "contenttypes.0001_initial",
+        "contenttypes.0002_remove_content_type_name",
+        "auth.0001_initial",
+        "auth.0002_alter_permission_name_max_length",
+        "auth.0003_alter_user_email_max_length",
+        "auth.0004_alter_user_username_opts",
+        "auth.0005_alter_user_last_login_null",
+        "auth.0006_require_contenttypes_0002",
+        "auth.0007_alter_validators_add_error_messages",
+        "auth.0008_alter_user_username_max_length",
+        "auth.0009_alter_user_last_name_max_length",
+        "auth.0010_alter_group_name_max_length",
+        "auth.0011_update_proxy_permissions",
+        "auth.0012_alter_user_first_name_max_length",
+        "analytics.0001_initial",
+        "analytics.0002_seed_event_names",
+        "legacy.0001_initial",
+        "cache.0001_initial",
+    }
+    assert tables("users_db") == {"django_migrations"}
+    for alias in ("default", "analytics_db", "legacy_db", "cache_db"):
+        assert recorded(alias) == ALL  # only users_db's rows changed
+
+    out, err, code = run("migrate_all", interactive=False)
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[0] == (
+        "Plan: 6 steps in 2 levels on 5 databases, 2 migrations to run, 3 only to record."
+    )
+    assert out.splitlines()[-1] == "Done: 2 migrations applied, 3 only recorded on 5 databases."
+    assert tables("users_db") == {"django_migrations", "users_user"}
+    assert recorded("users_db") == ALL
+    assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
+
+
+@override_settings(
+    DATABASE_APPS_MAPPING={
+        "users": "users_db",
+        "blog": "users_db",
+        "analytics": "analytics_db",
+        "legacy": "legacy_db",
+        "cache": "cache_db",
+    }
+)
+def test_a_later_migration_of_another_app_that_executes_there_refuses_the_repair(
+    sqlite_project: Path,
+) -> None:
+    """blog routed to users_db: its migrations, which depend on users.0001_initial, execute there
+    (blog_post is there), so unrecording users.0001_initial would lose them; shop.0001_initial,
+    only recorded on users_db, is no reason to refuse and is not named."""
+    migrated(sqlite_project)
+    assert tables("users_db") == {"django_migrations", "users_user", "blog_post"}
+    assert recorded("users_db") == ALL
+    sql(sqlite_project, "users_db", "DROP TABLE users_user")
+    before = files(sqlite_project)
+    expected = [
+        "Schema drift: 1 finding on 1 database (5 checked).",
+        f"users_db (sqlite {sqlite_project / 'users_db.sqlite3'})",
+        "  missing-table users_user (users.User): users.0001_initial is recorded, but the table "
+        "is not in the database",
+        "    Probable cause: dropped by hand, or users.0001_initial was recorded without running "
+        "(migrate --fake).",
+        "    Fix by hand:",
+        "      users.0001_initial cannot simply be unrecorded: recorded migrations of other apps "
+        "on users_db depend on it (blog.0001_initial and blog.0002_post_slug).",
+        "      Recreate users_user by hand: 'manage.py sqlmigrate users 0001_initial --database "
+        "users_db' prints its CREATE TABLE statement; run it on users_db (with the statements "
+        "of later migrations that change the table), or restore the table from a backup.",
+        "No drift on default, analytics_db, legacy_db, cache_db.",
+    ]
+    manual = (
+        "CommandError: Schema drift found: 1 finding on users_db. It needs the manual steps "
+        "shown.\n"
+    )
+    assert run("migrate_all", drift=True) == ("\n".join(expected) + "\n", manual, 1)
+    out, err, code = run("migrate_all", drift=True, repair=True, interactive=False)
+    assert (out.splitlines(), err, code) == (
+        [*expected, "Nothing can be repaired automatically: every finding needs the steps shown."],
+        manual,
+        1,
+    )
+    assert files(sqlite_project) == before
+    assert recorded("users_db") == ALL

@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
+from tests.commands.test_drift import AFTER_USERS, ALL, UNRECORD_USERS, USERS
 from tests.conftest import aliases_pointed_at
 from tests.helpers import run
 from tests.integration.conftest import Servers
@@ -164,8 +165,8 @@ def test_postgresql_drift_is_found_and_repaired(on_servers: Servers) -> None:
         "is not in schema public",
         "    Probable cause: dropped by hand, or users.0001_initial was recorded without running "
         "(migrate --fake).",
-        f"    Repair: {repair} unrecords users.0001_initial and users.0002_user_is_active on "
-        "users_db; the next 'manage.py migrate_all' creates users_user again.",
+        f"    Repair: {repair} unrecords {UNRECORD_USERS} on users_db; the next 'manage.py "
+        "migrate_all' creates users_user again.",
         where(on_servers, "analytics_db"),
         "  unrecorded analytics_event (analytics.Event): the table exists in schema analytics, "
         "but analytics.0001_initial, which creates it, is not recorded",
@@ -202,11 +203,11 @@ def test_postgresql_drift_is_found_and_repaired(on_servers: Servers) -> None:
         "table is touched):",
         "  default: unrecord shop.0001_initial (shop_order and shop_product are missing; the next "
         "'manage.py migrate_all' creates them again)",
-        "  users_db: unrecord users.0001_initial and users.0002_user_is_active (users_user is "
-        "missing; the next 'manage.py migrate_all' creates it again)",
+        f"  users_db: unrecord {UNRECORD_USERS} (users_user is missing; the next 'manage.py "
+        "migrate_all' creates it again)",
         "  analytics_db: record analytics.0001_initial (analytics_event exists with every column)",
         "Repaired default: unrecorded shop.0001_initial.",
-        "Repaired users_db: unrecorded users.0001_initial and users.0002_user_is_active.",
+        f"Repaired users_db: unrecorded {UNRECORD_USERS}.",
         "Repaired analytics_db: recorded analytics.0001_initial.",
         "Drift left: 1 finding on default, for the steps shown above:",
         "  default: missing-columns blog_post (blog.Post): blog.0002_post_slug is recorded, but "
@@ -216,16 +217,20 @@ def test_postgresql_drift_is_found_and_repaired(on_servers: Servers) -> None:
     assert err == (
         "CommandError: Schema drift left: 1 finding on default; it needs the manual steps shown.\n"
     )
-    assert pg_recorded(users) == []
-    assert "shop.0001_initial" not in pg_recorded(site)
-    assert "users.0001_initial" in pg_recorded(site)  # default's dependency row is kept
-    assert pg_recorded(site, "analytics") == ["analytics.0001_initial"]
+    # users_db keeps the rows that do not depend on users.0001_initial.
+    assert pg_recorded(users) == sorted(ALL - USERS - AFTER_USERS)
+    # default's users.0001_initial (recorded there, it executes nothing there) is kept.
+    assert pg_recorded(site) == sorted(ALL - {"shop.0001_initial"})
+    # analytics.0002_seed_event_names's row was deleted too: the next run executes it again.
+    assert pg_recorded(site, "analytics") == sorted(ALL - {"analytics.0002_seed_event_names"})
 
     out, err, code = run("migrate_all", interactive=False)
     assert (code, err) == (0, ""), out
     assert {"shop_order", "shop_product"} <= pg_tables(site)
     assert "users_user" in pg_tables(users)
-    assert pg_recorded(users) == ["users.0001_initial", "users.0002_user_is_active"]
+    assert pg_recorded(users) == sorted(ALL)
+    assert pg_recorded(site) == sorted(ALL)
+    assert pg_recorded(site, "analytics") == sorted(ALL)
     # The manual step for the column, then nothing is left.
     with pg_connect(site) as admin:
         admin.execute("ALTER TABLE blog_post ADD COLUMN slug varchar(200) NOT NULL DEFAULT ''")
@@ -303,7 +308,10 @@ def test_tables_created_in_public_before_the_schema_existed(servers: Servers) ->
         assert (out, code) == (NO_DRIFT.replace("5 databases", "1 database"), 0)
         out, _, code = run("migrate_all", databases=["analytics_db"], interactive=False)
         assert code == 0
-        assert out.splitlines()[-1] == "Done: 0 migrations applied on 1 database."
+        # The 21 migrations of the other apps, which Django's migrate --database analytics_db
+        # records there too, are recorded without running anything.
+        assert out.splitlines()[-1] == "Done: 0 migrations applied, 21 only recorded on 1 database."
+        assert pg_recorded(servers.site, "analytics") == sorted(ALL)
 
 
 def test_search_path_reaching_another_alias_history(servers: Servers) -> None:
@@ -316,7 +324,15 @@ def test_search_path_reaching_another_alias_history(servers: Servers) -> None:
         assert code == 0
         out, _, code = run("migrate_all", drift=True, databases=["analytics_db"], json=True)
     assert code == 1
-    (finding,) = json.loads(out)["findings"]
+    # default records analytics's migrations in public.django_migrations (they execute nothing
+    # there; Django's migrate --database default records them too), so through that shared history
+    # analytics_db has analytics.0001_initial recorded without its table, as Django would see it.
+    missing, finding = json.loads(out)["findings"]
+    assert (missing["kind"], missing["table"], missing["migration"]) == (
+        "missing-table",
+        "analytics_event",
+        "analytics.0001_initial",
+    )
     assert (finding["kind"], finding["table"], finding["found_in"]) == (
         "wrong-schema",
         "django_migrations",
