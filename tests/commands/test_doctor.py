@@ -573,3 +573,61 @@ def test_a_router_raising_for_every_model_is_one_finding() -> None:
             RAISES_HINT,
         )
     ]
+
+
+# -- an unimportable MIGRATION_MODULES entry (E008) ----------------------------------------------
+
+MODULE_REFUSED = f"CommandError: {UNIMPORTABLE_MODULE.message} {UNIMPORTABLE_MODULE.hint}\n"
+
+
+@override_settings(MIGRATION_MODULES={"legacy": MISSING_MODULE})
+def test_an_unimportable_migration_module_refuses_migrators_runs(sqlite_project: Path) -> None:
+    # With the checks: the doctor's refusal, naming the finding.
+    assert run("migrate_all", skip_checks=False) == (
+        "",
+        "CommandError: The routing doctor found 1 error, so nothing was started:\n"
+        f"  migrator.E008 legacy: {UNIMPORTABLE_MODULE.message}\n"
+        f"    Fix: {UNIMPORTABLE_MODULE.hint}\n"
+        "Fix it ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to "
+        "run anyway.\n",
+        2,
+    )
+    # Without them (--skip-checks, call_command's default), the same refusal from the loader:
+    # the app is never silently left out (the fast path included).
+    for mode in ({}, {"plan_only": True}, {"check": True}, {"databases": ["legacy_db"]}):
+        assert run("migrate_all", **mode) == ("", MODULE_REFUSED, 2)
+    assert run("migrator", auto=True) == ("", MODULE_REFUSED, 2)
+    assert list(sqlite_project.iterdir()) == []
+
+
+@override_settings(MIGRATION_MODULES={"legacy": MISSING_MODULE})
+def test_an_unimportable_migration_module_is_a_deploy_check() -> None:
+    # Not in the checks every command runs: makemigrations creates that package.
+    assert run("check") == (
+        "System check identified no issues (0 silenced).\n",
+        "",
+        0,
+    )
+    out, err, code = run("check", tag=["migrator"], deploy=True)
+    assert (out, code) == ("", 1)
+    assert err == (
+        "CommandError: SystemCheckError: System check identified some issues:\n\nERRORS:\n"
+        f"legacy: (migrator.E008) {UNIMPORTABLE_MODULE.message}\n"
+        f"\tHINT: {UNIMPORTABLE_MODULE.hint}\n\n"
+        "System check identified 1 issue (0 silenced).\n"
+    )
+    out, err, code = run("migrate_all", doctor=True)
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        "Routing doctor: 1 error on 6 databases.",
+        "(no single alias)",
+        "  error migrator.E008 legacy",
+    ]
+
+
+@override_settings(MIGRATION_MODULES={"legacy": None})
+def test_a_disabled_migration_module_is_fine(sqlite_project: Path) -> None:
+    assert checks.doctor() == []
+    out, err, code = run("migrate_all")
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[-1] == "Done: 22 migrations applied on 4 databases."
