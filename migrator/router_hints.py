@@ -19,7 +19,7 @@ import contextlib
 import dis
 import inspect as pyinspect
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,12 +139,15 @@ def _answer(method: Callable[..., Any], alias: str, app: str, hints: Mapping[str
         return False  # the doctor's E006 reports a router that raises for real questions
 
 
-def probe_routers(aliases: Iterable[str], app_labels: Iterable[str]) -> list[RouterHints]:
-    """The routers (in ``DATABASE_ROUTERS`` order) whose ``allow_migrate`` reads hint keys other
-    than model_name/model, asked about every (alias, app) with an empty recording mapping."""
+def probe_routers(
+    aliases: Iterable[str], app_labels: Iterable[str], routers: Sequence[object] | None = None
+) -> list[RouterHints]:
+    """The routers (``DATABASE_ROUTERS`` by default, in order) whose ``allow_migrate`` reads hint
+    keys other than model_name/model, asked about every (alias, app) with an empty recording
+    mapping."""
     alias_list, apps = list(aliases), list(app_labels)
     found = []
-    for candidate in router.routers:
+    for candidate in router.routers if routers is None else routers:
         probe = _probe(candidate)
         if probe is None:
             continue
@@ -163,7 +166,7 @@ def probe_routers(aliases: Iterable[str], app_labels: Iterable[str]) -> list[Rou
         if not by_app:
             continue
         every = sorted(frozenset().union(*by_app.values()))
-        method = candidate.allow_migrate
+        method: Callable[..., Any] = getattr(candidate, "allow_migrate")  # noqa: B009
         pairs = [(alias, app) for app in apps for alias in alias_list]
         without = any(_answer(method, alias, app, {}) for alias, app in pairs)
         hinted = any(
