@@ -26,6 +26,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.db import DEFAULT_DB_ALIAS
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import Model
 
@@ -164,6 +165,13 @@ def routing_findings(app_labels: Collection[str] | None = None) -> list[Finding]
     found: list[Finding] = []
     routing = _Routing()
     on_mirror: dict[tuple[str, str], list[str]] = {}  # (mirror alias, app) -> models
+    # No router defines db_for_read/db_for_write: the project names aliases with .using(), and
+    # the models whose tables are not on default make one finding, not one per model.
+    unrouted: dict[str, list[tuple[type[Model], tuple[str, ...]]]] = {
+        action: []
+        for action in ("write", "read")
+        if not inspect.any_router_defines(f"db_for_{action}")
+    }
     for app in inspect.installed_app_labels():
         if app_labels is not None and app not in app_labels:
             continue
@@ -180,16 +188,25 @@ def routing_findings(app_labels: Collection[str] | None = None) -> list[Finding]
                 if alias in routing.mirrors:
                     on_mirror.setdefault((alias, app), []).append(model._meta.object_name or "")
             if write is not None and write not in homes:
-                found.append(_write_elsewhere(model, write, homes))
+                if "write" in unrouted:
+                    unrouted["write"].append((model, homes))
+                else:
+                    found.append(_write_elsewhere(model, write, homes))
             elif write is not None:
                 several = [alias for alias in homes if routing.mirrors.get(alias) not in homes]
                 if len(several) > 1:
                     found.append(_several_homes(model, write, several))
             if read is not None and not routing.holds(read, homes):
-                found.append(_read_elsewhere(model, read, homes, routing.mirrors))
+                if "read" in unrouted:
+                    unrouted["read"].append((model, homes))
+                else:
+                    found.append(_read_elsewhere(model, read, homes, routing.mirrors))
             found.extend(_cross_database_keys(model, homes, routing))
     for (alias, app), models in on_mirror.items():
         found.append(_migrated_mirror(alias, routing.mirrors[alias], app, models))
+    for action, elsewhere in unrouted.items():
+        if elsewhere:
+            found.append(_chosen_with_using(action, elsewhere))
     if app_labels is None:  # about a router, not about an app
         found.extend(_hints_only_routers(routing.aliases))
     return routing.router_findings() + found
@@ -294,6 +311,30 @@ def _write_elsewhere(model: type[Model], write: str, homes: Sequence[str]) -> Fi
         hint=(
             f"Make db_for_write return {_one_of(homes)} for {meta.label}, or let allow_migrate "
             f"accept app {meta.app_label!r} on {write!r}."
+        ),
+    )
+
+
+def _chosen_with_using(
+    action: str, models: Sequence[tuple[type[Model], tuple[str, ...]]]
+) -> Finding:
+    """W004/W005 when no router defines db_for_write/db_for_read: one finding for the project."""
+    check = {"write": "migrator.W004", "read": "migrator.W005"}[action]
+    listed = [f"{model._meta.label} ({_names(homes)})" for model, homes in models]
+    count = f"{len(models)} model{'s' if len(models) != 1 else ''}"
+    return Finding(
+        id=check,
+        level="warning",
+        alias=DEFAULT_DB_ALIAS,
+        obj="DATABASE_ROUTERS",
+        message=(
+            f"No router defines db_for_{action}, so every {action} that does not name its "
+            f"database with .using() goes to 'default', where the tables of {count} are not "
+            f"created: {_few(listed)}. Such {action}s fail with 'relation does not exist'."
+        ),
+        hint=(
+            f"Nothing to change if every {action} of these models says .using(alias); otherwise "
+            f"add a router whose db_for_{action} returns the alias that holds each model's table."
         ),
     )
 

@@ -319,6 +319,11 @@ def model_aliases(model: type[Model], aliases: Iterable[str]) -> tuple[str, ...]
     )
 
 
+def any_router_defines(method: str) -> bool:
+    """Some router in ``DATABASE_ROUTERS`` has ``method`` (e.g. "db_for_write")."""
+    return any(hasattr(candidate, method) for candidate in router.routers)
+
+
 def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
     """The alias ``db_for_read`` or ``db_for_write`` (``action`` "read" or "write") picks for
     ``model``, asking the routers in turn as Django does (``default`` when none answers).

@@ -172,6 +172,25 @@ DATA_MIGRATION = Finding(
     "read the other app's rows through the routers or .using(alias), not "
     "schema_editor.connection.",
 )
+OFF_DEFAULT = (
+    "users.User (users_db), analytics.Event (analytics_db), legacy.CustomerNote (legacy_db), "
+    "cache.CacheEntry (cache_db)"
+)
+CHOSEN_WITH_USING = [
+    Finding(
+        f"migrator.{check}",
+        "warning",
+        "default",
+        "DATABASE_ROUTERS",
+        f"No router defines db_for_{action}, so every {action} that does not name its database "
+        f"with .using() goes to 'default', where the tables of 4 models are not created: "
+        f"{OFF_DEFAULT}. Such {action}s fail with 'relation does not exist'.",
+        f"Nothing to change if every {action} of these models says .using(alias); otherwise add "
+        f"a router whose db_for_{action} returns the alias that holds each model's table.",
+    )
+    for check, action in (("W004", "write"), ("W005", "read"))
+]
+
 MISSING_MODULE = "tests.fixtures.missing_legacy_migrations"
 UNIMPORTABLE_MODULE = Finding(
     "migrator.E008",
@@ -228,6 +247,11 @@ SCENARIOS = {
     "several-homes": (routers("CacheTwiceRouter"), [SEVERAL_HOMES]),
     "migrations-on-a-mirror": (routers("BlogOnReplicaRouter"), [MIGRATED_MIRROR]),
     "cross-database-keys": (CROSSDB, CROSS_DATABASE_KEYS),
+    # Routers that define only allow_migrate: one warning per action, not one per model.
+    "reads-and-writes-chosen-with-using": (
+        {"DATABASE_ROUTERS": ["tests.routers.AllowMigrateOnlyRouter"]},
+        CHOSEN_WITH_USING,
+    ),
     "router-names-unknown-alias": (routers("UnknownAliasRouter"), [UNKNOWN_ALIAS]),
     "router-raises-in-allow-migrate": (routers("RaisingRouter"), [RAISES]),
     "router-raises-in-db-for-read": (routers("RaisingReadRouter"), [READ_RAISES]),

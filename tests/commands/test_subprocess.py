@@ -139,18 +139,17 @@ def test_django_commands_work_with_routers_that_define_only_allow_migrate(tmp_pa
     # Reads and writes are chosen with .using(): the doctor warns (W004/W005), never stops Django.
     env = {**env_for(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings.allow_migrate_only"}
     warned = [
-        f"{model}: (migrator.{check})"
-        for model in ("analytics.Event", "cache.CacheEntry", "legacy.CustomerNote", "users.User")
-        for check in ("W004", "W005")
+        "DATABASE_ROUTERS: (migrator.W004) No router defines db_for_write",
+        "DATABASE_ROUTERS: (migrator.W005) No router defines db_for_read",
     ]
 
     def warnings(stderr: str) -> list[str]:
-        return [line.partition(" db_for_")[0] for line in stderr.splitlines() if ": (" in line]
+        return [line.partition(", so ")[0] for line in stderr.splitlines() if ": (" in line]
 
     check = manage("check", env=env)
     assert (check.returncode, check.stdout) == (0, "")
     assert warnings(check.stderr) == warned
-    assert check.stderr.endswith("System check identified 8 issues (0 silenced).\n")
+    assert check.stderr.endswith("System check identified 2 issues (0 silenced).\n")
 
     migrate = manage("migrate", "--database", "users_db", env=env)
     assert migrate.returncode == 0
@@ -163,9 +162,9 @@ def test_django_commands_work_with_routers_that_define_only_allow_migrate(tmp_pa
     doctor = manage("migrate_all", "--doctor", env=env)
     assert (doctor.returncode, doctor.stderr) == (0, "")
     assert doctor.stdout.splitlines()[:3] == [
-        "Routing doctor: 8 warnings on 6 databases.",
+        "Routing doctor: 2 warnings on 6 databases.",
         "default",
-        "  warning migrator.W004 analytics.Event",
+        "  warning migrator.W004 DATABASE_ROUTERS",
     ]
 
     # migrate_all prints the warnings and runs.
