@@ -159,6 +159,12 @@ def test_django_commands_work_with_routers_that_define_only_allow_migrate(tmp_pa
     makemigrations = manage("makemigrations", "--check", "--dry-run", env=env)
     assert (makemigrations.returncode, makemigrations.stdout) == (0, "No changes detected\n")
 
+    test = manage("test", "users", "--noinput", env=env)  # runs the checks after creating test DBs
+    assert test.returncode == 0
+    assert warnings(test.stderr) == warned
+    ran, blank, ok = test.stderr.splitlines()[-3:]
+    assert (ran.startswith("Ran 0 tests in "), blank, ok) == (True, "", "OK")
+
     doctor = manage("migrate_all", "--doctor", env=env)
     assert (doctor.returncode, doctor.stderr) == (0, "")
     assert doctor.stdout.splitlines()[:3] == [
