@@ -11,7 +11,7 @@ cycle between aliases, E008 an unimportable MIGRATION_MODULES entry (a deploy ch
 creates that package). Probable mistakes that may be deliberate (``.using()`` can make them
 intended) are warnings: W001 a model with several homes, W002 migrations allowed on a mirror, W003
 a homeless model, W004 writes routed where the table is not, W005 the same for reads, W006 a data
-migration without hints while the routers read hints. Infos: I001 a data migration that depends
+migration without the hints the routers read about its app. Infos: I001 a data migration that depends
 on another alias's app, I002 a router that answers from hints only. W003-W005 were E001-E003 in
 0.1.0 (``RENAMED``); silencing an old ID silences the new one.
 """
