@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
+from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import ForeignKey, ManyToManyField, Model
 
@@ -99,8 +100,59 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def load_migrations() -> MigrationLoader:
-    """Django's migration graph, built without a database; refuses conflicting leaves."""
+@dataclass(frozen=True)
+class UnimportableModule:
+    """A ``MIGRATION_MODULES`` entry of an installed app whose module cannot be imported: Django's
+    ``migrate`` raises on it (``makemigrations APP`` creates the package)."""
+
+    app: str
+    module: str
+    reason: str  # "ModuleNotFoundError: No module named 'x'"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"MIGRATION_MODULES[{self.app!r}] = {self.module!r} cannot be imported "
+            f"({self.reason}): Django's migrate fails on it, so migrate_all refuses to run."
+        )
+
+    @property
+    def fix(self) -> str:
+        return (
+            f"Run 'manage.py makemigrations {self.app}' to create the package, correct the "
+            f"module path, or set MIGRATION_MODULES[{self.app!r}] = None to disable {self.app}'s "
+            "migrations."
+        )
+
+
+def unimportable_migration_modules() -> tuple[UnimportableModule, ...]:
+    """``MIGRATION_MODULES`` entries (of installed apps, not None) that cannot be imported, in
+    INSTALLED_APPS order. Django's loader skips them when asked to ignore missing migrations
+    (``makemigrations``, ``showmigrations``) and raises in ``migrate``."""
+    configured: Mapping[str, str | None] = getattr(settings, "MIGRATION_MODULES", None) or {}
+    found = []
+    for label in installed_app_labels():
+        module = configured.get(label)
+        if module is None:
+            continue  # not configured, or None: migrations disabled on purpose
+        try:
+            import_module(module)
+        except Exception as exc:  # ModuleNotFoundError, or the package raises while importing
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+            found.append(UnimportableModule(label, str(module), reason))
+    return tuple(found)
+
+
+def load_migrations(*, strict: bool = True) -> MigrationLoader:
+    """Django's migration graph, built without a database; refuses conflicting leaves and (unless
+    ``strict`` is False) an unimportable ``MIGRATION_MODULES`` entry, as Django's ``migrate``
+    does: the loader would silently leave that app out."""
+    if strict:
+        unimportable = unimportable_migration_modules()
+        if unimportable:
+            raise ConfigurationError(
+                "\n".join(f"{problem.message} {problem.fix}" for problem in unimportable)
+            )
     loader = MigrationLoader(None, ignore_no_migrations=True)
     conflicts = dict(loader.detect_conflicts().items())
     if conflicts:
@@ -192,6 +244,29 @@ def data_migrations(loader: MigrationLoader) -> dict[MigrationKey, tuple[Migrati
     return found
 
 
+def data_operations(
+    loader: MigrationLoader,
+) -> dict[MigrationKey, list[tuple[str, dict[str, Any]]]]:
+    """Migrations with ``RunPython``/``RunSQL`` operations: each operation's class name and hints,
+    in order (``SeparateDatabaseAndState``'s database side included)."""
+    found = {}
+    for key, migration in sorted(loader.graph.nodes.items()):
+        operations = [
+            (type(op).__name__, dict(op.hints)) for op in _data_operations(migration.operations)
+        ]
+        if operations:
+            found[key] = operations
+    return found
+
+
+def _data_operations(operations: Iterable[Any]) -> Iterable[Any]:
+    for operation in operations:
+        if isinstance(operation, SeparateDatabaseAndState):
+            yield from _data_operations(operation.database_operations)
+        elif isinstance(operation, (RunPython, RunSQL)):
+            yield operation
+
+
 def _runs_python(operations: Iterable[Any]) -> bool:
     return any(
         isinstance(operation, RunPython)
@@ -242,6 +317,11 @@ def model_aliases(model: type[Model], aliases: Iterable[str]) -> tuple[str, ...]
         for alias in aliases
         if allow_migrate(alias, meta.app_label, model_name=meta.model_name, model=model)
     )
+
+
+def any_router_defines(method: str) -> bool:
+    """Some router in ``DATABASE_ROUTERS`` has ``method`` (e.g. "db_for_write")."""
+    return any(hasattr(candidate, method) for candidate in router.routers)
 
 
 def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
@@ -389,9 +469,9 @@ def disk_migration_stamps() -> dict[str, dict[str, Stamp]] | None:
         try:
             module = import_module(module_name)
         except ModuleNotFoundError as exc:
-            if _explicit or "migrations" in (exc.name or "").split("."):
+            if not _explicit and "migrations" in (exc.name or "").split("."):
                 continue  # as the loader: an app without a migrations package is unmigrated
-            return None
+            return None  # an explicit MIGRATION_MODULES entry: load_migrations() refuses it
         except Exception:
             return None
         path = getattr(module, "__path__", None)
