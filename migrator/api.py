@@ -52,7 +52,11 @@ def make_plan(
     loader = loader or inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     validate_selection(
-        selection, [info.alias for info in aliases], inspect.installed_app_labels(), apps
+        selection,
+        [info.alias for info in aliases],
+        inspect.installed_app_labels(),
+        apps,
+        not_databases=inspect.not_databases(),
     )
     if selection.target:
         app, name = selection.target
@@ -62,7 +66,7 @@ def make_plan(
             target=(app, inspect.resolve_target(loader, app, name)),
         )
     if matrix is None:
-        matrix = inspect.routing_matrix([info.alias for info in aliases], apps)
+        matrix = inspect.routing_matrix(inspect.alias_names(), apps)
     plan = build_plan(aliases, apps, matrix, inspect.app_dependencies(loader), selection)
     return plan, loader
 
@@ -191,9 +195,14 @@ def prepare(
     if disk is not None:
         aliases = inspect.alias_infos()
         apps = [label for label in inspect.installed_app_labels() if label in disk]
-        alias_names = [info.alias for info in aliases]
-        validate_selection(selection, alias_names, inspect.installed_app_labels(), apps)
-        matrix = inspect.routing_matrix(alias_names, apps)
+        validate_selection(
+            selection,
+            [info.alias for info in aliases],
+            inspect.installed_app_labels(),
+            apps,
+            not_databases=inspect.not_databases(),
+        )
+        matrix = inspect.routing_matrix(inspect.alias_names(), apps)
         quick = unordered_plan(aliases, apps, matrix, selection)
         probes, missing = _preflight(quick, settings, create_schemas, dry_run)
         applied = read_applied(quick, probes)
@@ -239,7 +248,7 @@ def migrate_all(
 def dependencies(selection: Selection) -> tuple[Node, ...]:
     """The (alias, app) pairs outside ``selection`` that a selected pair depends on, directly or
     through others, in settings and INSTALLED_APPS order (no database is touched)."""
-    aliases = [info.alias for info in inspect.alias_infos()]
+    aliases = list(inspect.alias_names())
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     found = upstream(
