@@ -103,6 +103,7 @@ def read_state(
     applied: Applied | None = None,
 ) -> PlanState:
     """What each step would do now, planned by Django's executor logic."""
+    plan = preflight.resolved(plan, probes)
     if applied is None:
         applied = read_applied(plan, probes)
     problems = [
@@ -208,6 +209,7 @@ def prepare(
         applied = read_applied(quick, probes)
         if up_to_date(quick, applied, disk):
             states = tuple(StepState(step, ()) for step in quick.steps)
+            quick = preflight.resolved(quick, probes)
             return Prepared(PlanState(quick, states, probes), settings, missing)
     plan, loader = make_plan(selection, matrix=matrix)
     if probes is None:
@@ -298,6 +300,7 @@ def survey() -> Survey:
     probes = {
         probe.info.alias: probe for probe in preflight.probe_all(plan, settings.connect_timeout)
     }
+    plan = preflight.resolved(plan, probes.values())
     leaves = inspect.app_leaves(loader)
     rows = []
     for info in plan.aliases:
