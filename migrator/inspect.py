@@ -74,7 +74,7 @@ def alias_infos() -> tuple[AliasInfo, ...]:
 def _database_settings() -> Mapping[str, Mapping[str, Any]]:
     """``DATABASES`` as Django's connection handler completes it (an empty ``DATABASES`` gets
     a dummy ``default``); reading it loads no backend and connects to nothing."""
-    return connections.settings  # type: ignore[no-any-return]
+    return connections.settings
 
 
 def is_dummy(entry: Mapping[str, Any]) -> bool:
@@ -321,7 +321,11 @@ def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
                     else f"not in DATABASES ({', '.join(sorted(known))})"
                 ),
                 "Fix the router's alias"
-                + (f" or give DATABASES[{chosen!r}] an ENGINE." if dummy else " or add it to DATABASES."),
+                + (
+                    f" or give DATABASES[{chosen!r}] an ENGINE."
+                    if dummy
+                    else " or add it to DATABASES."
+                ),
                 raised=False,
             )
         return str(chosen)

@@ -48,7 +48,7 @@ def lock_name(info: AliasInfo) -> str:
 
 def _unknown_database(exc: Exception) -> str:
     """The name in MySQL's error 1049 (``Unknown database 'x'``), else empty."""
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     if len(args) >= 2 and args[0] == 1049:
         match = re.search(r"'(.*)'", str(args[1]))
         return match.group(1) if match else ""

@@ -86,7 +86,9 @@ class PostgreSQL:
                 )
                 row = cursor.fetchone()
                 version, tx_ro, default_ro, recovery, path_setting, existing, database = row
-                if not info.name:  # OPTIONS['service'] chose the database: name it as the server does
+                if (
+                    not info.name
+                ):  # OPTIONS['service'] chose the database: name it as the server does
                     info = _resolved(info, str(database), connection)
                 schemas = configured or parse_search_path(path_setting)
                 wanted = [name for name in schemas if name != USER_SCHEMA]

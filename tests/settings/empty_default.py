@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model
-
 from testproject.settings import *  # noqa: F403
 from testproject.settings import database
 
@@ -30,7 +29,7 @@ DATABASE_ROUTERS = [
 class AuthRouter:
     """The topic's AuthRouter: auth and contenttypes live on auth_db."""
 
-    route_app_labels = {"auth", "contenttypes"}
+    route_app_labels = frozenset({"auth", "contenttypes"})
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         return "auth_db" if model._meta.app_label in self.route_app_labels else None
