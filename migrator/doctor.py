@@ -121,7 +121,7 @@ def show_graph(command: OrchestrateCommand, form: str) -> None:
     """Print the graph; without pending marks (and a note on stderr) when the state of a
     database cannot be read."""
     infos = inspect.alias_infos()
-    aliases = [info.alias for info in infos]
+    aliases = list(inspect.alias_names())  # an alias that is not a database has no pairs
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     routing = project.migration_routing(loader, project.Router.of(infos))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
@@ -25,21 +25,31 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import ForeignKey, ManyToManyField, Model
 
 from migrator.errors import ConfigurationError, RouterError, UsageError
-from migrator.types import AliasInfo, PendingMigration, Step, StepState
+from migrator.types import (
+    DUMMY_ENGINE,
+    DUMMY_VENDOR,
+    AliasInfo,
+    PendingMigration,
+    Step,
+    StepState,
+)
 
 MigrationKey = tuple[str, str]
 
 
 def alias_infos() -> tuple[AliasInfo, ...]:
-    """Every ``DATABASES`` entry in settings order, without passwords."""
+    """Every ``DATABASES`` entry in settings order, without passwords.
+
+    An alias without an ENGINE (``"default": {}``: Django's dummy backend) is listed with vendor
+    ``"dummy"`` and no backend loaded: it is not a database, so it is never planned, probed or
+    connected to.
+    """
     infos = []
-    for alias, entry in settings.DATABASES.items():
+    for alias, entry in _database_settings().items():
+        if is_dummy(entry):
+            infos.append(AliasInfo(alias=alias, vendor=DUMMY_VENDOR, engine=DUMMY_ENGINE, name=""))
+            continue
         engine = str(entry.get("ENGINE") or "")
-        if not engine or engine == "django.db.backends.dummy":
-            raise ConfigurationError(
-                f"DATABASES[{alias!r}] has no ENGINE; set it, e.g. "
-                "'django.db.backends.postgresql' or 'django.db.backends.sqlite3'."
-            )
         try:
             vendor = connections[alias].vendor
         except Exception as exc:  # ImproperlyConfigured for a backend that cannot be imported
@@ -56,9 +66,37 @@ def alias_infos() -> tuple[AliasInfo, ...]:
                 host=str(entry.get("HOST") or ""),
                 port=str(entry.get("PORT") or ""),
                 user=str(entry.get("USER") or ""),
+                source=_parameter_source(vendor, entry),
             )
         )
     return tuple(infos)
+
+
+def _database_settings() -> Mapping[str, Mapping[str, Any]]:
+    """``DATABASES`` as Django's connection handler completes it (an empty ``DATABASES`` gets
+    a dummy ``default``); reading it loads no backend and connects to nothing."""
+    return connections.settings
+
+
+def is_dummy(entry: Mapping[str, Any]) -> bool:
+    """An entry Django fills in as its dummy backend: no ENGINE (``{}``), or the dummy itself."""
+    engine = str(entry.get("ENGINE") or "")
+    return engine in ("", "django.db.backends.", DUMMY_ENGINE)
+
+
+def _parameter_source(vendor: str, entry: Mapping[str, Any]) -> str:
+    """Where the driver finds what NAME leaves out: a libpq service or a MySQL option file."""
+    options: Mapping[str, Any] = entry.get("OPTIONS") or {}
+    if vendor == "postgresql" and options.get("service"):
+        return f"service {options['service']}"
+    if vendor == "mysql" and options.get("read_default_file"):
+        return f"read_default_file {options['read_default_file']}"
+    return ""
+
+
+def not_databases() -> tuple[str, ...]:
+    """Aliases configured without an ENGINE (Django's dummy backend), in settings order."""
+    return tuple(alias for alias, entry in _database_settings().items() if is_dummy(entry))
 
 
 def passwords() -> tuple[str, ...]:
@@ -198,8 +236,10 @@ def is_counted(model: type[Model]) -> bool:
 
 
 def alias_names() -> tuple[str, ...]:
-    """``DATABASES`` aliases in settings order (no database backend is loaded)."""
-    return tuple(settings.DATABASES)
+    """The aliases that are databases, in settings order (no database backend is loaded): those
+    configured without an ENGINE (Django's dummy backend) are left out, so the routers are never
+    asked about them and no plan, check or graph includes them."""
+    return tuple(alias for alias, entry in _database_settings().items() if not is_dummy(entry))
 
 
 def mirrors() -> dict[str, str]:
@@ -350,11 +390,22 @@ def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
         if not chosen:
             continue
         if chosen not in known:
+            dummy = chosen in not_databases()
             raise RouterError(
                 _router_name(candidate),
                 call,
-                f"returned {chosen!r}, which is not in DATABASES ({', '.join(sorted(known))})",
-                "Fix the router's alias or add it to DATABASES.",
+                f"returned {chosen!r}, which is "
+                + (
+                    "not a database (no ENGINE: Django's dummy backend, where every query fails)"
+                    if dummy
+                    else f"not in DATABASES ({', '.join(sorted(known))})"
+                ),
+                "Fix the router's alias"
+                + (
+                    f" or give DATABASES[{chosen!r}] an ENGINE."
+                    if dummy
+                    else " or add it to DATABASES."
+                ),
                 raised=False,
             )
         return str(chosen)
