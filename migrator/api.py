@@ -56,7 +56,11 @@ def make_plan(
     loader = loader or inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     validate_selection(
-        selection, [info.alias for info in aliases], inspect.installed_app_labels(), apps
+        selection,
+        [info.alias for info in aliases],
+        inspect.installed_app_labels(),
+        apps,
+        not_databases=inspect.not_databases(),
     )
     if selection.target:
         app, name = selection.target
@@ -66,9 +70,10 @@ def make_plan(
             target=(app, inspect.resolve_target(loader, app, name)),
             include=selection.include,
         )
-    names = [info.alias for info in aliases]
+    databases = [info for info in aliases if info.is_database]
+    names = [info.alias for info in databases]
     inspect.check_write_routes(names, apps)
-    routing = project.migration_routing(loader, project.Router.of(aliases))
+    routing = project.migration_routing(loader, project.Router.of(databases))
     matrix = project.app_matrix(routing, apps, names)
     plan = build_plan(aliases, apps, matrix, inspect.app_dependencies(loader), selection)
     plan = replace(
@@ -117,6 +122,7 @@ def read_state(
     applied: Applied | None = None,
 ) -> PlanState:
     """What each step would do now, planned by Django's executor logic."""
+    plan = preflight.resolved(plan, probes)
     if applied is None:
         applied = read_applied(plan, probes)
     problems = [
@@ -253,14 +259,20 @@ def prepare(
     if disk is not None and matrix is not None:
         aliases = inspect.alias_infos()
         apps = [label for label in inspect.installed_app_labels() if label in disk]
-        alias_names = [info.alias for info in aliases]
-        validate_selection(selection, alias_names, inspect.installed_app_labels(), apps)
+        validate_selection(
+            selection,
+            [info.alias for info in aliases],
+            inspect.installed_app_labels(),
+            apps,
+            not_databases=inspect.not_databases(),
+        )
         matrix = {app: matrix.get(app, ()) for app in apps}
         quick = unordered_plan(aliases, apps, matrix, selection)
         probes, missing = _preflight(quick, settings, create_schemas, dry_run)
         applied = read_applied(quick, probes)
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
+            quick = preflight.resolved(quick, probes)
             return Prepared(PlanState(quick, states, probes), settings, missing)
     plan, loader = make_plan(selection)
     if (
@@ -306,7 +318,7 @@ def migrate_all(
 def dependencies(selection: Selection) -> tuple[Node, ...]:
     """The (alias, app) pairs outside ``selection`` that a selected pair depends on, directly or
     through others, in settings and INSTALLED_APPS order (no database is touched)."""
-    aliases = [info.alias for info in inspect.alias_infos()]
+    aliases = list(inspect.alias_names())
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     found = upstream(project.routed_matrix(loader), inspect.app_dependencies(loader), selection)
@@ -354,6 +366,7 @@ def survey() -> Survey:
     probes = {
         probe.info.alias: probe for probe in preflight.probe_all(plan, settings.connect_timeout)
     }
+    plan = preflight.resolved(plan, probes.values())
     leaves = inspect.app_leaves(loader)
     rows = []
     for info in plan.aliases:

@@ -1,13 +1,19 @@
 """The routing doctor: routing mistakes caught before they reach a database.
 
-Every fact comes from ``migrator.inspect`` (settings, routers, models, migration files); nothing
-here touches a database. The findings are plain ``Finding`` values; registered as Django system
-checks (tag ``migrator``) they show in ``manage.py check`` and before every command that checks.
+Every fact comes from ``migrator.inspect`` (settings, routers, models, migration files) and
+``migrator.router_hints`` (which hints the routers read); nothing here touches a database. The
+findings are plain ``Finding`` values; registered as Django system checks (tag ``migrator``) they
+show in ``manage.py check`` and before every command that checks.
 
-IDs: E001 homeless model, E002 writes routed where the table is not, E003 the same for reads,
-E004 cross-database key with a constraint, E005 a router names an unknown alias, E006 a router
-raises, E007 a dependency cycle between aliases, W001 a model with several homes, W002 migrations
-allowed on a mirror, I001 a data migration that depends on another alias's app.
+Errors are kept for what makes a migration fail or cannot be planned: E004 a cross-database key
+with a constraint, E005 a router names an unknown alias, E006 a router raises, E007 a dependency
+cycle between aliases, E008 an unimportable MIGRATION_MODULES entry (a deploy check: makemigrations
+creates that package). Probable mistakes that may be deliberate (``.using()`` can make them
+intended) are warnings: W001 a model with several homes, W002 migrations allowed on a mirror, W003
+a homeless model, W004 writes routed where the table is not, W005 the same for reads, W006 a data
+migration without the hints the routers read about its app. Infos: I001 a data migration that depends
+on another alias's app, I002 a router that answers from hints only. W003-W005 were E001-E003 in
+0.1.0 (``RENAMED``); silencing an old ID silences the new one.
 """
 
 from __future__ import annotations
@@ -20,14 +26,23 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.db import DEFAULT_DB_ALIAS
+from django.db.migrations.loader import MigrationLoader
 from django.db.models import Model
 
-from migrator import inspect, project
+from migrator import inspect, project, router_hints
 from migrator.errors import ConfigurationError, RouterError
 from migrator.plan import alias_cycles, build_graph
 from migrator.types import Finding
 
 TAG = "migrator"
+
+# Findings that were errors and are warnings now: old ID -> new ID (README: "Routing doctor").
+RENAMED = {
+    "migrator.E001": "migrator.W003",
+    "migrator.E002": "migrator.W004",
+    "migrator.E003": "migrator.W005",
+}
 
 _MESSAGE_CLASSES: dict[str, Callable[..., checks.CheckMessage]] = {
     "error": checks.Error,
@@ -150,6 +165,13 @@ def routing_findings(app_labels: Collection[str] | None = None) -> list[Finding]
     found: list[Finding] = []
     routing = _Routing()
     on_mirror: dict[tuple[str, str], list[str]] = {}  # (mirror alias, app) -> models
+    # No router defines db_for_read/db_for_write: the project names aliases with .using(), and
+    # the models whose tables are not on default make one finding, not one per model.
+    unrouted: dict[str, list[tuple[type[Model], tuple[str, ...]]]] = {
+        action: []
+        for action in ("write", "read")
+        if not inspect.any_router_defines(f"db_for_{action}")
+    }
     for app in inspect.installed_app_labels():
         if app_labels is not None and app not in app_labels:
             continue
@@ -166,17 +188,85 @@ def routing_findings(app_labels: Collection[str] | None = None) -> list[Finding]
                 if alias in routing.mirrors:
                     on_mirror.setdefault((alias, app), []).append(model._meta.object_name or "")
             if write is not None and write not in homes:
-                found.append(_write_elsewhere(model, write, homes))
+                if "write" in unrouted:
+                    unrouted["write"].append((model, homes))
+                else:
+                    found.append(_write_elsewhere(model, write, homes))
             elif write is not None:
                 several = [alias for alias in homes if routing.mirrors.get(alias) not in homes]
                 if len(several) > 1:
                     found.append(_several_homes(model, write, several))
             if read is not None and not routing.holds(read, homes):
-                found.append(_read_elsewhere(model, read, homes, routing.mirrors))
+                if "read" in unrouted:
+                    unrouted["read"].append((model, homes))
+                else:
+                    found.append(_read_elsewhere(model, read, homes, routing.mirrors))
             found.extend(_cross_database_keys(model, homes, routing))
     for (alias, app), models in on_mirror.items():
         found.append(_migrated_mirror(alias, routing.mirrors[alias], app, models))
+    for action, elsewhere in unrouted.items():
+        if elsewhere:
+            found.append(_chosen_with_using(action, elsewhere))
+    if app_labels is None:  # about a router, not about an app
+        found.extend(_hints_only_routers(routing.aliases))
     return routing.router_findings() + found
+
+
+def _quoted(keys: Sequence[str]) -> str:
+    return ", ".join(repr(key) for key in keys)
+
+
+def _hints_only_routers(aliases: Sequence[str]) -> list[Finding]:
+    """I002: a router whose allow_migrate answers from hints only."""
+    found = []
+    for probed in router_hints.probe_routers(aliases, inspect.installed_app_labels()):
+        facts = []
+        if probed.hints_only:
+            facts.append("without hints it allows no app on any alias (None or False)")
+        if not probed.reads_app_label:
+            facts.append("it never looks at app_label")
+        if not facts:
+            continue
+        example = ", ".join(f"{key!r}: ..." for key in probed.keys)
+        found.append(
+            Finding(
+                id="migrator.I002",
+                level="info",
+                alias=None,
+                obj=probed.router,
+                message=(
+                    f"Router {probed.router}.allow_migrate answers from hints: it reads "
+                    f"{_quoted(probed.keys)}, and {' and '.join(facts)}. Django's migrate asks "
+                    "it per operation with that operation's hints, and so does migrate_all: a "
+                    "RunPython/RunSQL runs where its hints send it; an operation without them "
+                    "(every model operation) runs only where another router or the default "
+                    "allows it."
+                ),
+                hint=(
+                    "Nothing to change if this is deliberate: give every RunPython/RunSQL the "
+                    f"hints this router reads (hints={{{example}}}) and check where each "
+                    "migration runs with 'manage.py migrate_all --plan'."
+                ),
+            )
+        )
+    return found
+
+
+def module_findings(app_labels: Collection[str] | None = None) -> list[Finding]:
+    """E008: MIGRATION_MODULES entries that cannot be imported (of ``app_labels``, all apps
+    when None). Imports those modules only, as Django's loader would."""
+    return [
+        Finding(
+            id="migrator.E008",
+            level="error",
+            alias=None,
+            obj=problem.app,
+            message=problem.message,
+            hint=problem.fix,
+        )
+        for problem in inspect.unimportable_migration_modules()
+        if app_labels is None or problem.app in app_labels
+    ]
 
 
 def _table(model: type[Model]) -> str:
@@ -186,8 +276,8 @@ def _table(model: type[Model]) -> str:
 def _homeless(model: type[Model], aliases: Sequence[str]) -> Finding:
     meta = model._meta
     return Finding(
-        id="migrator.E001",
-        level="error",
+        id="migrator.W003",
+        level="warning",
         alias=None,
         obj=meta.label,
         message=(
@@ -209,8 +299,8 @@ def _one_of(aliases: Sequence[str]) -> str:
 def _write_elsewhere(model: type[Model], write: str, homes: Sequence[str]) -> Finding:
     meta = model._meta
     return Finding(
-        id="migrator.E002",
-        level="error",
+        id="migrator.W004",
+        level="warning",
         alias=write,
         obj=meta.label,
         message=(
@@ -221,6 +311,30 @@ def _write_elsewhere(model: type[Model], write: str, homes: Sequence[str]) -> Fi
         hint=(
             f"Make db_for_write return {_one_of(homes)} for {meta.label}, or let allow_migrate "
             f"accept app {meta.app_label!r} on {write!r}."
+        ),
+    )
+
+
+def _chosen_with_using(
+    action: str, models: Sequence[tuple[type[Model], tuple[str, ...]]]
+) -> Finding:
+    """W004/W005 when no router defines db_for_write/db_for_read: one finding for the project."""
+    check = {"write": "migrator.W004", "read": "migrator.W005"}[action]
+    listed = [f"{model._meta.label} ({_names(homes)})" for model, homes in models]
+    count = f"{len(models)} model{'s' if len(models) != 1 else ''}"
+    return Finding(
+        id=check,
+        level="warning",
+        alias=DEFAULT_DB_ALIAS,
+        obj="DATABASE_ROUTERS",
+        message=(
+            f"No router defines db_for_{action}, so every {action} that does not name its "
+            f"database with .using() goes to 'default', where the tables of {count} are not "
+            f"created: {_few(listed)}. Such {action}s fail with 'relation does not exist'."
+        ),
+        hint=(
+            f"Nothing to change if every {action} of these models says .using(alias); otherwise "
+            f"add a router whose db_for_{action} returns the alias that holds each model's table."
         ),
     )
 
@@ -236,8 +350,8 @@ def _read_elsewhere(
         else f"{read!r} is not a mirror (TEST['MIRROR']) of an alias that has it"
     )
     return Finding(
-        id="migrator.E003",
-        level="error",
+        id="migrator.W005",
+        level="warning",
         alias=read,
         obj=meta.label,
         message=(
@@ -323,10 +437,11 @@ def _cross_database_keys(
 
 
 def migration_findings(app_labels: Collection[str] | None = None) -> list[Finding]:
-    """E007 and I001: loads the migration files (no database); concerns ``app_labels`` (all
-    apps when None). Nothing when the routers misbehave: ``routing_findings`` names them."""
+    """E007, I001 and W006: loads the migration files (no database); concerns ``app_labels``
+    (all apps when None). Nothing when the routers misbehave: ``routing_findings`` names them."""
     try:
-        loader = inspect.load_migrations()
+        loader = inspect.load_migrations(strict=False)  # E008 names unimportable modules
+        apps = inspect.migrated_app_labels(loader)
         matrix = project.routed_matrix(loader)
     except ConfigurationError:
         return []  # a router problem (E005/E006), or conflicting migrations (Django's to report)
@@ -388,17 +503,80 @@ def migration_findings(app_labels: Collection[str] | None = None) -> list[Findin
                 ),
             )
         )
+    found.extend(_unhinted_data_migrations(loader, [a for a in apps if concerned(a)]))
+    return found
+
+
+def _unhinted_data_migrations(loader: MigrationLoader, apps: Sequence[str]) -> list[Finding]:
+    """W006: RunPython/RunSQL without the hints the routers read about its app."""
+    aliases = inspect.alias_names()
+    probed = router_hints.probe_routers(aliases, apps)
+    found = []
+    for (app, name), operations in inspect.data_operations(loader).items():
+        readers = [(p.router, sorted(p.keys_by_app[app])) for p in probed if app in p.keys_by_app]
+        read = {key for _, keys in readers for key in keys}
+        unhinted = [(kind, hints) for kind, hints in operations if not read & set(hints)]
+        if not readers or not unhinted or app not in apps:
+            continue
+        try:
+            allowed = {
+                alias
+                for _, hints in unhinted
+                for alias in aliases
+                if inspect.allow_migrate(alias, app, **hints)
+            }
+        except ConfigurationError:
+            continue  # a router raises: E006
+        runs_on = [alias for alias in aliases if alias in allowed]
+        kinds = " and ".join(sorted({kind for kind, _ in unhinted}))
+        it = "it" if len(unhinted) == 1 else "them"
+        where = f"on {_names(runs_on)}" if runs_on else "on no alias"
+        readers_text = "; ".join(f"{router} reads {_quoted(keys)}" for router, keys in readers)
+        example = ", ".join(f"{key!r}: ..." for key in readers[0][1])
+        found.append(
+            Finding(
+                id="migrator.W006",
+                level="warning",
+                alias=runs_on[0] if len(runs_on) == 1 else None,
+                obj=f"{app}.{name}",
+                message=(
+                    f"{app}.{name} has {kinds} without the hints the routers read about app "
+                    f"{app!r} ({readers_text}): Django's migrate asks allow_migrate(db, {app!r}) "
+                    f"without them for {it}, so {it} {'runs' if it == 'it' else 'run'} {where}, "
+                    "wherever the routers allow the app without those hints."
+                ),
+                hint=(
+                    f"Pass the hints the router reads to each operation ({kinds}(..., "
+                    f"hints={{{example}}})), or make the router answer for app {app!r} without "
+                    "hints."
+                ),
+            )
+        )
     return found
 
 
 def doctor(app_labels: Collection[str] | None = None, *, migrations: bool = True) -> list[Finding]:
     """Every finding not silenced by ``SILENCED_SYSTEM_CHECKS``; ``migrations=False`` leaves out
-    the checks that load the migration files (E007, I001)."""
-    found = routing_findings(app_labels)
+    the checks that load the migration files (E007, I001, W006)."""
+    found = routing_findings(app_labels) + module_findings(app_labels)
     if migrations:
         found += migration_findings(app_labels)
-    silenced = set(settings.SILENCED_SYSTEM_CHECKS)
-    return [finding for finding in found if finding.id not in silenced]
+    return unsilenced(found)
+
+
+def unsilenced(findings: Sequence[Finding], *, by_old_id_only: bool = False) -> list[Finding]:
+    """Leaves out the findings ``SILENCED_SYSTEM_CHECKS`` names, by their ID or their old ID
+    (``by_old_id_only``: by the old ID only, for the system checks, as Django filters and counts
+    the rest)."""
+    named = set(settings.SILENCED_SYSTEM_CHECKS)
+    silenced = {new for old, new in RENAMED.items() if old in named}
+    if not by_old_id_only:
+        silenced |= named
+    return [finding for finding in findings if finding.id not in silenced]
+
+
+def _check_messages(findings: Sequence[Finding]) -> list[checks.CheckMessage]:
+    return messages(unsilenced(findings, by_old_id_only=True))
 
 
 def messages(findings: Sequence[Finding]) -> list[checks.CheckMessage]:
@@ -435,11 +613,21 @@ def _labels(app_configs: Sequence[AppConfig] | None) -> set[str] | None:
 def check_routing(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    return messages(routing_findings(_labels(app_configs)))
+    return _check_messages(routing_findings(_labels(app_configs)))
+
+
+# An unimportable MIGRATION_MODULES entry is an error for a deploy (Django's migrate fails on it),
+# but must not stop makemigrations, which creates that package: a deploy check (and --doctor, and
+# migrate_all's own checks before a run).
+@checks.register(TAG, deploy=True)
+def check_migration_modules(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    return _check_messages(module_findings(_labels(app_configs)))
 
 
 # Loading every migration file costs about a second on a large project: too much for every
-# runserver start. E007/I001 therefore run with `check --deploy` and `--doctor` (and the planner
+# runserver start. E007/I001/W006 therefore run with `check --deploy` and `--doctor` (and the planner
 # refuses a cycle before every run anyway).
 @checks.register(TAG, deploy=True)
 def check_migration_graph(
@@ -447,4 +635,4 @@ def check_migration_graph(
 ) -> list[checks.CheckMessage]:
     if _planner_checks_migrations.get():
         return []
-    return messages(migration_findings(_labels(app_configs)))
+    return _check_messages(migration_findings(_labels(app_configs)))

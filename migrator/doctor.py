@@ -46,7 +46,7 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--doctor",
         action="store_true",
-        help="Check the routers and models for routing mistakes (migrator.E0xx, W0xx, I001) and "
+        help="Check the routers and models for routing mistakes (migrator.E0xx, W0xx, I0xx) and "
         "print the findings by alias; change nothing; exit 1 on an error.",
     )
     parser.add_argument(
@@ -121,7 +121,7 @@ def show_graph(command: OrchestrateCommand, form: str) -> None:
     """Print the graph; without pending marks (and a note on stderr) when the state of a
     database cannot be read."""
     infos = inspect.alias_infos()
-    aliases = [info.alias for info in infos]
+    aliases = list(inspect.alias_names())  # an alias that is not a database has no pairs
     loader = inspect.load_migrations()
     apps = inspect.migrated_app_labels(loader)
     routing = project.migration_routing(loader, project.Router.of(infos))
@@ -153,7 +153,7 @@ def run_checks(command: OrchestrateCommand, options: dict[str, Any]) -> None:
     if options.get("skip_checks"):
         return
     aliases = inspect.alias_names()
-    # E007/I001 are left out: the planner refuses a cycle itself before touching anything.
+    # E007/I001/W006 are left out: the planner refuses a cycle itself before touching anything.
     errors = [finding for finding in checks.doctor(migrations=False) if finding.is_error]
     if errors:
         raise ChecksFailed(doctor_report.refusal_message(errors, aliases, command_name(command)))

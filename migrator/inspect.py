@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.machinery
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -19,26 +20,36 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import RunPython, SeparateDatabaseAndState
+from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import ForeignKey, ManyToManyField, Model
 
 from migrator.errors import ConfigurationError, RouterError, UsageError
-from migrator.types import AliasInfo, PendingMigration, Step, StepState
+from migrator.types import (
+    DUMMY_ENGINE,
+    DUMMY_VENDOR,
+    AliasInfo,
+    PendingMigration,
+    Step,
+    StepState,
+)
 
 MigrationKey = tuple[str, str]
 
 
 def alias_infos() -> tuple[AliasInfo, ...]:
-    """Every ``DATABASES`` entry in settings order, without passwords."""
+    """Every ``DATABASES`` entry in settings order, without passwords.
+
+    An alias without an ENGINE (``"default": {}``: Django's dummy backend) is listed with vendor
+    ``"dummy"`` and no backend loaded: it is not a database, so it is never planned, probed or
+    connected to.
+    """
     infos = []
-    for alias, entry in settings.DATABASES.items():
+    for alias, entry in _database_settings().items():
+        if is_dummy(entry):
+            infos.append(AliasInfo(alias=alias, vendor=DUMMY_VENDOR, engine=DUMMY_ENGINE, name=""))
+            continue
         engine = str(entry.get("ENGINE") or "")
-        if not engine or engine == "django.db.backends.dummy":
-            raise ConfigurationError(
-                f"DATABASES[{alias!r}] has no ENGINE; set it, e.g. "
-                "'django.db.backends.postgresql' or 'django.db.backends.sqlite3'."
-            )
         try:
             vendor = connections[alias].vendor
         except Exception as exc:  # ImproperlyConfigured for a backend that cannot be imported
@@ -55,9 +66,37 @@ def alias_infos() -> tuple[AliasInfo, ...]:
                 host=str(entry.get("HOST") or ""),
                 port=str(entry.get("PORT") or ""),
                 user=str(entry.get("USER") or ""),
+                source=_parameter_source(vendor, entry),
             )
         )
     return tuple(infos)
+
+
+def _database_settings() -> Mapping[str, Mapping[str, Any]]:
+    """``DATABASES`` as Django's connection handler completes it (an empty ``DATABASES`` gets
+    a dummy ``default``); reading it loads no backend and connects to nothing."""
+    return connections.settings
+
+
+def is_dummy(entry: Mapping[str, Any]) -> bool:
+    """An entry Django fills in as its dummy backend: no ENGINE (``{}``), or the dummy itself."""
+    engine = str(entry.get("ENGINE") or "")
+    return engine in ("", "django.db.backends.", DUMMY_ENGINE)
+
+
+def _parameter_source(vendor: str, entry: Mapping[str, Any]) -> str:
+    """Where the driver finds what NAME leaves out: a libpq service or a MySQL option file."""
+    options: Mapping[str, Any] = entry.get("OPTIONS") or {}
+    if vendor == "postgresql" and options.get("service"):
+        return f"service {options['service']}"
+    if vendor == "mysql" and options.get("read_default_file"):
+        return f"read_default_file {options['read_default_file']}"
+    return ""
+
+
+def not_databases() -> tuple[str, ...]:
+    """Aliases configured without an ENGINE (Django's dummy backend), in settings order."""
+    return tuple(alias for alias, entry in _database_settings().items() if is_dummy(entry))
 
 
 def passwords() -> tuple[str, ...]:
@@ -99,8 +138,59 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
-def load_migrations() -> MigrationLoader:
-    """Django's migration graph, built without a database; refuses conflicting leaves."""
+@dataclass(frozen=True)
+class UnimportableModule:
+    """A ``MIGRATION_MODULES`` entry of an installed app whose module cannot be imported: Django's
+    ``migrate`` raises on it (``makemigrations APP`` creates the package)."""
+
+    app: str
+    module: str
+    reason: str  # "ModuleNotFoundError: No module named 'x'"
+
+    @property
+    def message(self) -> str:
+        return (
+            f"MIGRATION_MODULES[{self.app!r}] = {self.module!r} cannot be imported "
+            f"({self.reason}): Django's migrate fails on it, so migrate_all refuses to run."
+        )
+
+    @property
+    def fix(self) -> str:
+        return (
+            f"Run 'manage.py makemigrations {self.app}' to create the package, correct the "
+            f"module path, or set MIGRATION_MODULES[{self.app!r}] = None to disable {self.app}'s "
+            "migrations."
+        )
+
+
+def unimportable_migration_modules() -> tuple[UnimportableModule, ...]:
+    """``MIGRATION_MODULES`` entries (of installed apps, not None) that cannot be imported, in
+    INSTALLED_APPS order. Django's loader skips them when asked to ignore missing migrations
+    (``makemigrations``, ``showmigrations``) and raises in ``migrate``."""
+    configured: Mapping[str, str | None] = getattr(settings, "MIGRATION_MODULES", None) or {}
+    found = []
+    for label in installed_app_labels():
+        module = configured.get(label)
+        if module is None:
+            continue  # not configured, or None: migrations disabled on purpose
+        try:
+            import_module(module)
+        except Exception as exc:  # ModuleNotFoundError, or the package raises while importing
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+            found.append(UnimportableModule(label, str(module), reason))
+    return tuple(found)
+
+
+def load_migrations(*, strict: bool = True) -> MigrationLoader:
+    """Django's migration graph, built without a database; refuses conflicting leaves and (unless
+    ``strict`` is False) an unimportable ``MIGRATION_MODULES`` entry, as Django's ``migrate``
+    does: the loader would silently leave that app out."""
+    if strict:
+        unimportable = unimportable_migration_modules()
+        if unimportable:
+            raise ConfigurationError(
+                "\n".join(f"{problem.message} {problem.fix}" for problem in unimportable)
+            )
     loader = MigrationLoader(None, ignore_no_migrations=True)
     conflicts = dict(loader.detect_conflicts().items())
     if conflicts:
@@ -146,8 +236,10 @@ def is_counted(model: type[Model]) -> bool:
 
 
 def alias_names() -> tuple[str, ...]:
-    """``DATABASES`` aliases in settings order (no database backend is loaded)."""
-    return tuple(settings.DATABASES)
+    """The aliases that are databases, in settings order (no database backend is loaded): those
+    configured without an ENGINE (Django's dummy backend) are left out, so the routers are never
+    asked about them and no plan, check or graph includes them."""
+    return tuple(alias for alias, entry in _database_settings().items() if not is_dummy(entry))
 
 
 def mirrors() -> dict[str, str]:
@@ -190,6 +282,29 @@ def data_migrations(loader: MigrationLoader) -> dict[MigrationKey, tuple[Migrati
         parents = loader.graph.node_map[key].parents
         found[key] = tuple(sorted(p.key for p in parents if p.key[0] != key[0]))
     return found
+
+
+def data_operations(
+    loader: MigrationLoader,
+) -> dict[MigrationKey, list[tuple[str, dict[str, Any]]]]:
+    """Migrations with ``RunPython``/``RunSQL`` operations: each operation's class name and hints,
+    in order (``SeparateDatabaseAndState``'s database side included)."""
+    found = {}
+    for key, migration in sorted(loader.graph.nodes.items()):
+        operations = [
+            (type(op).__name__, dict(op.hints)) for op in _data_operations(migration.operations)
+        ]
+        if operations:
+            found[key] = operations
+    return found
+
+
+def _data_operations(operations: Iterable[Any]) -> Iterable[Any]:
+    for operation in operations:
+        if isinstance(operation, SeparateDatabaseAndState):
+            yield from _data_operations(operation.database_operations)
+        elif isinstance(operation, (RunPython, RunSQL)):
+            yield operation
 
 
 def _runs_python(operations: Iterable[Any]) -> bool:
@@ -244,6 +359,11 @@ def model_aliases(model: type[Model], aliases: Iterable[str]) -> tuple[str, ...]
     )
 
 
+def any_router_defines(method: str) -> bool:
+    """Some router in ``DATABASE_ROUTERS`` has ``method`` (e.g. "db_for_write")."""
+    return any(hasattr(candidate, method) for candidate in router.routers)
+
+
 def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
     """The alias ``db_for_read`` or ``db_for_write`` (``action`` "read" or "write") picks for
     ``model``, asking the routers in turn as Django does (``default`` when none answers).
@@ -270,11 +390,22 @@ def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
         if not chosen:
             continue
         if chosen not in known:
+            dummy = chosen in not_databases()
             raise RouterError(
                 _router_name(candidate),
                 call,
-                f"returned {chosen!r}, which is not in DATABASES ({', '.join(sorted(known))})",
-                "Fix the router's alias or add it to DATABASES.",
+                f"returned {chosen!r}, which is "
+                + (
+                    "not a database (no ENGINE: Django's dummy backend, where every query fails)"
+                    if dummy
+                    else f"not in DATABASES ({', '.join(sorted(known))})"
+                ),
+                "Fix the router's alias"
+                + (
+                    f" or give DATABASES[{chosen!r}] an ENGINE."
+                    if dummy
+                    else " or add it to DATABASES."
+                ),
                 raised=False,
             )
         return str(chosen)
@@ -389,9 +520,9 @@ def disk_migration_stamps() -> dict[str, dict[str, Stamp]] | None:
         try:
             module = import_module(module_name)
         except ModuleNotFoundError as exc:
-            if _explicit or "migrations" in (exc.name or "").split("."):
+            if not _explicit and "migrations" in (exc.name or "").split("."):
                 continue  # as the loader: an app without a migrations package is unmigrated
-            return None
+            return None  # an explicit MIGRATION_MODULES entry: load_migrations() refuses it
         except Exception:
             return None
         path = getattr(module, "__path__", None)

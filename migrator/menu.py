@@ -246,7 +246,9 @@ class Menu:
             Choice(
                 f"{row.info.alias.ljust(width)}  {_alias_mark(row)}".rstrip(),
                 row.info.alias,
-                disabled="" if row.apps else "no app is routed here",
+                disabled=""
+                if row.apps
+                else ("no app is routed here" if row.info.is_database else "not a database"),
             )
             for row in survey.aliases
         ]

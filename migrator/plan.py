@@ -6,7 +6,7 @@ database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -110,11 +110,22 @@ def validate_selection(
     aliases: Sequence[str],
     installed_apps: Sequence[str],
     migrated_apps: Sequence[str],
+    *,
+    not_databases: Collection[str] = (),
 ) -> None:
+    """Refuse a selection that names an unknown alias, an alias that is not a database (no
+    ENGINE: Django's dummy backend), or an app that is not installed or has no migrations."""
     for alias in selection.databases:
         if alias not in aliases:
             raise UsageError(
                 f"--database {alias}: no such alias in DATABASES. Known aliases: {', '.join(aliases)}."
+            )
+        if alias in not_databases:
+            databases = [name for name in aliases if name not in not_databases]
+            raise UsageError(
+                f"--database {alias}: DATABASES[{alias!r}] is not a database: it has no ENGINE, "
+                f"so Django uses its dummy backend there (every query fails) and nothing can be "
+                f"migrated on it. Databases: {', '.join(databases) or 'none'}."
             )
     labels = list(selection.apps)
     if selection.target:

@@ -7,8 +7,7 @@ databases (MySQL/MariaDB) and folders (SQLite) are problems too, unless ``--crea
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from django.db import connections
+from dataclasses import replace
 
 from migrator.backends import backend
 from migrator.errors import ConfigurationError, PreflightError
@@ -20,21 +19,33 @@ def planned_aliases(plan: Plan) -> list[str]:
 
 
 def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
+    # Without NAME, a PostgreSQL service or a MySQL option file may name the database (as
+    # Django allows); the probe then asks the server which one it is.
     empty = [
         alias
         for alias in planned_aliases(plan)
-        if not plan.alias_info(alias).name
-        and not (connections[alias].settings_dict.get("OPTIONS") or {}).get("service")
+        if not plan.alias_info(alias).name and not plan.alias_info(alias).source
     ]
     if empty:
         raise ConfigurationError(
             "; ".join(f"DATABASES[{alias!r}] has no NAME" for alias in empty)
-            + ": set the database name (the file path for SQLite). Nothing was changed."
+            + ": set the database name (the file path for SQLite), or let "
+            "OPTIONS['service'] (PostgreSQL) or OPTIONS['read_default_file'] (MySQL/MariaDB) "
+            "name it. Nothing was changed."
         )
     return tuple(
         backend(plan.alias_info(alias).vendor).probe(plan.alias_info(alias), connect_timeout)
         for alias in planned_aliases(plan)
     )
+
+
+def resolved(plan: Plan, probes: Iterable[Probe]) -> Plan:
+    """``plan`` with each probed alias described as the server named it: the database that a
+    PostgreSQL service or a MySQL option file selected, where settings have no NAME."""
+    found = {probe.info.alias: probe.info for probe in probes}
+    if all(found.get(info.alias, info) == info for info in plan.aliases):
+        return plan
+    return replace(plan, aliases=tuple(found.get(info.alias, info) for info in plan.aliases))
 
 
 def _where(probe: Probe) -> str:

@@ -114,7 +114,8 @@ class Router:
 
     @classmethod
     def of(cls, aliases: Iterable[AliasInfo]) -> Router:
-        infos = list(aliases)
+        """The routers over the aliases that are databases (never Django's dummy ``{}``)."""
+        infos = [info for info in aliases if info.is_database]
         return cls([info.alias for info in infos], {info.alias: info.vendor for info in infos})
 
     def model_allowed(self, alias: str, app: str, model: str, stand_in: Any) -> bool:
@@ -313,7 +314,7 @@ def app_matrix(
 
 def routed_matrix(loader: MigrationLoader) -> dict[str, tuple[str, ...]]:
     """For each app with migrations, the aliases where any of its migrations executes."""
-    aliases = inspect.alias_infos()
+    aliases = [info for info in inspect.alias_infos() if info.is_database]
     routing = migration_routing(loader, Router.of(aliases))
     return app_matrix(
         routing, inspect.migrated_app_labels(loader), [info.alias for info in aliases]

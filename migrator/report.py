@@ -14,6 +14,7 @@ from migrator.types import (
     AliasStatus,
     Missing,
     PendingMigration,
+    Plan,
     PlanState,
     Progress,
     StepResult,
@@ -82,9 +83,7 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
         )
     for alias in plan.unplanned_aliases:
-        lines.append(
-            Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
-        )
+        lines.append(Line(f"Not touched: {alias} ({unplanned_reason(plan, alias)}).", "notice"))
     for label, operations in plan.unclassified.items():
         lines.append(
             Line(
@@ -126,6 +125,22 @@ def _recorded_lines(recorded: Sequence[PendingMigration], verbosity: int) -> lis
     ]
 
 
+UNPLANNED_REASONS = {
+    "not-a-database": "not a database: no ENGINE, Django's dummy backend; never connected to",
+    "no-routes": "the routers allow no migrations there",
+}
+
+
+def unplanned_code(plan: Plan, alias: str) -> str:
+    """Why ``alias`` is not in the plan: ``not-a-database`` (configured without an ENGINE, as
+    ``"default": {}``) or ``no-routes``."""
+    return "no-routes" if plan.alias_info(alias).is_database else "not-a-database"
+
+
+def unplanned_reason(plan: Plan, alias: str) -> str:
+    return UNPLANNED_REASONS[unplanned_code(plan, alias)]
+
+
 def _up_to_date_lines(state: PlanState) -> list[Line]:
     """The fast path's plan: nothing pending anywhere, so no order was computed."""
     plan = state.plan
@@ -141,7 +156,7 @@ def _up_to_date_lines(state: PlanState) -> list[Line]:
         for step in plan.steps
     ]
     lines += [
-        Line(f"Not touched: {alias} (the routers allow no migrations there).", "notice")
+        Line(f"Not touched: {alias} ({unplanned_reason(plan, alias)}).", "notice")
         for alias in plan.unplanned_aliases
     ]
     return lines
@@ -345,9 +360,12 @@ def status_lines(rows: Sequence[AliasStatus]) -> list[Line]:
         if probe is None:
             table.append((info.alias, info.vendor, info.location, "", "-", "-", "-", "-"))
             styles.append("")
-            notes.append(
-                Line(f"{info.alias}: no app is routed here; never connected to.", "notice")
+            why = (
+                "no app is routed here"
+                if info.is_database
+                else "not a database (no ENGINE: Django's dummy backend)"
             )
+            notes.append(Line(f"{info.alias}: {why}; never connected to.", "notice"))
             continue
         vendor = f"{info.vendor} {probe.version}" if probe.version else info.vendor
         table.append(
@@ -441,6 +459,10 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "databases": [alias_json(state, plan.alias_info(a)) for a in _planned_aliases(state)],
         "ordered": plan.ordered,
         "unplanned_aliases": list(plan.unplanned_aliases),
+        "unplanned": [
+            {"alias": alias, "reason": unplanned_code(plan, alias)}
+            for alias in plan.unplanned_aliases
+        ],
         "homeless_apps": list(plan.homeless_apps),
         "pending_count": state.pending_count,
         "recorded_count": state.recorded_count,

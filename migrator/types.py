@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+# What Django makes of an alias configured without an ENGINE (``"default": {}``, as the "Multiple
+# databases" topic documents): a backend whose every query raises ImproperlyConfigured.
+DUMMY_ENGINE = "django.db.backends.dummy"
+DUMMY_VENDOR = "dummy"
+
 
 @dataclass(frozen=True)
 class AliasInfo:
@@ -17,12 +22,28 @@ class AliasInfo:
     host: str = ""
     port: str = ""
     user: str = ""
+    # Where the connection parameters that settings leave out come from: "service NAME"
+    # (PostgreSQL OPTIONS['service']) or "read_default_file PATH" (MySQL); empty otherwise.
+    source: str = ""
+
+    @property
+    def is_database(self) -> bool:
+        """False for an alias without an ENGINE (Django's dummy backend): never connected to."""
+        return self.vendor != DUMMY_VENDOR
 
     @property
     def location(self) -> str:
-        """``host:port/name`` for servers, the file path for SQLite."""
+        """``host:port/name`` for servers, the file path for SQLite; where settings leave the
+        name to a libpq service or a MySQL option file (and preflight has not asked the server
+        yet), that source; ``-`` for an alias that is not a database."""
+        if not self.is_database:
+            return "-"
         if self.vendor == "sqlite":
             return self.name
+        if not self.name and self.source:
+            if not self.host:
+                return self.source
+            return f"{self.host}{':' + self.port if self.port else ''} ({self.source})"
         where = self.host or "localhost"
         if self.port:
             where = f"{where}:{self.port}"

@@ -84,3 +84,38 @@ class BlogOnReplicaRouter:
 class AlwaysRaisingRouter:
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
         raise RuntimeError("router misconfigured")
+
+
+class AllowMigrateOnlyRouter:
+    """Routers as many projects write them: only allow_migrate (each app on its alias, nothing on
+    the replica); reads and writes are chosen with .using(), so db_for_read/db_for_write fall
+    back to default."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        from testproject.routers import home
+
+        return db != "read_replica" and db == home(app_label)
+
+
+class TargetDbOnlyRouter:
+    """The "Data migrations and multiple databases" how-to's router without its fallback: an
+    opinion only when an operation carries hints={"target_db": alias}."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        if "target_db" in hints:
+            return bool(db == hints["target_db"])
+        return None
+
+
+class AnalyticsTargetDbRouter:
+    """analytics lives on analytics_db; its data migrations may be sent elsewhere with
+    hints={"target_db": alias}."""
+
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool | None:
+        if app_label != "analytics":
+            return None
+        if "target_db" in hints:
+            return bool(db == hints["target_db"])
+        return db == "analytics_db"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from django.db import connections
@@ -44,16 +46,62 @@ def lock_name(info: AliasInfo) -> str:
     return name
 
 
+def _unknown_database(exc: Exception) -> str:
+    """The name in MySQL's error 1049 (``Unknown database 'x'``), else empty."""
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    if len(args) >= 2 and args[0] == 1049:
+        match = re.search(r"'(.*)'", str(args[1]))
+        return match.group(1) if match else ""
+    return ""
+
+
+def _resolved(info: AliasInfo, database: str, connection: Any, port: str) -> AliasInfo:
+    """``info`` with what the server reports for the settings left to the option file."""
+    host = info.host
+    if not host:
+        described = str(connection.get_host_info())  # "127.0.0.1 via TCP/IP"
+        host = described.split(" via ")[0]
+        if "TCP/IP" not in described:
+            port = ""
+    return replace(info, name=database, host=host, port=info.port or port)
+
+
 class MySQL:
     def probe(self, info: AliasInfo, timeout: float) -> Probe:
+        """Reachable, the version, read-only flags, and the database: NAME's exists; without
+        NAME (OPTIONS['read_default_file'] names it, as Django allows) the server says which
+        database the connection selected, and the returned probe's ``info`` carries its name."""
+        from_file = not info.name
         try:
-            connection = connect(info.alias, timeout, with_database=False)
+            connection = connect(info.alias, timeout, with_database=from_file)
         except Exception as exc:
+            unknown = _unknown_database(exc)
+            if from_file and unknown:
+                return Probe(
+                    info,
+                    problems=(
+                        f"database {unknown!r}, which the option file names, does not exist; "
+                        f"create it (CREATE DATABASE {quote(unknown)}) or fix the option file "
+                        "(--create-schemas cannot: the option file selects it on every "
+                        "connection).",
+                    ),
+                )
             return Probe(info, reachable=False, problems=(f"cannot connect: {first_line(exc)}",))
         try:
             cursor = connection.cursor()
-            cursor.execute("SELECT VERSION()")
-            version = cursor.fetchone()[0]
+            cursor.execute("SELECT VERSION(), DATABASE(), @@port")
+            version, selected, port = cursor.fetchone()
+            if from_file:
+                if not selected:
+                    return Probe(
+                        info,
+                        version=str(version),
+                        problems=(
+                            "no database: NAME is empty and the option file names none; set "
+                            "NAME, or 'database = NAME' in the option file's [client] section.",
+                        ),
+                    )
+                info = _resolved(info, str(selected), connection, str(port))
             cursor.execute(
                 "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
                 (info.name,),
@@ -82,10 +130,13 @@ class MySQL:
 
     @contextmanager
     def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
-        name = lock_name(info)
         connection = connect(info.alias, max(timeout, 5), with_database=False)
         try:
             cursor = connection.cursor()
+            if not info.name:  # the option file selected the database: lock that one
+                cursor.execute("SELECT DATABASE()")
+                info = replace(info, name=str(cursor.fetchone()[0] or ""))
+            name = lock_name(info)
             cursor.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
             started = float(cursor.fetchone()[0])
             cursor.execute("SELECT GET_LOCK(%s, %s)", (name, timeout))

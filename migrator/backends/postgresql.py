@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from django.db import connections
@@ -39,6 +41,16 @@ def lock_key(info: AliasInfo, schema: str) -> tuple[int, int]:
     return LOCK_CLASS, digest - (1 << 32) if digest >= (1 << 31) else digest
 
 
+def _resolved(info: AliasInfo, database: str, connection: Any) -> AliasInfo:
+    """``info`` with what the connection reports for the settings left to the service."""
+    details = getattr(connection, "info", None)
+    host = info.host or str(getattr(details, "host", "") or "")
+    if host.startswith("/"):
+        host = ""  # a Unix socket directory: shown as localhost
+    port = info.port or str(getattr(details, "port", "") or "")
+    return replace(info, name=database, host=host, port=port)
+
+
 class PostgreSQL:
     def probe(self, info: AliasInfo, timeout: float) -> Probe:
         options = connections[info.alias].settings_dict.get("OPTIONS") or {}
@@ -49,12 +61,18 @@ class PostgreSQL:
             connection = connect(info.alias, timeout)
         except Exception as exc:
             text = first_line(exc)
-            if f'database "{info.name}" does not exist' in str(exc):
+            absent = re.search(r'database "(.*?)" does not exist', str(exc))
+            if absent and (absent.group(1) == info.name or not info.name):
+                name = absent.group(1)
+                if info.name:
+                    where, fix = f" on {info.host or 'localhost'}", "fix NAME"
+                else:
+                    where, fix = "", "fix the service's dbname"
                 return Probe(
                     info,
                     problems=(
-                        f"database {info.name!r} does not exist on {info.host or 'localhost'}; "
-                        f"create it (createdb {info.name}) or fix NAME.",
+                        f"database {name!r} does not exist{where}; "
+                        f"create it (createdb {name}) or {fix}.",
                     ),
                 )
             return Probe(info, reachable=False, problems=(f"cannot connect: {text}",))
@@ -64,9 +82,14 @@ class PostgreSQL:
                     "SELECT current_setting('server_version'), "
                     "current_setting('transaction_read_only'), "
                     "current_setting('default_transaction_read_only'), pg_is_in_recovery(), "
-                    "current_setting('search_path'), current_schemas(false)"
+                    "current_setting('search_path'), current_schemas(false), current_database()"
                 )
-                version, tx_ro, default_ro, recovery, path_setting, existing = cursor.fetchone()
+                row = cursor.fetchone()
+                version, tx_ro, default_ro, recovery, path_setting, existing, database = row
+                if (
+                    not info.name
+                ):  # OPTIONS['service'] chose the database: name it as the server does
+                    info = _resolved(info, str(database), connection)
                 schemas = configured or parse_search_path(path_setting)
                 wanted = [name for name in schemas if name != USER_SCHEMA]
                 cursor.execute(
@@ -111,9 +134,10 @@ class PostgreSQL:
         connection = connect(info.alias, max(timeout, 5))
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT current_schemas(false)")
-                schemas = cursor.fetchone()[0] or [""]
-                key = lock_key(info, schemas[0])
+                cursor.execute("SELECT current_schemas(false), current_database()")
+                schemas, database = cursor.fetchone()
+                # Without NAME (OPTIONS['service']), the database the service selected.
+                key = lock_key(replace(info, name=info.name or database), (schemas or [""])[0])
                 started = time.monotonic()
                 while True:
                     cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)

@@ -30,8 +30,8 @@ CROSSDB = {
 }
 
 HOMELESS = Finding(
-    "migrator.E001",
-    "error",
+    "migrator.W003",
+    "warning",
     None,
     "cache.CacheEntry",
     f"cache.CacheEntry is refused by allow_migrate on every alias ({ALL}): its table "
@@ -40,8 +40,8 @@ HOMELESS = Finding(
     "alias that should hold it, or set Meta.managed = False if another system creates the table.",
 )
 WRITES_ELSEWHERE = Finding(
-    "migrator.E002",
-    "error",
+    "migrator.W004",
+    "warning",
     "default",
     "cache.CacheEntry",
     "db_for_write(cache.CacheEntry) returns 'default', but allow_migrate refuses cache.CacheEntry "
@@ -51,8 +51,8 @@ WRITES_ELSEWHERE = Finding(
     "'cache' on 'default'.",
 )
 READS_ELSEWHERE = Finding(
-    "migrator.E003",
-    "error",
+    "migrator.W005",
+    "warning",
     "default",
     "cache.CacheEntry",
     "db_for_read(cache.CacheEntry) returns 'default', but its table 'cache_cacheentry' is "
@@ -62,8 +62,8 @@ READS_ELSEWHERE = Finding(
     "TEST = {'MIRROR': 'cache_db'}.",
 )
 READS_FROM_OTHER_REPLICA = Finding(
-    "migrator.E003",
-    "error",
+    "migrator.W005",
+    "warning",
     "read_replica",
     "users.User",
     "db_for_read(users.User) returns 'read_replica', but its table 'users_user' is created only "
@@ -172,6 +172,69 @@ DATA_MIGRATION = Finding(
     "read the other app's rows through the routers or .using(alias), not "
     "schema_editor.connection.",
 )
+OFF_DEFAULT = (
+    "users.User (users_db), analytics.Event (analytics_db), legacy.CustomerNote (legacy_db), "
+    "cache.CacheEntry (cache_db)"
+)
+CHOSEN_WITH_USING = [
+    Finding(
+        f"migrator.{check}",
+        "warning",
+        "default",
+        "DATABASE_ROUTERS",
+        f"No router defines db_for_{action}, so every {action} that does not name its database "
+        f"with .using() goes to 'default', where the tables of 4 models are not created: "
+        f"{OFF_DEFAULT}. Such {action}s fail with 'relation does not exist'.",
+        f"Nothing to change if every {action} of these models says .using(alias); otherwise add "
+        f"a router whose db_for_{action} returns the alias that holds each model's table.",
+    )
+    for check, action in (("W004", "write"), ("W005", "read"))
+]
+
+MISSING_MODULE = "tests.fixtures.missing_legacy_migrations"
+UNIMPORTABLE_MODULE = Finding(
+    "migrator.E008",
+    "error",
+    None,
+    "legacy",
+    f"MIGRATION_MODULES['legacy'] = {MISSING_MODULE!r} cannot be imported (ModuleNotFoundError: "
+    f"No module named {MISSING_MODULE!r}): Django's migrate fails on it, so migrate_all refuses "
+    "to run.",
+    "Run 'manage.py makemigrations legacy' to create the package, correct the module path, or "
+    "set MIGRATION_MODULES['legacy'] = None to disable legacy's migrations.",
+)
+
+
+def unhinted(migration: str, router: str, runs_on: str) -> Finding:
+    app = migration.partition(".")[0]
+    return Finding(
+        "migrator.W006",
+        "warning",
+        runs_on,
+        migration,
+        f"{migration} has RunPython without the hints the routers read about app {app!r} "
+        f"(tests.routers.{router} reads 'target_db'): Django's migrate asks allow_migrate(db, "
+        f"{app!r}) without them for it, so it runs on {runs_on}, wherever the routers allow the "
+        "app without those hints.",
+        "Pass the hints the router reads to each operation (RunPython(..., hints={'target_db': "
+        f"...}})), or make the router answer for app {app!r} without hints.",
+    )
+
+
+HINTS_ONLY_ROUTER = Finding(
+    "migrator.I002",
+    "info",
+    None,
+    "tests.routers.TargetDbOnlyRouter",
+    "Router tests.routers.TargetDbOnlyRouter.allow_migrate answers from hints: it reads "
+    "'target_db', and without hints it allows no app on any alias (None or False) and it never "
+    "looks at app_label. Django's migrate asks it per operation with that operation's hints, and "
+    "so does migrate_all: a RunPython/RunSQL runs where its hints send it; an operation without "
+    "them (every model operation) runs only where another router or the default allows it.",
+    "Nothing to change if this is deliberate: give every RunPython/RunSQL the hints this router "
+    "reads (hints={'target_db': ...}) and check where each migration runs with 'manage.py "
+    "migrate_all --plan'.",
+)
 
 SCENARIOS = {
     "homeless-model": (routers("HomelessCacheRouter"), [HOMELESS]),
@@ -184,6 +247,11 @@ SCENARIOS = {
     "several-homes": (routers("CacheTwiceRouter"), [SEVERAL_HOMES]),
     "migrations-on-a-mirror": (routers("BlogOnReplicaRouter"), [MIGRATED_MIRROR]),
     "cross-database-keys": (CROSSDB, CROSS_DATABASE_KEYS),
+    # Routers that define only allow_migrate: one warning per action, not one per model.
+    "reads-and-writes-chosen-with-using": (
+        {"DATABASE_ROUTERS": ["tests.routers.AllowMigrateOnlyRouter"]},
+        CHOSEN_WITH_USING,
+    ),
     "router-names-unknown-alias": (routers("UnknownAliasRouter"), [UNKNOWN_ALIAS]),
     "router-raises-in-allow-migrate": (routers("RaisingRouter"), [RAISES]),
     "router-raises-in-db-for-read": (routers("RaisingReadRouter"), [READ_RAISES]),
@@ -194,6 +262,25 @@ SCENARIOS = {
     "data-migration-across-aliases": (
         {"MIGRATION_MODULES": {"analytics": "tests.fixtures.analytics_reads_users_migrations"}},
         [DATA_MIGRATION],
+    ),
+    "unimportable-migration-module": (
+        {"MIGRATION_MODULES": {"legacy": MISSING_MODULE, "cache": None}},  # None: disabled, fine
+        [UNIMPORTABLE_MODULE],
+    ),
+    "data-migration-without-the-hints-the-router-reads": (
+        routers("AnalyticsTargetDbRouter"),
+        [unhinted("analytics.0002_seed_event_names", "AnalyticsTargetDbRouter", "analytics_db")],
+    ),
+    # Every data migration lacks the hints this router reads: contrib's ones included (auth's has
+    # none, contenttypes' has model_name only).
+    "router-answers-from-hints-only": (
+        routers("TargetDbOnlyRouter"),
+        [
+            HINTS_ONLY_ROUTER,
+            unhinted("analytics.0002_seed_event_names", "TargetDbOnlyRouter", "analytics_db"),
+            unhinted("auth.0011_update_proxy_permissions", "TargetDbOnlyRouter", "default"),
+            unhinted("contenttypes.0002_remove_content_type_name", "TargetDbOnlyRouter", "default"),
+        ],
     ),
 }
 
@@ -213,7 +300,9 @@ def test_each_scenario_finds_exactly_its_check(
         # The same findings as Django system checks (tag "migrator"), hint and all.
         messages = [
             (m.id, m.level, m.obj, m.msg, m.hint)
-            for m in checks.check_routing() + checks.check_migration_graph()
+            for m in checks.check_routing()
+            + checks.check_migration_modules()
+            + checks.check_migration_graph()
         ]
     levels = {"error": 40, "warning": 30, "info": 20}
     assert messages == [(f.id, levels[f.level], f.obj, f.message, f.hint) for f in expected]
@@ -256,11 +345,20 @@ def test_checks_of_named_apps_only() -> None:
         assert checks.migration_findings({"users"}) == [CYCLE]
 
 
-@override_settings(
-    SILENCED_SYSTEM_CHECKS=["migrator.E002"], **routers("CacheWritesToDefaultRouter")
-)
-def test_silenced_findings_are_left_out() -> None:
-    assert checks.doctor() == []
+@pytest.mark.parametrize(("silenced", "counted"), [("migrator.W004", 1), ("migrator.E002", 0)])
+def test_silenced_findings_are_left_out(silenced: str, counted: int) -> None:
+    # E002 is W004's ID in 0.1.0: silencing it still works, in --doctor and in Django's checks
+    # (which then do not count it: migrator leaves it out before Django sees it).
+    with override_settings(
+        SILENCED_SYSTEM_CHECKS=[silenced], **routers("CacheWritesToDefaultRouter")
+    ):
+        assert checks.doctor() == []
+        out, err, code = run("check")
+    assert (out, err, code) == (
+        f"System check identified no issues ({counted} silenced).\n",
+        "",
+        0,
+    )
 
 
 # -- --doctor ------------------------------------------------------------------------------------
@@ -283,41 +381,55 @@ def test_doctor_on_the_testproject() -> None:
     }
 
 
-@override_settings(**routers("BlogOnReplicaRouter", "CacheWritesToDefaultRouter"))
+MIXED = routers("BlogOnReplicaRouter", "CacheWritesToDefaultRouter", "RaisingRouter")
+
+
+@override_settings(**MIXED)
 def test_doctor_prints_findings_by_alias_and_exits_1_on_errors() -> None:
     out, err, code = run("migrator", doctor=True)
     assert code == 1
     assert out.splitlines() == [
-        "Routing doctor: 1 error, 1 warning on 6 databases.",
+        "Routing doctor: 1 error, 2 warnings on 6 databases.",
         "default",
-        "  error migrator.E002 cache.CacheEntry",
+        "  warning migrator.W004 cache.CacheEntry",
         f"    {WRITES_ELSEWHERE.message}",
         f"    Fix: {WRITES_ELSEWHERE.hint}",
         "read_replica",
         "  warning migrator.W002 blog",
         f"    {MIGRATED_MIRROR.message}",
         f"    Fix: {MIGRATED_MIRROR.hint}",
+        "(no single alias)",
+        "  error migrator.E006 tests.routers.RaisingRouter",
+        f"    {RAISES.message}",
+        f"    Fix: {RAISES.hint}",
     ]
     assert err == (
-        "CommandError: The routing doctor found 1 error (migrator.E002). migrator refuses to "
+        "CommandError: The routing doctor found 1 error (migrator.E006). migrator refuses to "
         "migrate until it is fixed (or --skip-checks is passed).\n"
     )
 
 
 @override_settings(**routers("BlogOnReplicaRouter", "CacheWritesToDefaultRouter"))
+def test_warnings_alone_exit_0() -> None:
+    out, err, code = run("migrator", doctor=True)
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[0] == "Routing doctor: 2 warnings on 6 databases."
+
+
+@override_settings(**MIXED)
 def test_doctor_json_schema() -> None:
     out, err, code = run("migrate_all", doctor=True, json=True)
     assert code == 1
-    assert err.startswith("CommandError: The routing doctor found 1 error (migrator.E002).")
+    assert err.startswith("CommandError: The routing doctor found 1 error (migrator.E006).")
     assert json.loads(out) == {
         "version": 1,
         "mode": "doctor",
         "ok": False,
-        "counts": {"error": 1, "warning": 1, "info": 0},
+        "counts": {"error": 1, "warning": 2, "info": 0},
         "findings": [
             {
-                "id": "migrator.E002",
-                "level": "error",
+                "id": "migrator.W004",
+                "level": "warning",
                 "alias": "default",
                 "obj": "cache.CacheEntry",
                 "message": WRITES_ELSEWHERE.message,
@@ -330,6 +442,14 @@ def test_doctor_json_schema() -> None:
                 "obj": "blog",
                 "message": MIGRATED_MIRROR.message,
                 "hint": MIGRATED_MIRROR.hint,
+            },
+            {
+                "id": "migrator.E006",
+                "level": "error",
+                "alias": None,
+                "obj": "tests.routers.RaisingRouter",
+                "message": RAISES.message,
+                "hint": RAISES.hint,
             },
         ],
     }
@@ -377,22 +497,24 @@ def test_doctor_and_graph_refuse_run_options(options: dict[str, Any], message: s
 # -- checks before a run -------------------------------------------------------------------------
 
 REFUSAL = (
-    "CommandError: The routing doctor found 1 error, so nothing was started:\n"
-    f"  migrator.E002 cache.CacheEntry: {WRITES_ELSEWHERE.message}\n"
-    f"    Fix: {WRITES_ELSEWHERE.hint}\n"
-    "Fix it ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to run "
-    "anyway.\n"
+    "CommandError: The routing doctor found 2 errors, so nothing was started:\n"
+    + "".join(
+        f"  migrator.E004 {finding.obj}: {finding.message}\n    Fix: {finding.hint}\n"
+        for finding in CROSS_DATABASE_KEYS
+    )
+    + "Fix them ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to "
+    "run anyway.\n"
 )
 
 
-@override_settings(**routers("CacheWritesToDefaultRouter"))
+@override_settings(**CROSSDB)
 @pytest.mark.parametrize("mode", [{}, {"plan_only": True}, {"check": True}])
 def test_an_error_refuses_run_plan_and_check(sqlite_project: Path, mode: dict[str, Any]) -> None:
     assert run("migrate_all", skip_checks=False, **mode) == ("", REFUSAL, 2)
     assert list(sqlite_project.iterdir()) == []
 
 
-@override_settings(**routers("CacheWritesToDefaultRouter"))
+@override_settings(**CROSSDB)
 def test_refusal_as_json_and_skip_checks(sqlite_project: Path) -> None:
     out, err, code = run("migrate_all", skip_checks=False, plan_only=True, json=True)
     assert (err, code) == (REFUSAL, 2)
@@ -403,6 +525,20 @@ def test_refusal_as_json_and_skip_checks(sqlite_project: Path) -> None:
     assert out.startswith(
         "Plan: 6 steps in 2 levels on 5 databases, 22 migrations to run, 93 only to record."
     )
+
+
+@override_settings(**routers("CacheWritesToDefaultRouter", "CacheReadsFromDefaultRouter"))
+def test_warnings_that_were_errors_do_not_refuse_a_run(sqlite_project: Path) -> None:
+    out, err, code = run("migrate_all", skip_checks=False)
+    assert code == 0
+    assert err == (
+        "System check identified some issues:\n\nWARNINGS:\n"
+        f"cache.CacheEntry: (migrator.W004) {WRITES_ELSEWHERE.message}\n"
+        f"\tHINT: {WRITES_ELSEWHERE.hint}\n"
+        f"cache.CacheEntry: (migrator.W005) {READS_ELSEWHERE.message}\n"
+        f"\tHINT: {READS_ELSEWHERE.hint}\n"
+    )
+    assert out.splitlines()[-1] == "Done: 23 migrations applied on 5 databases."
 
 
 @override_settings(**routers("CacheTwiceRouter"))
@@ -463,3 +599,61 @@ def test_a_router_raising_for_every_model_is_one_finding() -> None:
             RAISES_HINT,
         )
     ]
+
+
+# -- an unimportable MIGRATION_MODULES entry (E008) ----------------------------------------------
+
+MODULE_REFUSED = f"CommandError: {UNIMPORTABLE_MODULE.message} {UNIMPORTABLE_MODULE.hint}\n"
+
+
+@override_settings(MIGRATION_MODULES={"legacy": MISSING_MODULE})
+def test_an_unimportable_migration_module_refuses_migrators_runs(sqlite_project: Path) -> None:
+    # With the checks: the doctor's refusal, naming the finding.
+    assert run("migrate_all", skip_checks=False) == (
+        "",
+        "CommandError: The routing doctor found 1 error, so nothing was started:\n"
+        f"  migrator.E008 legacy: {UNIMPORTABLE_MODULE.message}\n"
+        f"    Fix: {UNIMPORTABLE_MODULE.hint}\n"
+        "Fix it ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to "
+        "run anyway.\n",
+        2,
+    )
+    # Without them (--skip-checks, call_command's default), the same refusal from the loader:
+    # the app is never silently left out (the fast path included).
+    for mode in ({}, {"plan_only": True}, {"check": True}, {"databases": ["legacy_db"]}):
+        assert run("migrate_all", **mode) == ("", MODULE_REFUSED, 2)
+    assert run("migrator", auto=True) == ("", MODULE_REFUSED, 2)
+    assert list(sqlite_project.iterdir()) == []
+
+
+@override_settings(MIGRATION_MODULES={"legacy": MISSING_MODULE})
+def test_an_unimportable_migration_module_is_a_deploy_check() -> None:
+    # Not in the checks every command runs: makemigrations creates that package.
+    assert run("check") == (
+        "System check identified no issues (0 silenced).\n",
+        "",
+        0,
+    )
+    out, err, code = run("check", tag=["migrator"], deploy=True)
+    assert (out, code) == ("", 1)
+    assert err == (
+        "CommandError: SystemCheckError: System check identified some issues:\n\nERRORS:\n"
+        f"legacy: (migrator.E008) {UNIMPORTABLE_MODULE.message}\n"
+        f"\tHINT: {UNIMPORTABLE_MODULE.hint}\n\n"
+        "System check identified 1 issue (0 silenced).\n"
+    )
+    out, err, code = run("migrate_all", doctor=True)
+    assert code == 1
+    assert out.splitlines()[:3] == [
+        "Routing doctor: 1 error on 6 databases.",
+        "(no single alias)",
+        "  error migrator.E008 legacy",
+    ]
+
+
+@override_settings(MIGRATION_MODULES={"legacy": None})
+def test_a_disabled_migration_module_is_fine(sqlite_project: Path) -> None:
+    assert checks.doctor() == []
+    out, err, code = run("migrate_all")
+    assert (err, code) == ("", 0)
+    assert out.splitlines()[-1] == "Done: 22 migrations applied on 4 databases."

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tests.helpers import URL_PASSWORD, manage, sqlite_recorded, sqlite_tables
+from tests.helpers import REPO, URL_PASSWORD, manage, sqlite_recorded, sqlite_tables
 
 PASSWORD = URL_PASSWORD
 
@@ -105,36 +106,144 @@ def test_routing_doctor_in_a_child_process(tmp_path: Path) -> None:
 
 
 def test_routing_error_refuses_the_run_in_a_child_process(tmp_path: Path) -> None:
-    env = {**env_for(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings.cache_writes_to_default"}
+    env = {**env_for(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings.cross_database_key"}
     refused = manage("migrate_all", "--noinput", env=env)
     assert (refused.returncode, refused.stdout) == (2, "")
     assert refused.stderr.startswith(
-        "CommandError: The routing doctor found 1 error, so nothing was started:\n"
-        "  migrator.E002 cache.CacheEntry: db_for_write(cache.CacheEntry) returns 'default', "
+        "CommandError: The routing doctor found 2 errors, so nothing was started:\n"
+        "  migrator.E004 crossdb.Review.post: crossdb.Review.post is a ForeignKey to blog.Post "
     )
     assert refused.stderr.endswith(
-        "Fix it ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks to "
-        "run anyway.\n"
+        "Fix them ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks "
+        "to run anyway.\n"
     )
     assert list(tmp_path.iterdir()) == []
 
     doctor = manage("migrator", "--doctor", env=env)
     assert doctor.returncode == 1
     assert doctor.stdout.splitlines()[:3] == [
-        "Routing doctor: 1 error on 6 databases.",
-        "default",
-        "  error migrator.E002 cache.CacheEntry",
+        "Routing doctor: 2 errors on 6 databases.",
+        "cache_db",
+        "  error migrator.E004 crossdb.Review.post",
     ]
     assert doctor.stderr == (
-        "CommandError: The routing doctor found 1 error (migrator.E002). migrator refuses to "
-        "migrate until it is fixed (or --skip-checks is passed).\n"
+        "CommandError: The routing doctor found 2 errors (migrator.E004). migrator refuses to "
+        "migrate until they are fixed (or --skip-checks is passed).\n"
     )
 
     check = manage("check", env=env)
     assert check.returncode == 1
-    assert "cache.CacheEntry: (migrator.E002) db_for_write(cache.CacheEntry)" in check.stderr
+    assert "crossdb.Review.post: (migrator.E004) crossdb.Review.post is a ForeignKey" in (
+        check.stderr
+    )
 
     skipped = manage("migrate_all", "--skip-checks", "--plan", env=env)
     assert skipped.returncode == 0
     assert skipped.stdout.startswith("Plan: ")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_django_commands_work_with_routers_that_define_only_allow_migrate(tmp_path: Path) -> None:
+    # Reads and writes are chosen with .using(): the doctor warns (W004/W005), never stops Django.
+    env = {**env_for(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings.allow_migrate_only"}
+    warned = [
+        "DATABASE_ROUTERS: (migrator.W004) No router defines db_for_write",
+        "DATABASE_ROUTERS: (migrator.W005) No router defines db_for_read",
+    ]
+
+    def warnings(stderr: str) -> list[str]:
+        return [line.partition(", so ")[0] for line in stderr.splitlines() if ": (" in line]
+
+    check = manage("check", env=env)
+    assert (check.returncode, check.stdout) == (0, "")
+    assert warnings(check.stderr) == warned
+    assert check.stderr.endswith("System check identified 2 issues (0 silenced).\n")
+
+    migrate = manage("migrate", "--database", "users_db", env=env)
+    assert migrate.returncode == 0
+    assert warnings(migrate.stderr) == warned
+    assert sqlite_tables(tmp_path / "users_db.sqlite3") == {"django_migrations", "users_user"}
+
+    makemigrations = manage("makemigrations", "--check", "--dry-run", env=env)
+    assert (makemigrations.returncode, makemigrations.stdout) == (0, "No changes detected\n")
+
+    test = manage("test", "users", "--noinput", env=env)  # runs the checks after creating test DBs
+    assert test.returncode == 0
+    assert warnings(test.stderr) == warned
+    ran, blank, ok = test.stderr.splitlines()[-3:]
+    assert (ran.startswith("Ran 0 tests in "), blank, ok) == (True, "", "OK")
+
+    doctor = manage("migrate_all", "--doctor", env=env)
+    assert (doctor.returncode, doctor.stderr) == (0, "")
+    assert doctor.stdout.splitlines()[:3] == [
+        "Routing doctor: 2 warnings on 6 databases.",
+        "default",
+        "  warning migrator.W004 DATABASE_ROUTERS",
+    ]
+
+    # migrate_all prints the warnings and runs.
+    run = manage("migrate_all", "--noinput", env=env)
+    assert run.returncode == 0
+    assert warnings(run.stderr) == warned
+    assert run.stdout.splitlines()[-1] == "Done: 21 migrations applied on 5 databases."
+    assert sqlite_recorded(tmp_path / "cache_db.sqlite3") == {"cache.0001_initial"}
+
+
+def test_makemigrations_creates_the_missing_migration_module(tmp_path: Path) -> None:
+    # MIGRATION_MODULES names migrator_scratch.legacy_migrations; only migrator_scratch exists.
+    scratch = tmp_path / "code" / "migrator_scratch"
+    scratch.mkdir(parents=True)
+    (scratch / "__init__.py").write_text("")
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {
+        **env_for(data),
+        "DJANGO_SETTINGS_MODULE": "tests.settings.scratch_migration_module",
+        "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path / 'code'}",
+    }
+    message = (
+        "MIGRATION_MODULES['legacy'] = 'migrator_scratch.legacy_migrations' cannot be imported "
+        "(ModuleNotFoundError: No module named 'migrator_scratch.legacy_migrations'): Django's "
+        "migrate fails on it, so migrate_all refuses to run."
+    )
+    fix = (
+        "Run 'manage.py makemigrations legacy' to create the package, correct the module path, "
+        "or set MIGRATION_MODULES['legacy'] = None to disable legacy's migrations."
+    )
+
+    check = manage("check", env=env)
+    assert (check.returncode, check.stdout, check.stderr) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+        "",
+    )
+    deploy = manage("check", "--deploy", "--tag", "migrator", env=env)
+    assert deploy.returncode == 1
+    assert f"legacy: (migrator.E008) {message}\n\tHINT: {fix}\n" in deploy.stderr
+
+    # Refused before any database is touched, with or without the checks.
+    refused = manage("migrate_all", "--noinput", env=env)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert f"  migrator.E008 legacy: {message}\n    Fix: {fix}\n" in refused.stderr
+    skipped = manage("migrate_all", "--noinput", "--skip-checks", env=env)
+    assert (skipped.returncode, skipped.stdout, skipped.stderr) == (
+        2,
+        "",
+        f"CommandError: {message} {fix}\n",
+    )
+    assert list(data.iterdir()) == []
+    # As Django's own migrate fails on it.
+    django_migrate = manage("migrate", "--database", "legacy_db", env=env)
+    assert django_migrate.returncode == 1
+    assert "ModuleNotFoundError: No module named 'migrator_scratch.legacy_migrations'" in (
+        django_migrate.stderr
+    )
+
+    made = manage("makemigrations", "legacy", env=env)
+    assert (made.returncode, made.stderr) == (0, "")
+    assert made.stdout.splitlines()[0] == "Migrations for 'legacy':"
+    assert (scratch / "legacy_migrations" / "0001_initial.py").is_file()
+
+    run = manage("migrate_all", "--noinput", env=env)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert sqlite_recorded(data / "legacy_db.sqlite3") == {"legacy.0001_initial"}

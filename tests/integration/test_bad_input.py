@@ -339,16 +339,20 @@ CASES = [
         "empty ENGINE",
         {},
         2,
-        "DATABASES['cache_db'] has no ENGINE; set it, e.g. 'django.db.backends.postgresql' or "
-        "'django.db.backends.sqlite3'.",
+        # No ENGINE is Django's dummy backend: not a database, so the router that sends writes
+        # there is the mistake to name.
+        "Router testproject.routers.AppLabelRouter.db_for_write(cache.CacheEntry) returned "
+        "'cache_db', which is not a database (no ENGINE: Django's dummy backend, where every "
+        "query fails). Fix the router's alias or give DATABASES['cache_db'] an ENGINE.",
         entries=lambda s: {"cache_db": {"ENGINE": "", "NAME": str(s.tmp / "c.db")}},
     ),
     Case(
         "empty NAME",
         {},
         2,
-        "DATABASES['users_db'] has no NAME: set the database name (the file path for SQLite). "
-        "Nothing was changed.",
+        "DATABASES['users_db'] has no NAME: set the database name (the file path for SQLite), "
+        "or let OPTIONS['service'] (PostgreSQL) or OPTIONS['read_default_file'] (MySQL/MariaDB) "
+        "name it. Nothing was changed.",
         entries=lambda s: {"users_db": pg_entry("")},
     ),
     Case(

@@ -11,18 +11,21 @@ import pytest
 from django.test import override_settings
 
 import migrator
+from tests.commands.test_doctor import CROSSDB
 from tests.commands.test_migrate_all import EXPECTED_RECORDED, USERS
 from tests.conftest import PASSWORD, aliases_pointed_at, sqlite_entry
 from tests.helpers import ALIASES, recorded, run, summary_rows, table_rows, tables
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, TOP, MenuDriver, top
 
+# Two warnings (W002, W004) and two errors (E004: crossdb's keys to other aliases).
 ROUTING_MISTAKES = {
     "DATABASE_ROUTERS": [
         "tests.routers.BlogOnReplicaRouter",
         "tests.routers.CacheWritesToDefaultRouter",
         "testproject.routers.ReplicaRouter",
         "testproject.routers.AppLabelRouter",
-    ]
+    ],
+    **CROSSDB,
 }
 
 
@@ -379,7 +382,8 @@ def test_check_routing_is_the_doctor(menu: MenuDriver) -> None:
         doctor, _, _ = run("migrator", doctor=True)
     assert code == 0
     assert out.splitlines()[1:] == doctor.splitlines()
-    assert "  error migrator.E002 cache.CacheEntry" in out
+    assert "  warning migrator.W004 cache.CacheEntry" in out
+    assert "  error migrator.E004 crossdb.Review.post" in out
 
 
 def test_check_schema_drift_is_drift_with_a_confirmed_repair(
@@ -411,8 +415,8 @@ def test_routing_errors_keep_the_menu_closed_unless_skipped(
     out, err, code = menu(skip_checks=False)
     assert (out, code) == ("", 2)
     assert err.startswith(
-        "CommandError: The routing doctor found 1 error, so nothing was started:\n"
-        "  migrator.E002 cache.CacheEntry: "
+        "CommandError: The routing doctor found 2 errors, so nothing was started:\n"
+        "  migrator.E004 crossdb.Review.post: "
     )
     assert err.endswith("or pass --skip-checks to run anyway.\n")
     assert list(sqlite_project.iterdir()) == []

@@ -24,7 +24,7 @@ FINDINGS = [
     finding("migrator.I001", "users_db", "users.0002_data"),
     finding("migrator.E005", None, "routers.Router"),
     finding("migrator.W001", "default", "blog.Post"),
-    finding("migrator.E002", "default", "blog.Post"),
+    finding("migrator.E004", "default", "blog.Post"),
 ]
 
 
@@ -38,9 +38,9 @@ def test_findings_grouped_by_alias_errors_first() -> None:
     assert doctor_lines(FINDINGS, ALIASES) == [
         Line("Routing doctor: 2 errors, 1 warning, 1 info on 3 databases.", "heading"),
         Line("default", "heading"),
-        Line("  error migrator.E002 blog.Post", "error"),
-        Line("    migrator.E002 message."),
-        Line("    Fix: migrator.E002 fix."),
+        Line("  error migrator.E004 blog.Post", "error"),
+        Line("    migrator.E004 message."),
+        Line("    Fix: migrator.E004 fix."),
         Line("  warning migrator.W001 blog.Post", "warning"),
         Line("    migrator.W001 message."),
         Line("    Fix: migrator.W001 fix."),
@@ -62,7 +62,7 @@ def test_json_document() -> None:
     assert document["ok"] is False
     assert document["counts"] == {"error": 2, "warning": 1, "info": 1}
     assert [f["id"] for f in document["findings"]] == [
-        "migrator.E002",
+        "migrator.E004",
         "migrator.W001",
         "migrator.I001",
         "migrator.E005",
@@ -81,8 +81,8 @@ def test_json_document() -> None:
 def test_refusal_names_each_error_and_skip_checks() -> None:
     assert refusal_message([FINDINGS[1], FINDINGS[3]], ALIASES, "migrate_all") == (
         "The routing doctor found 2 errors, so nothing was started:\n"
-        "  migrator.E002 blog.Post: migrator.E002 message.\n"
-        "    Fix: migrator.E002 fix.\n"
+        "  migrator.E004 blog.Post: migrator.E004 message.\n"
+        "    Fix: migrator.E004 fix.\n"
         "  migrator.E005 routers.Router: migrator.E005 message.\n"
         "    Fix: migrator.E005 fix.\n"
         "Fix them ('manage.py migrate_all --doctor' lists every finding), or pass --skip-checks "
