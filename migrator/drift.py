@@ -21,7 +21,7 @@ gets manual steps. The interactive menu calls these two functions as the command
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.apps.registry import Apps
@@ -431,6 +431,8 @@ class AliasCheck:
         planned: list[MigrationKey] = []
         for origin in sorted(unrecorded, key=self._position):
             self._unrecorded(origin, unrecorded[origin], planned)
+        if self.repairs and any(f.kind == "wrong-schema" and not f.app for f in self.findings):
+            self._no_repair_on_shared_history()
         position = {app: index for index, app in enumerate(self.apps)}
         self.findings.sort(
             key=lambda f: (
@@ -440,6 +442,19 @@ class AliasCheck:
                 f.migration,
             )
         )
+
+    def _no_repair_on_shared_history(self) -> None:
+        """The alias reads another schema's django_migrations (shared with the aliases whose
+        search_path reaches it): a repair would change their history too. Offer none."""
+        self.repairs.clear()
+        why = (
+            f"No automatic repair on {self.alias}: the {HISTORY_TABLE} it reads is shared with "
+            "other aliases (see its wrong-schema finding); move the history first, then check "
+            "again."
+        )
+        self.findings[:] = [
+            replace(f, repair="", manual=(why, *f.manual)) if f.repair else f for f in self.findings
+        ]
 
     def _position(self, key: MigrationKey | None) -> int:
         if self._positions is None:

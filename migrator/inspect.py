@@ -611,8 +611,17 @@ def django_plan(
 ) -> list[tuple[Any, bool]]:
     """``MigrationExecutor.migration_plan`` for the step's targets on the applied set."""
     if loader.replacements and alias is not None:
-        # Squashed migrations change the graph per database: let Django build it for this alias.
+        # Squashed migrations change the graph per database: let Django build it for this alias,
+        # then plan from ``applied`` (what earlier steps of the run will have applied there), a
+        # squash counting as applied once everything it replaces is, as Django's loader counts it.
         source: Any = MigrationLoader(connections[alias], ignore_no_migrations=True)
+        keys = set(applied)
+        keys |= {
+            key
+            for key, squash in loader.replacements.items()
+            if all(replaced in keys for replaced in squash.replaces)
+        }
+        source.applied_migrations = dict.fromkeys(keys)
     else:
         source = SimpleNamespace(
             graph=loader.graph,

@@ -150,7 +150,7 @@ def _execute(
             stop = options.should_stop() if options.should_stop else None
             if stop:
                 raise Interrupted(f"stopped by {stop} before recording {item}")
-            executor.record(graph_loader.graph.nodes[(item.app, item.name)])
+            executor.record(graph_loader.disk_migrations[(item.app, item.name)])
             tracker.recorded.append(item)
         executor.check_replacements()
     if state.last:

@@ -340,6 +340,19 @@ def test_search_path_reaching_another_alias_history(servers: Servers) -> None:
     )
     assert finding["cause"].endswith("it was created while analytics had no django_migrations")
     assert finding["manual"][0].startswith('CREATE TABLE "analytics"."django_migrations"')
+    # Unrecording there would delete default's rows: no automatic repair on a shared history.
+    assert missing["repair"] is None
+    assert missing["manual"][0] == (
+        "No automatic repair on analytics_db: the django_migrations it reads is shared with other "
+        "aliases (see its wrong-schema finding); move the history first, then check again."
+    )
+    with aliases_pointed_at(servers.entries(analytics_options=PUBLIC_FIRST)):
+        _, _, code = run(
+            "migrate_all", drift=True, repair=True, databases=["analytics_db"], interactive=False
+        )
+        assert code == 1
+        _, err, code = run("migrate_all", check=True, databases=["default"])
+    assert (code, err) == (0, "")  # default's history is untouched
 
 
 def test_mariadb_drift_by_hand(on_servers: Servers) -> None:
