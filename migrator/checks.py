@@ -504,6 +504,55 @@ def migration_findings(app_labels: Collection[str] | None = None) -> list[Findin
             )
         )
     found.extend(_unhinted_data_migrations(loader, [a for a in apps if concerned(a)]))
+    found.extend(_data_migrations_away_from_tables(loader, [a for a in apps if concerned(a)]))
+    return found
+
+
+def _data_migrations_away_from_tables(
+    loader: MigrationLoader, apps: Sequence[str]
+) -> list[Finding]:
+    """W007: a RunPython/RunSQL that executes on aliases where none of its app's tables are."""
+    aliases = list(inspect.alias_names())
+    found = []
+    tables: dict[str, tuple[str, ...]] = {}
+    for (app, name), operations in inspect.data_operations(loader).items():
+        if app not in apps:
+            continue
+        if app not in tables:
+            has_tables = bool(inspect.counted_models(app))
+            tables[app] = inspect.routing_matrix(aliases, [app])[app] if has_tables else ()
+        if not tables[app]:
+            continue  # no table of its own anywhere (unmanaged models only): nothing to compare
+        for kind, hints in operations:
+            try:
+                runs_on = [a for a in aliases if inspect.allow_migrate(a, app, **hints)]
+            except ConfigurationError:
+                break  # a router raises: E006
+            away = [alias for alias in runs_on if alias not in tables[app]]
+            if not away:
+                continue
+            sent = f"with hints {_quoted(sorted(hints))}" if hints else "without hints"
+            found.append(
+                Finding(
+                    id="migrator.W007",
+                    level="warning",
+                    alias=away[0] if len(away) == 1 else None,
+                    obj=f"{app}.{name}",
+                    message=(
+                        f"{app}.{name} has a {kind} that executes on {_names(away)}, where none "
+                        f"of {app!r}'s tables are (they are on {_names(tables[app])}): the "
+                        f"routers allow it there {sent} (allow_migrate(db, {app!r}"
+                        + "".join(f", {key}={hints[key]!r}" for key in sorted(hints))
+                        + "))."
+                    ),
+                    hint=(
+                        f"If it is meant to run on {_names(away)} (a data migration for another "
+                        "database), silence migrator.W007; otherwise give it hints your routers "
+                        f"send to {_names(tables[app])}, or make allow_migrate refuse {app!r} "
+                        f"on {_names(away)}."
+                    ),
+                )
+            )
     return found
 
 
@@ -557,7 +606,7 @@ def _unhinted_data_migrations(loader: MigrationLoader, apps: Sequence[str]) -> l
 
 def doctor(app_labels: Collection[str] | None = None, *, migrations: bool = True) -> list[Finding]:
     """Every finding not silenced by ``SILENCED_SYSTEM_CHECKS``; ``migrations=False`` leaves out
-    the checks that load the migration files (E007, I001, W006)."""
+    the checks that load the migration files (E007, I001, W006, W007)."""
     found = routing_findings(app_labels) + module_findings(app_labels)
     if migrations:
         found += migration_findings(app_labels)

@@ -370,7 +370,7 @@ CASES = [
         "unknown MIGRATOR key",
         {},
         2,
-        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION.",
+        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE.",
         settings={"MIGRATOR": {"LOCK_TIMOUT": 5}},
     ),
     Case(
