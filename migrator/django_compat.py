@@ -71,7 +71,12 @@ def loader_for(connection: Any, shared: MigrationLoader) -> MigrationLoader:
 
 def plan_of(loader: MigrationLoader, keys: Iterable[tuple[str, str, bool]]) -> list[PlanItem]:
     """``(Migration, backwards)`` pairs, the form of the ``plan`` that migrate's signals carry."""
-    return [(loader.graph.nodes[(app, name)], backwards) for app, name, backwards in keys]
+    # A squashed migration and the ones it replaces are all on disk; the graph keeps one side.
+    nodes = loader.graph.nodes
+    return [
+        (nodes.get((app, name)) or loader.disk_migrations[(app, name)], backwards)
+        for app, name, backwards in keys
+    ]
 
 
 def send_pre_migrate(alias: str, apps: Any, plan: Sequence[PlanItem], *, interactive: bool) -> None:
