@@ -28,6 +28,7 @@ DIFFERENCES = {
     "swapped_user": None,
     "deleted_model": None,
     "unmanaged_view": None,
+    "squashed": None,
 }
 
 

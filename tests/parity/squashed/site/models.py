@@ -1,0 +1,5 @@
+from django.db import models
+
+
+class Page(models.Model):
+    account_id = models.BigIntegerField()
