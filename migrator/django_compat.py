@@ -14,6 +14,7 @@ from typing import Any
 
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
+from django.db import transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -53,12 +54,23 @@ class SharedGraphExecutor(MigrationExecutor):
         )
         return state
 
-    def record(self, migration: Migration) -> None:
-        """Record ``migration`` as applied without running it, as ``executor.record_migration``
-        records an applied one: a squashed migration records what it replaces (the squash itself
-        is recorded by ``check_replacements``)."""
-        for app_label, name in migration.replaces or [(migration.app_label, migration.name)]:
-            self.recorder.record_applied(app_label, name)
+    def record(self, migrations: Sequence[Migration]) -> None:
+        """Record ``migrations`` as applied without running them, as ``executor.record_migration``
+        records an applied one (a squashed migration records what it replaces; the squash itself
+        is recorded by ``check_replacements``), in one transaction and a few statements."""
+        rows = [
+            key
+            for migration in migrations
+            for key in (migration.replaces or [(migration.app_label, migration.name)])
+        ]
+        if not rows:
+            return
+        recorder = self.recorder
+        recorder.ensure_schema()
+        with transaction.atomic(using=self.connection.alias):
+            recorder.migration_qs.bulk_create(
+                [recorder.Migration(app=app, name=name) for app, name in rows], batch_size=500
+            )
 
 
 def loader_for(connection: Any, shared: MigrationLoader) -> MigrationLoader:

@@ -146,11 +146,10 @@ def _execute(
         applied = executor.loader.applied_migrations
         # Rows only, no SQL of the migrations: a stop request waits until they are written, so
         # that an alias whose migrations all ran ends with Django's history.
-        for item in state.record_after:
-            if (item.app, item.name) in applied:
-                continue  # recorded meanwhile (a squashed migration records what it replaces)
-            executor.record(graph_loader.disk_migrations[(item.app, item.name)])
-            tracker.recorded.append(item)
+        # A squashed migration records what it replaces: skip what is recorded meanwhile.
+        todo = [item for item in state.record_after if (item.app, item.name) not in applied]
+        executor.record([graph_loader.disk_migrations[(m.app, m.name)] for m in todo])
+        tracker.recorded.extend(todo)
         executor.check_replacements()
     if state.last:
         django_compat.send_post_migrate(
