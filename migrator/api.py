@@ -353,7 +353,13 @@ class Survey:
 
     def applied(self, app: str) -> tuple[str, ...]:
         """Migrations of ``app`` recorded on any of its aliases, in dependency order."""
-        names = {m.name for row in self.aliases if row.applied for m in row.applied if m.app == app}
+        names = {
+            m.name
+            for row in self.aliases
+            if row.applied and app in row.apps  # where it executes, not where only recorded
+            for m in row.applied
+            if m.app == app
+        }
         ordered = [name for name in self.migrations.get(app, ()) if name in names]
         return tuple(ordered + sorted(names - set(ordered)))
 
@@ -391,7 +397,7 @@ def survey() -> Survey:
             for m in (*state.pending, *state.recorded)
         )
         recorded = tuple(
-            PendingMigration(app, name) for app, name in sorted(applied) if app in apps
+            PendingMigration(app, name) for app, name in sorted(applied)
         )
         history = "; ".join(
             problem.removeprefix(f"{info.alias}: ")

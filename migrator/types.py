@@ -289,7 +289,8 @@ class AliasStatus:
     info: AliasInfo
     apps: tuple[str, ...] = ()  # the apps routed here; empty: no app is, never connected to
     probe: Probe | None = None
-    # Migrations of ``apps`` recorded in django_migrations, and those still to run; None: unknown.
+    # Every migration recorded in django_migrations (those only recorded there included, as in
+    # showmigrations), and those still to apply or record; None: unknown.
     applied: tuple[PendingMigration, ...] | None = None
     pending: tuple[PendingMigration, ...] | None = None
     error: str = ""  # why the state could not be read, or what is wrong with the recorded history
