@@ -14,8 +14,16 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
-from tests.helpers import finish, manage, manage_background, run, sqlite_recorded, summary_rows
-from tests.integration.conftest import Servers
+from tests.helpers import (
+    ALIASES,
+    finish,
+    manage,
+    manage_background,
+    run,
+    sqlite_recorded,
+    summary_rows,
+)
+from tests.integration.conftest import Servers, every_migration
 from tests.servers import (
     maria_connect,
     maria_recorded,
@@ -94,7 +102,10 @@ def test_postgresql_backend_terminated_mid_run(on_servers: Servers) -> None:
     connections["users_db"].close()
     out, _, code = run("migrate_all")  # the database is back: the rerun completes
     assert code == 0, out
-    assert pg_recorded(on_servers.users) == ["users.0001_initial", "users.0002_slow"]
+    # Recorded as Django's migrate --database X records: every migration, each once.
+    assert pg_recorded(on_servers.users) == every_migration("0002_slow")
+    assert pg_recorded(on_servers.site) == every_migration("0002_slow")
+    assert pg_recorded(on_servers.site, "analytics") == every_migration("0002_slow")
 
 
 @override_settings(MIGRATION_MODULES={"legacy": "tests.fixtures.slow_migrations"})
@@ -154,10 +165,9 @@ def test_signal_finishes_the_current_migration_and_stops(
     out, err = finish(process, timeout=60)
     out = seen + out
     assert process.returncode == code, err
-    assert sqlite_recorded(tmp_path / "users_db.sqlite3") == {
-        "users.0001_initial",
-        "users.0002_slow",  # the running migration finished
-    }
+    # The running migration (users.0002_slow) finished, then the rows only to record on
+    # users_db were written (no SQL) before the run stopped: all Django would record there.
+    assert sqlite_recorded(tmp_path / "users_db.sqlite3") == set(every_migration("0002_slow"))
     assert f"CommandError: Interrupted by {sig.name}: " in err
     assert "locks released. Run again to continue." in err
     rows = summary_rows(out)
@@ -188,7 +198,7 @@ def test_sigkill_leaves_no_stale_lock(servers: Servers) -> None:
     assert time.monotonic() - started < 30
     steps = json.loads(rerun.stdout)["results"]["steps"]
     assert all(step["lock_wait"] < 2 for step in steps)
-    assert pg_recorded(servers.users) == ["users.0001_initial", "users.0002_slow"]
+    assert pg_recorded(servers.users) == every_migration("0002_slow")
 
 
 @pytest.mark.parametrize("count", [2, 8])
@@ -204,15 +214,28 @@ def test_many_runs_at_once_record_each_migration_once(servers: Servers, count: i
         out, err = finish(process, timeout=300)
         assert process.returncode == 0, err
         documents.append(json.loads(out))
-    assert pg_recorded(servers.users) == ["users.0001_initial", "users.0002_slow"]
-    assert maria_recorded(servers.legacy) == ["legacy.0001_initial"]
-    default = pg_recorded(servers.site)
-    assert len(default) == len(set(default)) == 17 + 1  # + users.0001 recorded as blog's dependency
+    # Every alias migrated holds every migration, each exactly once (lists show duplicates).
+    every = every_migration("0002_slow")
+    assert pg_recorded(servers.users) == every
+    assert maria_recorded(servers.legacy) == every
+    assert pg_recorded(servers.site) == every
+    assert pg_recorded(servers.site, "analytics") == every
+    assert sqlite_recorded(servers.tmp / "cache_db.sqlite3") == set(every)
+    assert not (servers.tmp / "read_replica.sqlite3").exists()
     assert maria_tables(servers.legacy) == {"django_migrations", "legacy_customernote"}
-    applied = [
-        sum(len(step["applied"]) for step in document["results"]["steps"]) for document in documents
+    # Each row was written by exactly one of the runs: applied (its SQL ran) or only recorded.
+    written = [
+        (step["alias"], f"{m['app']}.{m['name']}", kind)
+        for document in documents
+        for step in document["results"]["steps"]
+        for kind in ("applied", "recorded")
+        for m in step[kind]
     ]
-    assert sum(applied) == 23  # every migration applied by exactly one of the runs
+    migrated = [alias for alias in ALIASES if alias != "read_replica"]
+    assert sorted((alias, name) for alias, name, _ in written) == [
+        (alias, name) for alias in sorted(migrated) for name in every
+    ]
+    assert sum(kind == "applied" for _, _, kind in written) == 22  # auth.0006: no operation
     with pg_connect(servers.site) as connection:
         rows = connection.execute(
             "SELECT count(*) FROM analytics.analytics_event WHERE name = 'analytics.installed'"
