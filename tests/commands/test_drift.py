@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from migrator import drift
 from migrator.types import DriftRepair, Selection
-from tests.helpers import manage, recorded, run, tables
+from tests.helpers import PROJECT_MIGRATIONS, manage, recorded, run, tables
 
 NO_DRIFT = (
     "No schema drift on 5 databases: every table and column recorded as applied is there, and "
@@ -29,28 +29,7 @@ UNRECORD_USERS = (
     "users.0002_user_is_active"
 )
 # What Django's migrate --database X records on every alias of the testproject, and so a full run.
-ALL = {
-    "contenttypes.0001_initial",
-    "contenttypes.0002_remove_content_type_name",
-    "auth.0001_initial",
-    "auth.0002_alter_permission_name_max_length",
-    "auth.0003_alter_user_email_max_length",
-    "auth.0004_alter_user_username_opts",
-    "auth.0005_alter_user_last_login_null",
-    "auth.0006_require_contenttypes_0002",
-    "auth.0007_alter_validators_add_error_messages",
-    "auth.0008_alter_user_username_max_length",
-    "auth.0009_alter_user_last_name_max_length",
-    "auth.0010_alter_group_name_max_length",
-    "auth.0011_update_proxy_permissions",
-    "auth.0012_alter_user_first_name_max_length",
-    *USERS,
-    *AFTER_USERS,
-    "analytics.0001_initial",
-    "analytics.0002_seed_event_names",
-    "legacy.0001_initial",
-    "cache.0001_initial",
-}
+ALL = set(PROJECT_MIGRATIONS)
 
 
 def files(tmp: Path) -> dict[str, bytes]:

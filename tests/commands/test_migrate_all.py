@@ -10,23 +10,8 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import PASSWORD
-from tests.helpers import ALIASES, recorded, run, summary_rows, tables
+from tests.helpers import ALIASES, PROJECT_MIGRATIONS, recorded, run, summary_rows, tables
 
-AUTH = {
-    "auth.0001_initial",
-    "auth.0002_alter_permission_name_max_length",
-    "auth.0003_alter_user_email_max_length",
-    "auth.0004_alter_user_username_opts",
-    "auth.0005_alter_user_last_login_null",
-    "auth.0006_require_contenttypes_0002",
-    "auth.0007_alter_validators_add_error_messages",
-    "auth.0008_alter_user_username_max_length",
-    "auth.0009_alter_user_last_name_max_length",
-    "auth.0010_alter_group_name_max_length",
-    "auth.0011_update_proxy_permissions",
-    "auth.0012_alter_user_first_name_max_length",
-}
-CONTENTTYPES = {"contenttypes.0001_initial", "contenttypes.0002_remove_content_type_name"}
 USERS = {"users.0001_initial", "users.0002_user_is_active"}
 
 EXPECTED_TABLES = {
@@ -48,14 +33,7 @@ EXPECTED_TABLES = {
     "legacy_db": {"django_migrations", "legacy_customernote"},
     "cache_db": {"django_migrations", "cache_cacheentry"},
 }
-ALL_MIGRATIONS = (
-    CONTENTTYPES
-    | AUTH
-    | USERS
-    | {"blog.0001_initial", "blog.0002_post_slug", "shop.0001_initial"}
-    | {"analytics.0001_initial", "analytics.0002_seed_event_names"}
-    | {"legacy.0001_initial", "cache.0001_initial"}
-)
+ALL_MIGRATIONS = set(PROJECT_MIGRATIONS)
 # As Django's migrate --database X records them: every migration on every alias migrate_all
 # migrates; those that execute nothing there are only recorded.
 EXPECTED_RECORDED = dict.fromkeys(EXPECTED_TABLES, ALL_MIGRATIONS)

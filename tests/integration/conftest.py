@@ -12,40 +12,6 @@ from tests.servers import maria_databases, maria_entry, maria_url, pg_databases,
 
 ANALYTICS_OPTIONS = "-c search_path=analytics"
 
-# The testproject's migrations but the users app's, as django_migrations lists them.
-_PROJECT_MIGRATIONS = (
-    "analytics.0001_initial",
-    "analytics.0002_seed_event_names",
-    "auth.0001_initial",
-    "auth.0002_alter_permission_name_max_length",
-    "auth.0003_alter_user_email_max_length",
-    "auth.0004_alter_user_username_opts",
-    "auth.0005_alter_user_last_login_null",
-    "auth.0006_require_contenttypes_0002",
-    "auth.0007_alter_validators_add_error_messages",
-    "auth.0008_alter_user_username_max_length",
-    "auth.0009_alter_user_last_name_max_length",
-    "auth.0010_alter_group_name_max_length",
-    "auth.0011_update_proxy_permissions",
-    "auth.0012_alter_user_first_name_max_length",
-    "blog.0001_initial",
-    "blog.0002_post_slug",
-    "cache.0001_initial",
-    "contenttypes.0001_initial",
-    "contenttypes.0002_remove_content_type_name",
-    "legacy.0001_initial",
-    "shop.0001_initial",
-)
-
-
-def every_migration(users_second: str = "0002_user_is_active") -> list[str]:
-    """Every migration of the testproject, sorted by app and name: what Django's
-    ``migrate --database X`` records on each alias it migrates, so what a full run of migrate_all
-    leaves recorded on every alias it migrates (read_replica excepted: never touched).
-    ``users_second`` names the users app's second migration (fixtures replace that app's
-    migrations through MIGRATION_MODULES, e.g. ``0002_slow``)."""
-    return sorted((*_PROJECT_MIGRATIONS, "users.0001_initial", f"users.{users_second}"))
-
 
 @dataclass
 class Servers:

@@ -16,6 +16,7 @@ from django.test import override_settings
 
 from tests.helpers import (
     ALIASES,
+    every_migration,
     finish,
     manage,
     manage_background,
@@ -23,7 +24,7 @@ from tests.helpers import (
     sqlite_recorded,
     summary_rows,
 )
-from tests.integration.conftest import Servers, every_migration
+from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
     maria_recorded,

@@ -7,8 +7,8 @@ from django.test import override_settings
 
 from migrator.backends.postgresql import LOCK_CLASS
 from migrator.management.commands import migrator as migrator_command
-from tests.helpers import run
-from tests.integration.conftest import Servers, every_migration
+from tests.helpers import every_migration, run
+from tests.integration.conftest import Servers
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, MenuDriver, top
 from tests.servers import pg_connect, pg_recorded
 

@@ -14,8 +14,16 @@ from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import lock_key
 from migrator.inspect import alias_infos
 from tests.conftest import aliases_pointed_at
-from tests.helpers import UNREACHABLE_PASSWORD, finish, manage, manage_background, run, summary_rows
-from tests.integration.conftest import Servers, every_migration
+from tests.helpers import (
+    UNREACHABLE_PASSWORD,
+    every_migration,
+    finish,
+    manage,
+    manage_background,
+    run,
+    summary_rows,
+)
+from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
     maria_database_exists,
