@@ -167,7 +167,7 @@ def sqlite_project(name: str, apps: int, migrations: int, aliases: int) -> tuple
 
 
 def line(label: str, value: str) -> None:
-    print(f"  {label:<58} {value}")
+    print(f"  {label:<62} {value}")
 
 
 CASES = ("noop", "parallel", "fresh")
@@ -408,16 +408,16 @@ def fresh_deploy(runs: int) -> tuple[float, dict[str, object]]:
     size = f"A={FRESH_APPS}, M={FRESH_MIGRATIONS}, K={FRESH_ALIASES}, SQLite"
     print(f"\n5. Fresh deploy ({size}, every alias empty before each command)")
     line(
-        f"per-alias loop: {len(aliases)} x manage.py migrate --database X --noinput",
+        f"loop: {len(aliases)} x manage.py migrate --database X --noinput",
         f"{measured['loop'].median:6.2f} s",
     )
     line("manage.py migrate_all --noinput", f"{measured['migrate_all'].median:6.2f} s")
     verdict = "met" if ratio <= FRESH_TARGET else "NOT met"
     line(
-        f"ratio migrate_all / loop (target at or below {FRESH_TARGET} x the loop)",
+        f"ratio migrate_all / loop (target: at or below {FRESH_TARGET} x the loop)",
         f"{ratio:6.3f} ({verdict})",
     )
-    print("  after one unmeasured run of each (tables; django_migrations rows loop / migrate_all):")
+    print("  after one unmeasured run of each: tables, django_migrations rows (loop / migrate_all)")
     different = []
     for alias in aliases:
         loop_tables, loop_rows = states["loop"][alias]
