@@ -190,9 +190,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = max(5, args.runs)
-    cases = args.case or list(CASES)
+    cases = list(dict.fromkeys(args.case or CASES))
     if args.skip_postgres and "parallel" in cases:
         cases.remove("parallel")
+    if not cases:
+        parser.error("--skip-postgres leaves no case to run")
     report: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "runs": runs,
@@ -200,13 +202,19 @@ def main() -> None:
     }
     print(f"machine: {report['machine']}; median of {runs} alternating runs per command")
     ratios: dict[str, float] = {}
-    if "noop" in cases:
-        ratios.update(noop_and_plan(args, runs))
-    if "parallel" in cases:
-        ratios["parallel_4_vs_1"] = postgres_parallel(runs)
-    if "fresh" in cases:
-        ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
+    took: dict[str, float] = {}
+    for case in cases:
+        started = time.perf_counter()
+        if case == "noop":
+            ratios.update(noop_and_plan(args, runs))
+        elif case == "parallel":
+            ratios["parallel_4_vs_1"] = postgres_parallel(runs)
+        else:
+            ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
+        took[case] = round(time.perf_counter() - started, 1)
+        print(f"  (case {case}: {took[case]:.0f} s in all, set-up and warm-up included)")
     report["ratios"] = ratios
+    report["seconds_per_case"] = took
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     print(f"\nresults: {OUT / 'results.json'}")
 
@@ -388,8 +396,21 @@ def fresh_deploy(runs: int) -> tuple[float, dict[str, object]]:
 
     states: dict[str, dict[str, tuple[list[str], int]]] = {}
 
-    def inspect(name: str) -> None:
+    def inspect(name: str) -> None:  # after each warm-up; stop before measuring if tables differ
         states[name] = sqlite_state(var, aliases)
+        if len(states) < 2:
+            return
+        different = [
+            f"{alias}: only after the loop {sorted(set(loop) - set(ours))}, "
+            f"only after migrate_all {sorted(set(ours) - set(loop))}"
+            for alias in aliases
+            for loop, ours in [(states["loop"][alias][0], states["migrate_all"][alias][0])]
+            if loop != ours
+        ]
+        if different:
+            raise SystemExit(
+                "fresh deploy: the two sides left different tables:\n" + "\n".join(different)
+            )
 
     measured = compare(
         {
@@ -417,30 +438,24 @@ def fresh_deploy(runs: int) -> tuple[float, dict[str, object]]:
         f"ratio migrate_all / loop (target: at or below {FRESH_TARGET} x the loop)",
         f"{ratio:6.3f} ({verdict})",
     )
+    pairs = sorted(
+        a / b
+        for a, b in zip(measured["migrate_all"].seconds, measured["loop"].seconds, strict=True)
+    )
+    line(
+        "per run (each run's pair): lowest / median / highest ratio",
+        f"{pairs[0]:.3f} / {statistics.median(pairs):.3f} / {pairs[-1]:.3f}",
+    )
     print("  after one unmeasured run of each: tables, django_migrations rows (loop / migrate_all)")
-    different = []
     for alias in aliases:
-        loop_tables, loop_rows = states["loop"][alias]
-        all_tables, all_rows = states["migrate_all"][alias]
-        same = "same tables" if loop_tables == all_tables else "DIFFERENT tables"
-        if loop_tables != all_tables:
-            different.append(
-                f"{alias}: only after the loop {sorted(set(loop_tables) - set(all_tables))}, "
-                f"only after migrate_all {sorted(set(all_tables) - set(loop_tables))}"
-            )
-        line(
-            f"{alias}: {len(loop_tables)} tables, {same}",
-            f"{loop_rows:5d} / {all_rows:5d} rows",
-        )
-    if different:
-        raise SystemExit(
-            "fresh deploy: the two sides left different tables:\n" + "\n".join(different)
-        )
+        (tables, loop_rows), (_, all_rows) = states["loop"][alias], states["migrate_all"][alias]
+        line(f"{alias}: the same {len(tables)} tables", f"{loop_rows:5d} / {all_rows:5d} rows")
     return ratio, {
         "target": FRESH_TARGET,
         "met": ratio <= FRESH_TARGET,
         "loop_seconds": measured["loop"].seconds,
         "migrate_all_seconds": measured["migrate_all"].seconds,
+        "ratio_per_run": pairs,
         "django_migrations_rows": {
             alias: {
                 "loop": states["loop"][alias][1],
