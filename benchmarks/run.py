@@ -5,7 +5,14 @@ times each, and reports the median wall time, the peak memory (max RSS of the pr
 ratios the issue asks about. Byte-code is cached (.pyc) as on a deployed site: each command runs
 once unmeasured first.
 
-    python benchmarks/run.py [--runs 5] [--apps 300] [--migrations 20] [--aliases 8] [--skip-postgres]
+Cases (``--case``, repeatable; all of them by default):
+  noop      1. no-op deploy, 2. planning, 4. peak memory (SQLite, --apps x --migrations x --aliases)
+  parallel  3. fresh PostgreSQL databases, --parallel 4 against --parallel 1 (needs the server)
+  fresh     5. fresh deploy: 120 apps x 10 migrations x 4 empty SQLite aliases, migrate_all
+            against the per-alias loop (manage.py migrate --database X for each alias)
+
+    python benchmarks/run.py [--case fresh] [--runs 5] [--apps 300] [--migrations 20] [--aliases 8]
+                             [--skip-postgres]
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +63,12 @@ def environment(project: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def timed(commands: list[list[str]], project: Path, env: dict[str, str]) -> tuple[float, int]:
-    """Run commands one after the other; wall time of all, peak RSS of the largest (KB)."""
+def timed(
+    commands: list[list[str]], project: Path, env: dict[str, str], ok: tuple[int, ...] = (0, 1)
+) -> tuple[float, int]:
+    """Run commands one after the other; wall time of all, peak RSS of the largest (KB).
+
+    ``ok``: the exit codes that count as success (``--plan``/``--check`` may exit 1)."""
     started = time.perf_counter()
     peak = 0
     for command in commands:
@@ -64,7 +77,7 @@ def timed(commands: list[list[str]], project: Path, env: dict[str, str]) -> tupl
         )
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode not in (0, 1):
+        if process.returncode not in ok:
             raise SystemExit(
                 f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}"
             )
@@ -77,20 +90,25 @@ def compare(
     project: Path,
     env: dict[str, str],
     runs: int,
-    reset: object = None,
+    reset: Callable[[], None] | None = None,
+    after_warmup: Callable[[str], None] | None = None,
+    ok: tuple[int, ...] = (0, 1),
 ) -> dict[str, Measure]:
+    """``reset`` runs before every command, untimed; ``after_warmup(name)`` after each warm-up."""
     names = list(cases)
     for name in names:  # warm-up: byte-code caches, page cache
-        if callable(reset):
+        if reset is not None:
             reset()
-        timed(cases[name], project, env)
+        timed(cases[name], project, env, ok)
+        if after_warmup is not None:
+            after_warmup(name)
     results = {name: Measure([], []) for name in names}
     for index in range(runs):
         order = names if index % 2 == 0 else list(reversed(names))
         for name in order:
-            if callable(reset):
+            if reset is not None:
                 reset()
-            seconds, rss = timed(cases[name], project, env)
+            seconds, rss = timed(cases[name], project, env, ok)
             results[name].seconds.append(seconds)
             results[name].rss_kb.append(rss)
     return results
@@ -149,7 +167,10 @@ def sqlite_project(name: str, apps: int, migrations: int, aliases: int) -> tuple
 
 
 def line(label: str, value: str) -> None:
-    print(f"  {label:<58} {value}")
+    print(f"  {label:<62} {value}")
+
+
+CASES = ("noop", "parallel", "fresh")
 
 
 def main() -> None:
@@ -160,16 +181,46 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=300)
     parser.add_argument("--migrations", type=int, default=20)
     parser.add_argument("--aliases", type=int, default=8)
-    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true", help="leave out case 3")
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=CASES,
+        help="run only this case (repeatable); default: all",
+    )
     args = parser.parse_args()
     runs = max(5, args.runs)
+    cases = list(dict.fromkeys(args.case or CASES))
+    if args.skip_postgres and "parallel" in cases:
+        cases.remove("parallel")
+    if not cases:
+        parser.error("--skip-postgres leaves no case to run")
     report: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "runs": runs,
+        "cases": cases,
     }
     print(f"machine: {report['machine']}; median of {runs} alternating runs per command")
+    ratios: dict[str, float] = {}
+    took: dict[str, float] = {}
+    for case in cases:
+        started = time.perf_counter()
+        if case == "noop":
+            ratios.update(noop_and_plan(args, runs))
+        elif case == "parallel":
+            ratios["parallel_4_vs_1"] = postgres_parallel(runs)
+        else:
+            ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
+        took[case] = round(time.perf_counter() - started, 1)
+        print(f"  (case {case}: {took[case]:.0f} s in all, set-up and warm-up included)")
+    report["ratios"] = ratios
+    report["seconds_per_case"] = took
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    print(f"\nresults: {OUT / 'results.json'}")
 
-    # 1. No-op deploy and 2. planning, A x M x K on SQLite
+
+def noop_and_plan(args: argparse.Namespace, runs: int) -> dict[str, float]:
+    """1. No-op deploy, 2. planning and 4. peak memory, A x M x K on SQLite."""
     project, aliases = sqlite_project("noop", args.apps, args.migrations, args.aliases)
     env = environment(project, DJANGO_SETTINGS_MODULE="benchproject.settings")
     record_everything(project, env, aliases)
@@ -258,12 +309,7 @@ def main() -> None:
         "plan: migrate_all --plan / migrate --plan (target <= 1.2)",
         f"{plan['migrate_all'].peak_kb / 1024:5.0f} MB / {plan['single'].peak_kb / 1024:5.0f} MB = {ratios['memory_plan_vs_single']:.2f}",
     )
-
-    if not args.skip_postgres:
-        ratios["parallel_4_vs_1"] = postgres_parallel(runs)
-    report["ratios"] = ratios
-    (OUT / "results.json").write_text(json.dumps(report, indent=2))
-    print(f"\nresults: {OUT / 'results.json'}")
+    return ratios
 
 
 def postgres_parallel(runs: int) -> float:
@@ -309,7 +355,118 @@ def postgres_parallel(runs: int) -> float:
     return ratio
 
 
+FRESH_APPS, FRESH_MIGRATIONS, FRESH_ALIASES = 120, 10, 4
+FRESH_TARGET = 0.5
+
+
+def sqlite_state(var: Path, aliases: list[str]) -> dict[str, tuple[list[str], int]]:
+    """Per alias: its tables (SQLite's own left out) and its django_migrations row count."""
+    state: dict[str, tuple[list[str], int]] = {}
+    for alias in aliases:
+        path = var / f"{alias}.sqlite3"
+        if not path.exists():
+            state[alias] = ([], 0)
+            continue
+        with sqlite3.connect(path) as connection:
+            tables = sorted(
+                row[0]
+                for row in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                )
+            )
+            rows = (
+                connection.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0]
+                if "django_migrations" in tables
+                else 0
+            )
+        connection.close()
+        state[alias] = (tables, rows)
+    return state
+
+
+def fresh_deploy(runs: int) -> tuple[float, dict[str, object]]:
+    """5. Fresh deploy: every alias empty, migrate_all against the per-alias loop (SQLite)."""
+    project, aliases = sqlite_project("fresh", FRESH_APPS, FRESH_MIGRATIONS, FRESH_ALIASES)
+    env = environment(project, DJANGO_SETTINGS_MODULE="benchproject.settings")
+    var = project / "var"
+
+    def reset() -> None:  # fresh SQLite files: none exists, each command creates its own
+        shutil.rmtree(var)
+        var.mkdir()
+
+    states: dict[str, dict[str, tuple[list[str], int]]] = {}
+
+    def inspect(name: str) -> None:  # after each warm-up; stop before measuring if tables differ
+        states[name] = sqlite_state(var, aliases)
+        if len(states) < 2:
+            return
+        different = [
+            f"{alias}: only after the loop {sorted(set(loop) - set(ours))}, "
+            f"only after migrate_all {sorted(set(ours) - set(loop))}"
+            for alias in aliases
+            for loop, ours in [(states["loop"][alias][0], states["migrate_all"][alias][0])]
+            if loop != ours
+        ]
+        if different:
+            raise SystemExit(
+                "fresh deploy: the two sides left different tables:\n" + "\n".join(different)
+            )
+
+    measured = compare(
+        {
+            "loop": [manage("migrate", "--database", a, "--noinput") for a in aliases],
+            "migrate_all": [manage("migrate_all", "--noinput")],
+        },
+        project,
+        env,
+        runs,
+        reset=reset,
+        after_warmup=inspect,
+        ok=(0,),
+    )
+    reset()
+    ratio = measured["migrate_all"].median / measured["loop"].median
+    size = f"A={FRESH_APPS}, M={FRESH_MIGRATIONS}, K={FRESH_ALIASES}, SQLite"
+    print(f"\n5. Fresh deploy ({size}, every alias empty before each command)")
+    line(
+        f"loop: {len(aliases)} x manage.py migrate --database X --noinput",
+        f"{measured['loop'].median:6.2f} s",
+    )
+    line("manage.py migrate_all --noinput", f"{measured['migrate_all'].median:6.2f} s")
+    verdict = "met" if ratio <= FRESH_TARGET else "NOT met"
+    line(
+        f"ratio migrate_all / loop (target: at or below {FRESH_TARGET} x the loop)",
+        f"{ratio:6.3f} ({verdict})",
+    )
+    pairs = sorted(
+        a / b
+        for a, b in zip(measured["migrate_all"].seconds, measured["loop"].seconds, strict=True)
+    )
+    line(
+        "per run (each run's pair): lowest / median / highest ratio",
+        f"{pairs[0]:.3f} / {statistics.median(pairs):.3f} / {pairs[-1]:.3f}",
+    )
+    print("  after one unmeasured run of each: tables, django_migrations rows (loop / migrate_all)")
+    for alias in aliases:
+        (tables, loop_rows), (_, all_rows) = states["loop"][alias], states["migrate_all"][alias]
+        line(f"{alias}: the same {len(tables)} tables", f"{loop_rows:5d} / {all_rows:5d} rows")
+    return ratio, {
+        "target": FRESH_TARGET,
+        "met": ratio <= FRESH_TARGET,
+        "loop_seconds": measured["loop"].seconds,
+        "migrate_all_seconds": measured["migrate_all"].seconds,
+        "ratio_per_run": pairs,
+        "django_migrations_rows": {
+            alias: {
+                "loop": states["loop"][alias][1],
+                "migrate_all": states["migrate_all"][alias][1],
+            }
+            for alias in aliases
+        },
+    }
+
+
 if __name__ == "__main__":
     main()
-    shutil.rmtree(OUT / "noop", ignore_errors=True)
-    shutil.rmtree(OUT / "double", ignore_errors=True)
+    for generated in ("noop", "double", "fresh"):
+        shutil.rmtree(OUT / generated, ignore_errors=True)
