@@ -396,9 +396,7 @@ def survey() -> Survey:
             for state in step_states(plan, loader, {info.alias: applied}, leaves, tuple(steps))
             for m in (*state.pending, *state.recorded)
         )
-        recorded = tuple(
-            PendingMigration(app, name) for app, name in sorted(applied)
-        )
+        recorded = tuple(PendingMigration(app, name) for app, name in sorted(applied))
         history = "; ".join(
             problem.removeprefix(f"{info.alias}: ")
             for problem in inspect.history_problems(loader, info.alias, applied)
