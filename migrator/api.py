@@ -254,8 +254,9 @@ def prepare(
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
     quick: Plan | None = None
-    disk = inspect.disk_migration_names() if fast and not selection.target else None
-    matrix = routing_cache.load(routing_cache.fingerprint()) if disk is not None else None
+    stamps = inspect.disk_migration_stamps() if fast and not selection.target else None
+    disk = None if stamps is None else {app: frozenset(names) for app, names in stamps.items()}
+    matrix = routing_cache.load(routing_cache.fingerprint(stamps)) if stamps is not None else None
     if disk is not None and matrix is not None:
         aliases = inspect.alias_infos()
         apps = [label for label in inspect.installed_app_labels() if label in disk]

@@ -493,25 +493,17 @@ def read_applied(alias: str) -> set[MigrationKey]:
         return {(str(app), str(name)) for app, name in cursor.fetchall()}
 
 
-def disk_migration_names() -> dict[str, frozenset[str]] | None:
-    """Migration names per migrated app, found the way Django's loader finds them (including
-    ``MIGRATION_MODULES``) but without importing the migration modules.
-
-    None when in doubt (a migrations module that cannot be imported): callers then use the full
-    loader, which reports the problem as Django would.
-    """
-    stamps = disk_migration_stamps()
-    if stamps is None:
-        return None
-    return {app: frozenset(names) for app, names in stamps.items()}
-
-
 Stamp = tuple[int, int]  # (size, modification time in ns) of a migration file
 
 
 def disk_migration_stamps() -> dict[str, dict[str, Stamp]] | None:
-    """``disk_migration_names`` with each file's size and modification time (the routing cache's
-    key)."""
+    """Migration files per migrated app, found the way Django's loader finds them (including
+    ``MIGRATION_MODULES``) but without importing the migration modules: name -> size and
+    modification time (the routing cache's key).
+
+    None when in doubt (a migrations module that cannot be imported): callers then use the full
+    loader, which reports the problem as Django would.
+    """
     found: dict[str, dict[str, Stamp]] = {}
     for config in django_apps.get_app_configs():
         module_name, _explicit = MigrationLoader.migrations_module(config.label)

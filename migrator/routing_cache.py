@@ -67,10 +67,12 @@ def _module_file(name: str) -> str | None:
     return getattr(module, "__file__", None)
 
 
-def fingerprint() -> str | None:
+def fingerprint(stamps: Mapping[str, Mapping[str, inspect.Stamp]] | None = None) -> str | None:
     """A hash of everything the routing answers depend on; None when the migration files cannot be
-    listed without importing them (the planner then imports them, as Django does)."""
-    stamps = inspect.disk_migration_stamps()
+    listed without importing them (the planner then imports them, as Django does). ``stamps``:
+    ``inspect.disk_migration_stamps()`` when the caller has it already."""
+    if stamps is None:
+        stamps = inspect.disk_migration_stamps()
     if stamps is None:
         return None
     aliases = inspect.alias_names()
