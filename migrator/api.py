@@ -45,12 +45,15 @@ def load_settings() -> config.MigratorSettings:
 def make_plan(
     selection: Selection = Selection(),
     loader: MigrationLoader | None = None,
+    *,
+    cache_key: str | None = None,
 ) -> tuple[Plan, MigrationLoader]:
     """Read settings, routers and migration files; return the plan (no database is touched).
 
     The routers are asked per migration operation (``project.migration_routing``), as Django's
     operations ask them at run time; an (alias, app) pair is planned when any operation of any
-    of the app's migrations executes there.
+    of the app's migrations executes there. ``cache_key``: the routing cache's key of this
+    project (``routing_cache.fingerprint()``); the answers are kept under it for the fast path.
     """
     aliases = inspect.alias_infos()
     loader = loader or inspect.load_migrations()
@@ -86,7 +89,8 @@ def make_plan(
         },
         records_all=not selection.apps and not selection.target,
     )
-    routing_cache.store(matrix)
+    if cache_key is not None:
+        routing_cache.store(matrix, cache_key)
     return plan, loader
 
 
@@ -256,7 +260,8 @@ def prepare(
     quick: Plan | None = None
     stamps = inspect.disk_migration_stamps() if fast and not selection.target else None
     disk = None if stamps is None else {app: frozenset(names) for app, names in stamps.items()}
-    matrix = routing_cache.load(routing_cache.fingerprint(stamps)) if stamps is not None else None
+    key = routing_cache.fingerprint(stamps) if stamps is not None else None
+    matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
         aliases = inspect.alias_infos()
         apps = [label for label in inspect.installed_app_labels() if label in disk]
@@ -275,7 +280,7 @@ def prepare(
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
             return Prepared(PlanState(quick, states, probes), settings, missing)
-    plan, loader = make_plan(selection)
+    plan, loader = make_plan(selection, cache_key=key)
     if (
         probes is None
         or quick is None

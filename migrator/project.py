@@ -26,8 +26,9 @@ once per distinct (alias, app, model) or (alias, app, hints).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -109,8 +110,8 @@ class Router:
     def __init__(self, aliases: Sequence[str], vendors: Mapping[str, str]):
         self.aliases = tuple(aliases)
         self.vendors = dict(vendors)
-        self._model_answers: dict[tuple[str, str, str], bool] = {}
-        self._hint_answers: dict[tuple[str, str, Any], bool] = {}
+        self._model_answers: dict[tuple[str, str], frozenset[str]] = {}
+        self._hint_answers: dict[tuple[str, Any], frozenset[str]] = {}
 
     @classmethod
     def of(cls, aliases: Iterable[AliasInfo]) -> Router:
@@ -118,25 +119,33 @@ class Router:
         infos = [info for info in aliases if info.is_database]
         return cls([info.alias for info in infos], {info.alias: info.vendor for info in infos})
 
-    def model_allowed(self, alias: str, app: str, model: str, stand_in: Any) -> bool:
-        """``allow_migrate(alias, app, model_name=model, model=stand_in)``, cached."""
-        key = (alias, app, model)
+    def model_aliases(self, app: str, model: str, stand_in: Callable[[], Any]) -> frozenset[str]:
+        """The aliases where ``allow_migrate(alias, app, model_name=model, model=...)`` is True,
+        cached by (app, model); ``stand_in`` gives the ``model`` hint when the routers are asked."""
+        key = (app, model)
         answer = self._model_answers.get(key)
         if answer is None:
-            answer = inspect.allow_migrate(alias, app, model_name=model, model=stand_in)
+            hint = stand_in()
+            answer = frozenset(
+                alias
+                for alias in self.aliases
+                if inspect.allow_migrate(alias, app, model_name=model, model=hint)
+            )
             self._model_answers[key] = answer
         return answer
 
-    def hints_allowed(self, alias: str, app: str, hints: Mapping[str, Any]) -> bool:
-        """``allow_migrate(alias, app, **hints)``, cached when the hints are hashable."""
+    def hints_aliases(self, app: str, hints: Mapping[str, Any]) -> frozenset[str]:
+        """The aliases where ``allow_migrate(alias, app, **hints)`` is True, cached when the hints
+        are hashable."""
         frozen = _hashable(hints)
-        if frozen is None:
-            return inspect.allow_migrate(alias, app, **hints)
-        key = (alias, app, frozen)
-        answer = self._hint_answers.get(key)
+        key = (app, frozen)
+        answer = self._hint_answers.get(key) if frozen is not None else None
         if answer is None:
-            answer = inspect.allow_migrate(alias, app, **hints)
-            self._hint_answers[key] = answer
+            answer = frozenset(
+                alias for alias in self.aliases if inspect.allow_migrate(alias, app, **hints)
+            )
+            if frozen is not None:
+                self._hint_answers[key] = answer
         return answer
 
 
@@ -244,29 +253,22 @@ class _Walk:
                 flags = self.models.get((app, name), _ModelFlags())
                 if not (flags.proxy or not flags.managed or _swapped(app, name, flags)):
                     before = isinstance(operation, DeleteModel)
-                    stand_in = None
-                    for alias in router.aliases:
-                        if alias in aliases:
-                            continue
-                        vendor = flags.required_db_vendor
-                        if vendor is not None and router.vendors.get(alias) != vendor:
-                            continue
-                        if stand_in is None:
-                            stand_in = self.stand_ins.model(key, app, name, before=before)
-                        if router.model_allowed(alias, app, name, stand_in):
-                            aliases.add(alias)
+                    allowed = router.model_aliases(
+                        app, name, partial(self.stand_ins.model, key, app, name, before=before)
+                    )
+                    vendor = flags.required_db_vendor
+                    aliases.update(
+                        alias
+                        for alias in allowed
+                        if vendor is None or router.vendors.get(alias) == vendor
+                    )
                 self.track(app, operation)
                 continue
             if _is_noop(operation):
                 continue
             if not isinstance(operation, (RunPython, RunSQL)):
                 unclassified.append(_describe(operation))
-            hints = getattr(operation, "hints", None) or {}
-            aliases.update(
-                alias
-                for alias in router.aliases
-                if alias not in aliases and router.hints_allowed(alias, app, hints)
-            )
+            aliases |= router.hints_aliases(app, getattr(operation, "hints", None) or {})
         return aliases, unclassified
 
 
@@ -290,14 +292,24 @@ def migration_routing(
 
 
 def _ordered(loader: MigrationLoader) -> list[MigrationKey]:
-    """Every migration of the graph, dependencies first (Django's full forwards plan order)."""
-    seen: set[MigrationKey] = set()
+    """Every migration of the graph, dependencies first: one depth-first pass over all nodes."""
     order: list[MigrationKey] = []
-    for leaf in sorted(loader.graph.leaf_nodes()):
-        for key in loader.graph.forwards_plan(leaf):
-            if key not in seen:
-                seen.add(key)
-                order.append(key)
+    seen: set[MigrationKey] = set()
+    node_map = loader.graph.node_map
+    for start in sorted(node_map):
+        if start in seen:
+            continue
+        stack: list[tuple[Any, bool]] = [(node_map[start], False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node.key)
+                continue
+            if node.key in seen:
+                continue
+            seen.add(node.key)
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in node.parents if parent.key not in seen)
     return order
 
 

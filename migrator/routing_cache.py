@@ -136,15 +136,13 @@ def load(key: str | None) -> dict[str, tuple[str, ...]] | None:
     return {str(app): tuple(str(a) for a in aliases) for app, aliases in matrix.items()}
 
 
-def store(matrix: Mapping[str, Sequence[str]]) -> None:
-    """Keep ``matrix`` for the next run; silently does nothing when it cannot."""
+def store(matrix: Mapping[str, Sequence[str]], key: str) -> None:
+    """Keep ``matrix`` under ``key`` (``fingerprint()``) for the next run; silently does nothing
+    when it cannot."""
     base = folder()
     if base is None:
         return
     try:
-        key = fingerprint()
-        if key is None:
-            return
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _safe(base):
             return
