@@ -185,14 +185,25 @@ def step_states(
                     )
                 tail = rest.recorded_dependencies
                 _advance(after[step.alias], tail)
-            state = replace(state, record_after=tail, last=True)
+            state = replace(state, record_after=tail)
         states.append(state)
     by_alias: dict[str, list[PendingMigration]] = {}
-    for state in states:
-        by_alias.setdefault(state.step.alias, []).extend(
+    final: dict[str, int] = {}  # per alias, its last step with work (post_migrate follows it)
+    for index, state in enumerate(states):
+        alias = state.step.alias
+        by_alias.setdefault(alias, []).extend(
             (*state.pending, *state.recorded_dependencies, *state.record_after)
         )
-    return tuple(replace(state, alias_plan=tuple(by_alias[state.step.alias])) for state in states)
+        if state.has_work or alias not in final:
+            final[alias] = index
+    return tuple(
+        replace(
+            state,
+            alias_plan=tuple(by_alias[state.step.alias]),
+            last=final[state.step.alias] == index,
+        )
+        for index, state in enumerate(states)
+    )
 
 
 def _advance(applied: set[tuple[str, str]], migrations: Iterable[PendingMigration]) -> None:

@@ -315,12 +315,21 @@ def _run_levels(
                 report(Progress("step-done", step, result=results[step]))
                 continue
             info = plan.alias_info(step.alias)
-            first = step.alias not in started
-            started.add(step.alias)
+            first = _first_on_alias(state.state(step), options, started)
             results[step] = run_step(
                 state.state(step), info, options, report, loader=loader, first=first
             )
     return tuple(results[step] for step in plan.steps)
+
+
+def _first_on_alias(step_state: StepState, options: RunOptions, started: set[str]) -> bool:
+    """Whether this step is the first of the run to work on its alias (``pre_migrate`` goes
+    before it); steps with nothing to do are not run, so they do not count."""
+    alias = step_state.step.alias
+    if alias in started or not (step_state.has_work or options.force_migrate):
+        return False
+    started.add(alias)
+    return True
 
 
 def _can_fork(state: PlanState, steps: list[Step]) -> bool:
@@ -370,8 +379,7 @@ def _run_forked(
                 report(Progress("step-done", step, result=result))
                 continue
             info = state.plan.alias_info(step.alias)
-            first = step.alias not in started
-            started.add(step.alias)
+            first = _first_on_alias(state.state(step), options, started)
             process = context.Process(
                 target=_child,
                 args=(state.state(step), info, options, queue, loader, first),

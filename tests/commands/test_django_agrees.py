@@ -114,3 +114,17 @@ def test_doctor_names_a_data_migration_that_runs_away_from_its_tables(tmp_path: 
         "'target_db' (allow_migrate(db, 'places', target_db='other'))."
     )
     assert list(tmp_path.iterdir()) == []  # the doctor connects to nothing
+
+
+def test_signals_follow_the_steps_with_work(sqlite_project: Path, signals: list[Signal]) -> None:
+    """default has two steps (contenttypes, then auth/blog/shop); when only the second has work,
+    pre_migrate still goes before it and post_migrate after it, once each."""
+    run("migrate_all", interactive=False)
+    run("migrate_all", target="blog:0001", interactive=False)
+    signals.clear()
+    _, err, code = run("migrate_all", interactive=False)
+    assert (code, err) == (0, "")
+    assert [(name, using, plan) for name, using, plan, _labels in signals] == [
+        ("pre", "default", 1),
+        ("post", "default", 1),
+    ]
