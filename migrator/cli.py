@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from argparse import ArgumentParser
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from migrator import api, doctor, drift_cli, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
+from migrator.text import redact, secrets_of
 from migrator.types import PlanState, Progress, RunOptions, Selection, StepResult
 
 
@@ -222,6 +224,11 @@ def _refuse_conflicts(opts: CommandOptions, skip_makemigrations: bool) -> None:
         )
 
 
+class ScrubbedCause(Exception):
+    """What caused a command's failure, as its formatted traceback with passwords scrubbed; the
+    original exception is not chained (its message may hold a password)."""
+
+
 class OrchestrateCommand(BaseCommand):
     """Base of ``migrate_all`` and ``migrator``: plan, show, check or run."""
 
@@ -246,9 +253,7 @@ class OrchestrateCommand(BaseCommand):
         return styles[line.style](text) if line.style in styles else text
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "********")
-        return text
+        return redact(text, self._secrets)
 
     def emit(self, lines: list[Line] | Line | None, minimum_verbosity: int = 1) -> None:
         if lines is None or self._opts.json or self._opts.verbosity < minimum_verbosity:
@@ -273,13 +278,14 @@ class OrchestrateCommand(BaseCommand):
                 "results": None,
             }
             self.write_json(document)
-        raise CommandError(message, returncode=error.exit_code)
+        # --traceback prints the chain of causes: the real cause, as text scrubbed of passwords.
+        cause = ScrubbedCause(self._redact("".join(traceback.format_exception(error)).rstrip()))
+        raise CommandError(message, returncode=error.exit_code) from cause
 
     # -- flow -------------------------------------------------------------------------------
     def handle(self, *args: Any, **options: Any) -> None:
-        # Each password as written and as it appears inside a JSON string.
-        secrets = {form for p in inspect.passwords() for form in (p, json.dumps(p)[1:-1])}
-        self._secrets = tuple(sorted(secrets, key=len, reverse=True))
+        # Each password as written, URL-encoded, repr()- and JSON-escaped.
+        self._secrets = secrets_of(inspect.passwords())
         self._json_written = False
         # Until the options are validated, errors are rendered with these (JSON or not).
         self._opts = CommandOptions(

@@ -343,7 +343,7 @@ def allow_migrate(alias: str, app_label: str, **hints: Any) -> bool:
                 _raised(exc),
                 "Fix the router; nothing was migrated.",
                 raised=True,
-            ) from None
+            ) from exc  # --traceback shows the router's frame (scrubbed by the command)
         if allowed is not None:
             return bool(allowed)
     return True
@@ -386,7 +386,7 @@ def db_for(action: str, model: type[Model], aliases: Iterable[str]) -> str:
                 _raised(exc),
                 "Fix the router; nothing was migrated.",
                 raised=True,
-            ) from None
+            ) from exc  # --traceback shows the router's frame (scrubbed by the command)
         if not chosen:
             continue
         if chosen not in known:

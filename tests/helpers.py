@@ -23,7 +23,16 @@ PG_PASSWORD = "pg-Secret-never-shown"  # trust authentication ignores it
 URL_PASSWORD = "subprocess-secret-pw"
 UNREACHABLE_PASSWORD = "never-print-me"
 WRONG_PASSWORD = "wr0ng-Pa55word"  # MariaDB refuses it
-SECRETS = (SQLITE_PASSWORD, PG_PASSWORD, URL_PASSWORD, UNREACHABLE_PASSWORD, WRONG_PASSWORD)
+# Changes under URL encoding, repr() and JSON: quotes, a backslash, a slash, an @, a non-ASCII letter.
+SPECIAL_PASSWORD = "sp ecial/p@ss'w\u00f6rd\"\\x"
+SECRETS = (
+    SQLITE_PASSWORD,
+    PG_PASSWORD,
+    URL_PASSWORD,
+    UNREACHABLE_PASSWORD,
+    WRONG_PASSWORD,
+    SPECIAL_PASSWORD,
+)
 
 # The testproject's migrations but the users app's (fixtures replace that app's migrations).
 _BUT_USERS = (

@@ -119,3 +119,16 @@ class AnalyticsTargetDbRouter:
         if "target_db" in hints:
             return bool(db == hints["target_db"])
         return db == "analytics_db"
+
+
+class EncodingLeakyRouter:
+    """Raises a KeyError (its message is the repr() of the key) whose key holds the special
+    password both as written and percent-encoded inside a URL."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        from urllib.parse import quote
+
+        from tests.helpers import SPECIAL_PASSWORD
+
+        url = f"postgres://app:{quote(SPECIAL_PASSWORD, safe='')}@db.internal/rules"
+        raise KeyError(f"no rule for {url} (password {SPECIAL_PASSWORD})")

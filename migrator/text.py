@@ -1,0 +1,36 @@
+"""Text helpers shared by the layers: passwords scrubbed in every form they can take in output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+MASK = "********"
+
+
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as written and as it appears inside a URL (percent-encoded, with ``+`` for
+    spaces or not), a ``repr()`` (a ``KeyError``'s message) and a JSON string."""
+    forms = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+    return {form for form in forms if form}
+
+
+def secrets_of(passwords: Iterable[str]) -> tuple[str, ...]:
+    """Every form of every password, longest first (so a form inside another goes with it)."""
+    forms = {form for password in passwords if password for form in secret_forms(password)}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
