@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from migrator import api, doctor, drift_cli, inspect, report
+from migrator import api, config, doctor, drift_cli, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -194,6 +194,9 @@ def _lock_timeout(value: object) -> float | None:
             f"--lock-timeout {value!r}: expected a number of seconds, 0 or more "
             "(e.g. --lock-timeout 60)."
         )
+    problem = config.too_long(seconds)
+    if problem:
+        raise UsageError(f"--lock-timeout {value!r}: {problem}; use e.g. --lock-timeout 3600.")
     return seconds
 
 

@@ -37,6 +37,21 @@ class MigratorSettings:
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+# The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
+# int milliseconds (at most 2147483647 ms, about 24.8 days).
+MAX_SECONDS = 2147483
+
+
+def too_long(seconds: float) -> str | None:
+    """Why a timeout of ``seconds`` is refused, or None when it is fine."""
+    if seconds > MAX_SECONDS:
+        return (
+            f"at most {MAX_SECONDS} seconds (about 24.8 days, the longest timeout PostgreSQL "
+            "accepts)"
+        )
+    return None
+
+
 def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
     try:
         number = float(value)
@@ -44,10 +59,15 @@ def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
         raise ConfigurationError(
             f"MIGRATOR[{name!r}] = {value!r} is not a number of seconds; use e.g. {name!r}: 5."
         ) from None
-    if number < 0 or (number == 0 and not allow_zero):
+    if not number >= 0 or (number == 0 and not allow_zero):
         raise ConfigurationError(
             f"MIGRATOR[{name!r}] = {value!r} must be {'0 or more' if allow_zero else 'more than 0'} "
             "seconds."
+        )
+    problem = too_long(number)
+    if problem:
+        raise ConfigurationError(
+            f"MIGRATOR[{name!r}] = {value!r} is too long: {problem}; use e.g. {name!r}: 3600."
         )
     return number
 

@@ -50,6 +50,13 @@ def backend(vendor: str) -> Backend:
     return Generic()
 
 
+def lock_connect_timeout(lock_timeout: float) -> float:
+    """How long the lock's own connection may take to connect: long enough for a busy server
+    (at least 5 s), never the whole lock wait (a --lock-timeout of days would overflow the
+    drivers' connect timeouts)."""
+    return min(max(lock_timeout, 5.0), 60.0)
+
+
 def restore_quietly(connection: Any, statement: str, params: Iterable[Sequence[Any]]) -> None:
     """Put session settings back after a migration (``statement`` once per params tuple); a
     connection that died needs nothing."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import connections
 
-from migrator.backends import LOCK_NAME, LockTimeout, restore_quietly
+from migrator.backends import LOCK_NAME, LockTimeout, lock_connect_timeout, restore_quietly
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
@@ -130,7 +130,7 @@ class MySQL:
 
     @contextmanager
     def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
-        connection = connect(info.alias, max(timeout, 5), with_database=False)
+        connection = connect(info.alias, lock_connect_timeout(timeout), with_database=False)
         try:
             cursor = connection.cursor()
             if not info.name:  # the option file selected the database: lock that one

@@ -14,7 +14,13 @@ from typing import Any
 
 from django.db import connections
 
-from migrator.backends import LOCK_NAME, LockTimeout, holder_name, restore_quietly
+from migrator.backends import (
+    LOCK_NAME,
+    LockTimeout,
+    holder_name,
+    lock_connect_timeout,
+    restore_quietly,
+)
 from migrator.backends.pgoptions import USER_SCHEMA, parse_search_path, search_path
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
@@ -131,7 +137,7 @@ class PostgreSQL:
 
     @contextmanager
     def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
-        connection = connect(info.alias, max(timeout, 5))
+        connection = connect(info.alias, lock_connect_timeout(timeout))
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_schemas(false), current_database()")

@@ -155,6 +155,21 @@ CASES = [
         "--lock-timeout 'soon': expected a number of seconds, 0 or more (e.g. --lock-timeout 60).",
     ),
     Case(
+        "--lock-timeout longer than any server accepts",
+        {"lock_timeout": "3000000000"},
+        2,
+        "--lock-timeout '3000000000': at most 2147483 seconds (about 24.8 days, the longest "
+        "timeout PostgreSQL accepts); use e.g. --lock-timeout 3600.",
+    ),
+    Case(
+        "MIGRATOR LOCK_TIMEOUT longer than any server accepts",
+        {},
+        2,
+        "MIGRATOR['LOCK_TIMEOUT'] = 3000000000 is too long: at most 2147483 seconds (about 24.8 "
+        "days, the longest timeout PostgreSQL accepts); use e.g. 'LOCK_TIMEOUT': 3600.",
+        settings={"MIGRATOR": {"LOCK_TIMEOUT": 3000000000}},
+    ),
+    Case(
         "--parallel 0",
         {"parallel": "0"},
         2,

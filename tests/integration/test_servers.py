@@ -366,3 +366,14 @@ def test_urls_from_the_environment_reach_the_servers(servers: Servers) -> None:
     result = manage("migrate_all", "--plan", "--create-schemas", env=servers.env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "Would create schema 'analytics' for analytics_db."
+
+
+def test_the_longest_lock_timeout_works_on_every_server(on_servers: Servers) -> None:
+    """--lock-timeout up to the longest PostgreSQL accepts reaches MariaDB's GET_LOCK and
+    PostgreSQL's lock without overflowing a driver's connect timeout (it used to on MariaDB)."""
+    out, err, code = run(
+        "migrate_all", lock_timeout="2147483", create_schemas=True, interactive=False
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "Done: 22 migrations applied, 93 only recorded on 5 databases."
+    assert maria_recorded(on_servers.legacy) == every_migration()
