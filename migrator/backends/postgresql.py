@@ -28,13 +28,25 @@ from migrator.types import AliasInfo, LockInfo, Missing, Probe
 LOCK_CLASS = zlib.crc32(LOCK_NAME.encode()) & 0x7FFFFFFF  # first int4 of the advisory lock key
 
 
+def bounded_connect_timeout(configured: Any, timeout: float) -> int:
+    """libpq's ``connect_timeout`` for migrator's own connections: ``OPTIONS["connect_timeout"]``
+    when it is shorter, never longer than ``MIGRATOR["CONNECT_TIMEOUT"]`` (``0``, libpq's "wait
+    for ever", would hang preflight)."""
+    ours = max(2, math.ceil(timeout))
+    try:
+        theirs = int(configured)
+    except (TypeError, ValueError):
+        return ours
+    return min(ours, max(2, theirs)) if theirs > 0 else ours
+
+
 def connect(alias: str, timeout: float, application_name: str | None = None) -> Any:
     """A new autocommit driver connection with the alias's parameters and a connect timeout."""
     wrapper: Any = connections[alias]  # the vendor's DatabaseWrapper, with .Database
     params = wrapper.get_connection_params()
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)
-    params.setdefault("connect_timeout", max(2, math.ceil(timeout)))
+    params["connect_timeout"] = bounded_connect_timeout(params.get("connect_timeout"), timeout)
     params["application_name"] = application_name or holder_name()
     connection = wrapper.Database.connect(**params)
     connection.autocommit = True

@@ -377,3 +377,32 @@ def test_the_longest_lock_timeout_works_on_every_server(on_servers: Servers) -> 
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == "Done: 22 migrations applied, 93 only recorded on 5 databases."
     assert maria_recorded(on_servers.legacy) == every_migration()
+
+
+def test_options_connect_timeout_zero_does_not_hang_preflight(servers: Servers) -> None:
+    """OPTIONS["connect_timeout"] = 0 is libpq's "wait for ever": against a server that accepts
+    the TCP connection and never answers, preflight still gives up after MIGRATOR's
+    CONNECT_TIMEOUT and names the alias."""
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+    port = str(silent.getsockname()[1])
+    entries = servers.entries()
+    entries["users_db"] = pg_entry(servers.users, PORT=port, OPTIONS={"connect_timeout": "0"})
+    outcome: list[tuple[str, str, int]] = []
+    try:
+        with aliases_pointed_at(entries), override_settings(MIGRATOR={"CONNECT_TIMEOUT": 2}):
+            worker = threading.Thread(
+                target=lambda: outcome.append(run("migrate_all", plan_only=True))
+            )
+            worker.start()
+            worker.join(timeout=120)  # a guard against a hang, not a timing assertion
+    finally:
+        silent.close()
+    assert not worker.is_alive(), "preflight hung on connect_timeout=0"
+    _, err, code = outcome[0]
+    assert code == 1
+    assert f"  users_db (postgresql 127.0.0.1:{port}/{servers.users}): cannot connect: " in err
