@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import os
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -191,7 +192,14 @@ def load_migrations(*, strict: bool = True) -> MigrationLoader:
             raise ConfigurationError(
                 "\n".join(f"{problem.message} {problem.fix}" for problem in unimportable)
             )
-    loader = MigrationLoader(None, ignore_no_migrations=True)
+    try:
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+    except Exception as exc:  # a migration module that raises on import, or is not a migration
+        raise ConfigurationError(
+            f"Django's migration loader failed: {type(exc).__name__}: {first_line(exc)}"
+            f"{_where(exc)}. Fix that migration file (--traceback shows the whole error); "
+            "nothing was migrated."
+        ) from exc
     conflicts = dict(loader.detect_conflicts().items())
     if conflicts:
         listed = "; ".join(
@@ -202,6 +210,21 @@ def load_migrations(*, strict: bool = True) -> MigrationLoader:
             f"({listed}). To fix them run 'python manage.py makemigrations --merge'."
         )
     return loader
+
+
+def _where(exc: BaseException) -> str:
+    """`` (in FILE, line N)``: the deepest frame outside Django and the import system, usually
+    the migration file that raised."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" (in {exc.filename}, line {exc.lineno})"
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if "importlib" not in frame.filename
+        and f"{os.sep}django{os.sep}" not in frame.filename
+        and not frame.filename.startswith("<")
+    ]
+    return f" (in {frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
 def installed_app_labels() -> tuple[str, ...]:

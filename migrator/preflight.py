@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from migrator.backends import backend
 from migrator.errors import ConfigurationError, PreflightError
+from migrator.inspect import first_line
 from migrator.types import Missing, Plan, Probe
 
 
@@ -94,10 +95,39 @@ def missing(probes: Iterable[Probe]) -> list[Missing]:
     return [item for probe in probes for item in probe.missing]
 
 
+_CREATE_FIXES = {
+    "schema": "create it as a role allowed to (CREATE SCHEMA needs the CREATE privilege on the "
+    "database; names starting with pg_ are reserved), or fix OPTIONS['options']",
+    "database": "create it as a user allowed to (CREATE DATABASE needs the CREATE privilege), "
+    "or fix NAME",
+    "folder": "create it by hand, or fix NAME",
+}
+
+
 def create_missing(probes: Iterable[Probe], plan: Plan, connect_timeout: float) -> list[Missing]:
-    """Create every missing schema/database/folder; returns what was created, in order."""
-    created = []
+    """Create every missing schema/database/folder; returns what was created, in order.
+
+    A creation the server refuses raises ``PreflightError`` naming every refusal, with what was
+    created before it (only those changed anything) and the fix; no migration runs.
+    """
+    created: list[Missing] = []
+    refused: list[str] = []
     for item in missing(probes):
-        backend(plan.alias_info(item.alias).vendor).create(item, connect_timeout)
+        try:
+            backend(plan.alias_info(item.alias).vendor).create(item, connect_timeout)
+        except Exception as exc:
+            refused.append(
+                f"{item} could not be created: {first_line(exc)}; {_CREATE_FIXES[item.kind]}."
+            )
+            continue
         created.append(item)
+    if refused:
+        done = (
+            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
+            if created
+            else "nothing was changed on any database"
+        )
+        raise PreflightError(
+            f"--create-schemas failed ({done}); no migration ran:\n  " + "\n  ".join(refused)
+        )
     return created

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from tests.conftest import PASSWORD
-from tests.helpers import ALIASES, PROJECT_MIGRATIONS, recorded, run, summary_rows, tables
+from tests.helpers import ALIASES, PROJECT_MIGRATIONS, REPO, recorded, run, summary_rows, tables
 
 USERS = {"users.0001_initial", "users.0002_user_is_active"}
 
@@ -487,3 +487,19 @@ def test_rolling_back_shows_what_django_unapplies_on_the_alias(sqlite_project: P
     assert "auth_user" not in tables("default")
     assert "django_content_type" not in tables("default")
     assert "blog_post" in tables("default")  # blog does not depend on contenttypes
+
+
+@override_settings(MIGRATION_MODULES={"cache": "tests.fixtures.raising_migrations"})
+def test_a_migration_module_that_raises_on_import_is_a_command_error(sqlite_project: Path) -> None:
+    where = REPO / "tests" / "fixtures" / "raising_migrations" / "0001_initial.py"
+    message = (
+        "Django's migration loader failed: RuntimeError: settings for the cache warm-up are "
+        f"missing (in {where}, line 5). Fix that migration file (--traceback shows the whole "
+        "error); nothing was migrated."
+    )
+    out, err, code = run("migrate_all", plan_only=True)
+    assert (out, err, code) == ("", f"CommandError: {message}\n", 2)
+    out, _, code = run("migrate_all", json=True)
+    assert code == 2
+    assert json.loads(out)["error"] == {"message": message, "exit_code": 2}
+    assert list(sqlite_project.iterdir()) == []

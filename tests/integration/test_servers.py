@@ -406,3 +406,22 @@ def test_options_connect_timeout_zero_does_not_hang_preflight(servers: Servers) 
     _, err, code = outcome[0]
     assert code == 1
     assert f"  users_db (postgresql 127.0.0.1:{port}/{servers.users}): cannot connect: " in err
+
+
+def test_a_schema_the_server_refuses_to_create_is_a_preflight_error(servers: Servers) -> None:
+    """CREATE SCHEMA of a reserved pg_ name fails: a CommandError (one JSON document under
+    --json) that names the alias, the schema, the server's reason and the fix; no migration ran."""
+    entries = servers.entries(analytics_options="-c search_path=pg_reports")
+    expected = (
+        "--create-schemas failed (nothing was changed on any database); no migration ran:\n"
+        "  analytics_db -> schema 'pg_reports' could not be created: unacceptable schema name "
+        '"pg_reports"; create it as a role allowed to (CREATE SCHEMA needs the CREATE privilege '
+        "on the database; names starting with pg_ are reserved), or fix OPTIONS['options']."
+    )
+    with aliases_pointed_at(entries):
+        _, err, code = run("migrate_all", create_schemas=True, interactive=False)
+        assert (code, err) == (1, f"CommandError: {expected}\n")
+        out, _, code = run("migrate_all", create_schemas=True, json=True)
+    assert code == 1
+    assert json.loads(out)["error"] == {"message": expected, "exit_code": 1}
+    nothing_recorded_anywhere(servers)
