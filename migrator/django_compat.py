@@ -9,7 +9,7 @@ A step is run the way ``migrate --database X`` runs: one ``MigrationExecutor`` p
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -141,6 +141,3 @@ def post_migrate_apps(executor: SharedGraphExecutor) -> Any:
     _POST_APPS.clear()  # keep one: the next alias of a full deploy asks for the same history
     _POST_APPS[key] = apps
     return apps
-
-
-ProgressHook = Callable[..., None]

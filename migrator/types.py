@@ -119,9 +119,6 @@ class Plan:
             return app in self.routed.get(alias, frozenset())
         return alias in found
 
-    def routed_apps(self, step: Step) -> frozenset[str]:
-        return self.routed.get(step.alias, frozenset()) | frozenset(step.apps)
-
     @property
     def steps(self) -> tuple[Step, ...]:
         return tuple(step for level in self.levels for step in level)
