@@ -10,7 +10,6 @@ keeps every other failure (a broken fixture, an unreachable server) a plain fail
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +56,7 @@ def test_sqlite(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(
-    os.environ.get("MIGRATOR_PARITY_POSTGRES") == "0",
-    reason="parity on PostgreSQL runs in the default matrix combination only (CI time)",
-)
+@pytest.mark.parity_postgres  # the matrix deselects it outside the default combination
 @pytest.mark.parametrize("name", cases())
 def test_postgresql(name: str) -> None:
     scenario = Scenario.load(name)
