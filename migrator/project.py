@@ -247,7 +247,10 @@ class _Walk:
                 self.track(app, operation)  # state only: database_forwards does nothing
                 continue
             name = _model_name(operation)
-            if isinstance(operation, (CreateModel, RenameModel)):
+            # A creation or rename is asked with the flags it sets; any other model operation
+            # with the flags before it (a deletion, with those of the model it deletes).
+            tracked = isinstance(operation, (CreateModel, RenameModel))
+            if tracked:
                 self.track(app, operation)
             if name is not None:
                 flags = self.models.get((app, name), _ModelFlags())
@@ -262,7 +265,8 @@ class _Walk:
                         for alias in allowed
                         if vendor is None or router.vendors.get(alias) == vendor
                     )
-                self.track(app, operation)
+                if not tracked:
+                    self.track(app, operation)
                 continue
             if _is_noop(operation):
                 continue
