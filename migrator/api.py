@@ -164,7 +164,9 @@ def step_states(
         def executes(app: str, name: str, alias: str = step.alias) -> bool:
             return plan.runs_on(alias, app, name)
 
-        state = inspect.step_state(loader, step, after[step.alias], step.alias, leaves, executes)
+        state = inspect.step_state(
+            loader, step, after[step.alias], step.alias, leaves, executes=executes
+        )
         _advance(after[step.alias], (*state.pending, *state.recorded_dependencies))
         if last[step.alias] is step:
             tail: tuple[PendingMigration, ...] = ()
@@ -175,7 +177,7 @@ def step_states(
                     after[step.alias],
                     step.alias,
                     leaves,
-                    executes,
+                    executes=executes,
                 )
                 if rest.pending:
                     raise PreflightError(
@@ -295,7 +297,7 @@ def prepare(
     if (
         probes is None
         or quick is None
-        or preflight.planned_aliases(plan) != preflight.planned_aliases(quick)
+        or set(preflight.planned_aliases(plan)) != set(preflight.planned_aliases(quick))
     ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None

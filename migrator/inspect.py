@@ -453,9 +453,8 @@ def routing_matrix(aliases: Iterable[str], app_labels: Iterable[str]) -> dict[st
     alias_list = list(aliases)
     matrix: dict[str, tuple[str, ...]] = {}
     for app in app_labels:
+        check_write_routes(alias_list, [app])
         models = counted_models(app)
-        for model in models:
-            db_for("write", model, alias_list)
         allowed = []
         for alias in alias_list:
             if models:
@@ -595,19 +594,14 @@ def step_state(
     applied: set[MigrationKey],
     alias: str | None = None,
     leaves: dict[str, list[MigrationKey]] | None = None,
-    executes: Callable[[str, str], bool] | None = None,
+    *,
+    executes: Callable[[str, str], bool],
 ) -> StepState:
     """What Django's ``migrate`` would do for ``step`` given the applied set, as Django plans it.
 
-    ``executes(app, name)``: whether that migration executes something on this alias (default:
-    the step's apps' migrations do); the others in Django's plan are only recorded there.
+    ``executes(app, name)``: whether that migration executes something on this alias; the others
+    in Django's plan are only recorded there.
     """
-    if executes is None:
-        apps = set(step.apps)
-
-        def executes(app: str, name: str) -> bool:
-            return app in apps
-
     pending: list[PendingMigration] = []
     dependencies: list[PendingMigration] = []
     for migration, backwards in django_plan(loader, step, applied, alias, leaves):

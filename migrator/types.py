@@ -115,7 +115,9 @@ class Plan:
     def runs_on(self, alias: str, app: str, name: str) -> bool:
         """Whether migration ``app.name`` executes something on ``alias``."""
         found = self.executes.get((app, name))
-        if found is None:  # not routed per operation (the fast path): by app
+        # Not in the planner's graph (a migration a squash replaces, in an alias's own graph) or
+        # a plan built without routing: by app.
+        if found is None:
             return app in self.routed.get(alias, frozenset())
         return alias in found
 
