@@ -9,7 +9,8 @@ A step is run the way ``migrate --database X`` runs: one ``MigrationExecutor`` p
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.apps import apps as global_apps
@@ -35,13 +36,41 @@ class SharedGraphExecutor(MigrationExecutor):
     """
 
     def __init__(
-        self, connection: Any, loader: MigrationLoader, progress_callback: Any = None
+        self,
+        connection: Any,
+        loader: MigrationLoader,
+        progress_callback: Any = None,
+        guard: Callable[[Migration, bool], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.connection = connection
         self.loader = loader
         self.recorder = MigrationRecorder(connection)
         self.progress_callback = progress_callback
+        self.guard = guard or _unguarded
         self.refresh()
+
+    # Django's executor applies each migration in ``apply_migration``/``unapply_migration``; the
+    # guard wraps the whole call (the migration's transaction nests in the guard's), and the
+    # "success" progress event is passed on once the guard has ended (committed).
+    def apply_migration(
+        self,
+        state: ProjectState,
+        migration: Migration,
+        fake: bool = False,
+        fake_initial: bool = False,
+    ) -> ProjectState:
+        with _HeldBack(self, "apply_success") as held, self.guard(migration, False):
+            state = super().apply_migration(state, migration, fake=fake, fake_initial=fake_initial)
+        held.release()
+        return state
+
+    def unapply_migration(
+        self, state: ProjectState, migration: Migration, fake: bool = False
+    ) -> ProjectState:
+        with _HeldBack(self, "unapply_success") as held, self.guard(migration, True):
+            state = super().unapply_migration(state, migration, fake=fake)
+        held.release()
+        return state
 
     def refresh(self) -> None:
         """Read ``django_migrations`` again (``MigrationLoader.build_graph`` does the same)."""
@@ -71,6 +100,43 @@ class SharedGraphExecutor(MigrationExecutor):
             recorder.migration_qs.bulk_create(
                 [recorder.Migration(app=app, name=name) for app, name in rows], batch_size=500
             )
+
+
+@contextmanager
+def _unguarded(migration: Migration, backwards: bool) -> Iterator[None]:
+    yield
+
+
+class _HeldBack:
+    """Holds back the executor's ``event`` progress call until ``release``; the callback is
+    restored on exit, whatever happens."""
+
+    def __init__(self, executor: SharedGraphExecutor, event: str) -> None:
+        self.executor = executor
+        self.event = event
+        self.callback = executor.progress_callback
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __enter__(self) -> _HeldBack:
+        callback = self.callback
+        if callback is not None:
+
+            def hold(action: str, *args: Any) -> None:
+                if action == self.event:
+                    self.calls.append((action, *args))
+                else:
+                    callback(action, *args)
+
+            self.executor.progress_callback = hold
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.progress_callback = self.callback
+
+    def release(self) -> None:
+        if self.callback is not None:
+            for call in self.calls:
+                self.callback(*call)
 
 
 def loader_for(connection: Any, shared: MigrationLoader) -> MigrationLoader:

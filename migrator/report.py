@@ -169,6 +169,8 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     lead = f"[{step.alias}] " if prefix else ""
     if progress.event == "step-start":
         return Line(f"{lead}Migrating {step.alias}: {', '.join(step.apps)}", "heading")
+    if progress.event == "lock-wait":
+        return Line(f"{lead}  Waiting for the lock on {step.alias}: {progress.detail}", "warning")
     if progress.event == "migration-done" and progress.migration is not None:
         verb = "Unapplied" if progress.migration.backwards else "Applied"
         suffix = " (faked)" if progress.fake else ""

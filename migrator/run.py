@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from queue import Empty
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import django_compat
-from migrator.backends import LockTimeout, backend
+from migrator.backends import Guard, LockInterrupted, LockTimeout, LockWait, backend
 from migrator.backends.sqlite import database_file
 from migrator.inspect import first_line
 from migrator.types import (
@@ -35,6 +36,11 @@ ProgressCallback = Callable[[Progress], None]
 
 class Interrupted(Exception):
     """A stop was requested (SIGINT/SIGTERM): raised before the next migration starts."""
+
+
+class LockLost(Exception):
+    """The step's lock no longer holds (its connection died, a DBA ended it): raised before the
+    next migration starts, and after one ends, so that no other run applies one twice."""
 
 
 _ACTIONS = {
@@ -72,6 +78,13 @@ class _Tracker:
         self.applied: list[PendingMigration] = []
         self.recorded: list[PendingMigration] = []
         self.current: PendingMigration | None = None
+        self.lost: Callable[[], str | None] = _never  # the step's lock, once it is held
+
+    def watch(self, when: str) -> None:
+        """Raise ``LockLost`` when the step's lock no longer holds."""
+        reason = self.lost()
+        if reason:
+            raise LockLost(f"lock lost on {self.state.step.alias} {when}: {reason}")
 
     def __call__(self, action: str, migration: Any = None, fake: bool = False) -> None:
         if migration is None or action not in _ACTIONS:
@@ -82,18 +95,20 @@ class _Tracker:
             stop = self.should_stop()
             if stop:
                 raise Interrupted(f"stopped by {stop} before {item}")
+            self.watch(f"before {item}")
             self.statements.clear()
             self.current = item
         else:
             self.current = None
-        if (item.app, item.name) not in self.executes:
-            if done:
-                self.recorded.append(item)  # Django ran it as a no-op here and recorded it
-            return
+        executes = (item.app, item.name) in self.executes
         if done:
-            self.applied.append(item)
-        event = "migration-done" if done else "migration-start"
-        self.report(Progress(event, self.state.step, migration=item, fake=fake))
+            # Django ran it (a no-op where it executes nothing here) and recorded it.
+            (self.applied if executes else self.recorded).append(item)
+        if executes:
+            event = "migration-done" if done else "migration-start"
+            self.report(Progress(event, self.state.step, migration=item, fake=fake))
+        if done:
+            self.watch(f"after {item}")
 
 
 def _targets(state: StepState, loader: MigrationLoader) -> list[tuple[str, str | None]]:
@@ -113,13 +128,14 @@ def _execute(
     options: RunOptions,
     tracker: _Tracker,
     first: bool,
+    guard: Callable[[Any, bool], AbstractContextManager[None]],
 ) -> None:
     """One executor pass for the step's apps, then what only needs recording, then the signals:
     what ``migrate --database X`` does, over the whole run on the alias."""
     step = state.step
     connection = connections[step.alias]
     executor = django_compat.SharedGraphExecutor(
-        connection, django_compat.loader_for(connection, loader), tracker
+        connection, django_compat.loader_for(connection, loader), tracker, guard
     )
     graph_loader = executor.loader
     alias_plan = django_compat.plan_of(
@@ -148,6 +164,7 @@ def _execute(
         # that an alias whose migrations all ran ends with Django's history.
         # A squashed migration records what it replaces: skip what is recorded meanwhile.
         todo = [item for item in state.record_after if (item.app, item.name) not in applied]
+        tracker.watch("before recording " + ", ".join(map(str, todo)))
         executor.record([graph_loader.disk_migrations[(m.app, m.name)] for m in todo])
         tracker.recorded.extend(todo)
         executor.check_replacements()
@@ -194,21 +211,39 @@ def run_step(
     waited = 0.0
     vendor = backend(info.vendor)
     lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
+
+    def waiting(holder: str) -> None:
+        detail = f"{holder}; waiting up to {lock_timeout:g}s"
+        report(Progress("lock-wait", step, detail=detail))
+
+    values = options.session.get(step.alias, {})
     try:
         graph = loader or MigrationLoader(None, ignore_no_migrations=True)
-        with vendor.lock(info, lock_timeout) as lock:
+        with vendor.lock(info, lock_timeout, LockWait(should_stop, waiting)) as lock:
             waited = lock.waited
-            with (
-                vendor.session(step.alias, options.session.get(step.alias, {})),
-                connections[step.alias].execute_wrapper(record_sql),
-            ):
+            tracker.lost = lock.lost
+
+            def guard(migration: Any, backwards: bool) -> AbstractContextManager[None]:
+                return vendor.guard(
+                    Guard(step.alias, lock.scope, migration, backwards, values, lock_timeout)
+                )
+
+            with connections[step.alias].execute_wrapper(record_sql):
                 stop = should_stop()
                 if stop:
                     raise Interrupted(f"stopped by {stop} before {', '.join(step.apps)}")
-                _execute(state, graph, options, tracker, first)
+                _execute(state, graph, options, tracker, first, guard)
     except Interrupted as exc:
         error, status = f"Interrupted: {exc}", "interrupted"
         tracker.current = None
+    except LockInterrupted as exc:
+        error = f"Interrupted: stopped by {exc} while waiting for the lock on {step.alias}"
+        status = "interrupted"
+    except LockLost as exc:
+        error = (
+            f"LockLost: {exc}. Stopped, so that no other run applies a migration twice; what "
+            "was applied is recorded. Run again to continue"
+        )
     except LockTimeout as exc:
         error = (
             f"LockTimeout: could not lock {step.alias} within {lock_timeout:g}s: {exc}. "

@@ -248,11 +248,12 @@ class RunReport:
 class Progress:
     """What the runner reports while it works; the command decides what to print."""
 
-    event: str  # "step-start", "migration-start", "migration-done", "step-done"
+    event: str  # "step-start", "lock-wait", "migration-start", "migration-done", "step-done"
     step: Step
     migration: PendingMigration | None = None
     fake: bool = False
     result: StepResult | None = None
+    detail: str = ""  # lock-wait: who holds the lock and how long this run waits
 
 
 @dataclass(frozen=True)
@@ -295,10 +296,20 @@ class AliasStatus:
     error: str = ""  # why the state could not be read, or what is wrong with the recorded history
 
 
+def _held() -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class LockInfo:
     alias: str
     waited: float  # seconds spent waiting for another run
+    # What the lock covers, as the server names it ("database/schema", the SQLite file): two
+    # spellings of one database get one lock.
+    scope: str = ""
+    # Asked before and after each migration: why the lock no longer holds (its connection died,
+    # a DBA ended it), or None while it does.
+    lost: Callable[[], str | None] = field(default=_held, compare=False)
 
 
 @dataclass(frozen=True)

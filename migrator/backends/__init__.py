@@ -1,16 +1,21 @@
 """Vendor-specific preflight, creation, locking and session settings.
 
-Each backend works on its own short-lived driver connection (never Django's), opened from the
-alias's own connection parameters, so preflight can time out quickly and a lock lives exactly as
-long as the run that holds it (a session lock dies with its process).
+Probes and locks work on their own short-lived driver connections (never Django's), opened from
+the alias's own connection parameters, so preflight can time out quickly and a lock lives exactly
+as long as the run that holds it. A lock is *watched*: ``LockInfo.lost`` is asked before and after
+every migration, and a lock whose connection died stops the step. Around each migration, the
+backend's ``guard`` runs on Django's own connection: it applies the session settings and, where
+the database allows, takes a second lock and checks ``django_migrations`` again, so that a
+migration another run applied meanwhile (after this run's lock was lost) is never applied twice.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
@@ -22,14 +27,59 @@ class LockTimeout(Exception):
     """Another run holds the alias's lock past the timeout; the message names the holder."""
 
 
+class LockInterrupted(Exception):
+    """A stop was requested (SIGTERM/SIGINT) while waiting for a lock; the message names it."""
+
+
+class ChangedMeanwhile(Exception):
+    """Another run applied (or unapplied) the migration while this one waited to run it."""
+
+
+def _never() -> str | None:
+    return None
+
+
+def _ignore(holder: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class LockWait:
+    """What a lock does while it waits: ``should_stop`` is asked between two attempts (a signal
+    name ends the wait with ``LockInterrupted``); ``waiting`` is told the holder once, when the
+    lock is found taken."""
+
+    should_stop: Callable[[], str | None] = _never
+    waiting: Callable[[str], None] = _ignore
+
+
+NO_WAIT = LockWait()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the guard around one migration needs: the lock's scope (the server's own name for
+    the database and schema), the migration, its direction, the session settings, and how long
+    to wait for another run's migration to end."""
+
+    alias: str
+    scope: str
+    migration: Any  # django.db.migrations.Migration
+    backwards: bool
+    values: Mapping[str, str]
+    timeout: float
+
+
 class Backend(Protocol):
     def probe(self, info: AliasInfo, timeout: float) -> Probe: ...
 
     def create(self, missing: Missing, timeout: float) -> None: ...
 
-    def lock(self, info: AliasInfo, timeout: float) -> AbstractContextManager[LockInfo]: ...
+    def lock(
+        self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT
+    ) -> AbstractContextManager[LockInfo]: ...
 
-    def session(self, alias: str, values: Mapping[str, str]) -> AbstractContextManager[None]: ...
+    def guard(self, guard: Guard) -> AbstractContextManager[None]: ...
 
 
 def backend(vendor: str) -> Backend:
@@ -71,3 +121,32 @@ def restore_quietly(connection: Any, statement: str, params: Iterable[Sequence[A
 def holder_name() -> str:
     """How this process names itself to the servers (PostgreSQL application_name)."""
     return f"{LOCK_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
+def changed_meanwhile(connection: Any, migration: Any, backwards: bool) -> None:
+    """Raise ``ChangedMeanwhile`` when ``django_migrations`` on ``connection`` no longer calls for
+    ``migration`` (its rows were written, or removed, by another run since this run planned).
+
+    A squashed migration counts as applied when everything it replaces is recorded, as Django's
+    loader counts it."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    recorder = MigrationRecorder(connection)
+    if not recorder.has_table():
+        return
+    keys = list(migration.replaces or [(migration.app_label, migration.name)])
+    recorded = 0
+    for app, name in keys:
+        recorded += recorder.migration_qs.filter(app=app, name=name).count()
+    name = f"{migration.app_label}.{migration.name}"
+    if not backwards and recorded >= len(keys):
+        raise ChangedMeanwhile(
+            f"{name} was applied on {connection.alias} by another run while this run waited to "
+            "apply it (this run's lock had been lost); it was not applied again. Run again to "
+            "continue."
+        )
+    if backwards and recorded == 0:
+        raise ChangedMeanwhile(
+            f"{name} was unapplied on {connection.alias} by another run while this run waited; "
+            "it was not unapplied again. Run again to continue."
+        )

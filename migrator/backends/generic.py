@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import connections
 
+from migrator.backends import NO_WAIT, Guard, LockWait
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
@@ -23,9 +24,9 @@ class Generic:
         raise NotImplementedError(f"cannot create {missing} on this vendor")
 
     @contextmanager
-    def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
+    def lock(self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT) -> Iterator[LockInfo]:
         yield LockInfo(info.alias, 0.0)
 
     @contextmanager
-    def session(self, alias: str, values: Mapping[str, str]) -> Iterator[None]:
+    def guard(self, guard: Guard) -> Iterator[None]:
         yield

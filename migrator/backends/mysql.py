@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,7 +14,17 @@ from typing import Any
 
 from django.db import connections
 
-from migrator.backends import LOCK_NAME, LockTimeout, lock_connect_timeout, restore_quietly
+from migrator.backends import (
+    LOCK_NAME,
+    NO_WAIT,
+    Guard,
+    LockInterrupted,
+    LockTimeout,
+    LockWait,
+    changed_meanwhile,
+    lock_connect_timeout,
+    restore_quietly,
+)
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
@@ -38,12 +50,23 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def lock_name(info: AliasInfo) -> str:
-    """GET_LOCK names are server-wide and at most 64 characters."""
-    name = f"{LOCK_NAME}:{info.name}"
+def lock_name(database: str, kind: str = "") -> str:
+    """GET_LOCK names are server-wide and at most 64 characters: one per database (the guard
+    around each migration has its own ``kind``)."""
+    prefix = f"{LOCK_NAME}{'-' + kind if kind else ''}"
+    name = f"{prefix}:{database}"
     if len(name) > 64:
-        name = f"{LOCK_NAME}:{hashlib.sha256(info.name.encode()).hexdigest()[:40]}"
+        name = f"{prefix}:{hashlib.sha256(database.encode()).hexdigest()[:40]}"
     return name
+
+
+# The lock's own session: no statement time limit on its GET_LOCK (MariaDB, MySQL), and no idle
+# timeout while the migrations run on Django's connection (31536000 s: the largest allowed).
+_LOCK_SESSION = (
+    "SET SESSION max_statement_time = 0",
+    "SET SESSION max_execution_time = 0",
+    "SET SESSION wait_timeout = 31536000",
+)
 
 
 def _unknown_database(exc: Exception) -> str:
@@ -129,26 +152,81 @@ class MySQL:
             connection.close()
 
     @contextmanager
-    def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
-        connection = connect(info.alias, lock_connect_timeout(timeout), with_database=False)
+    def lock(self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT) -> Iterator[LockInfo]:
+        """``GET_LOCK`` on a connection of its own, named after the database the server selected
+        (every spelling of one database gets one lock). The wait goes in steps of a second, so
+        a stop request is acted on while waiting, and no server-side statement time limit
+        (MariaDB ``max_statement_time``, MySQL ``max_execution_time``) ends it early; the
+        connection's ``wait_timeout`` is lifted, so the server does not close it while the
+        migrations run on Django's connection."""
+        connection = connect(info.alias, lock_connect_timeout(timeout))
         try:
             cursor = connection.cursor()
-            if not info.name:  # the option file selected the database: lock that one
-                cursor.execute("SELECT DATABASE()")
-                info = replace(info, name=str(cursor.fetchone()[0] or ""))
-            name = lock_name(info)
-            cursor.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
-            started = float(cursor.fetchone()[0])
-            cursor.execute("SELECT GET_LOCK(%s, %s)", (name, timeout))
-            if cursor.fetchone()[0] != 1:
-                raise LockTimeout(self._holder(cursor, name))
-            cursor.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
-            waited = float(cursor.fetchone()[0]) - started
-            yield LockInfo(info.alias, waited)
+            for statement in _LOCK_SESSION:
+                with contextlib.suppress(Exception):  # the other vendor's variable
+                    cursor.execute(statement)
+            cursor.execute("SELECT DATABASE()")
+            database = str(cursor.fetchone()[0] or info.name)
+            name = lock_name(database)
+            started = time.monotonic()
+            announced = False
+            while True:
+                left = timeout - (time.monotonic() - started)
+                seconds = 0 if not announced else max(0, min(1, math.ceil(left)))
+                cursor.execute("SELECT GET_LOCK(%s, %s)", (name, seconds))
+                got = cursor.fetchone()[0]
+                if got == 1:
+                    break
+                if got is None:
+                    raise LockTimeout(f"GET_LOCK({name!r}) failed on the server (killed?)")
+                if time.monotonic() - started >= timeout:
+                    raise LockTimeout(self._holder(cursor, name))
+                if not announced:
+                    announced = True
+                    wait.waiting(self._holder(cursor, name))
+                stop = wait.should_stop()
+                if stop:
+                    raise LockInterrupted(stop)
+
+            def lost() -> str | None:
+                try:
+                    cursor.execute("SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (name,))
+                    held = cursor.fetchone()[0]
+                except Exception as exc:
+                    return f"its connection ended ({first_line(exc)})"
+                return None if held == 1 else "the server no longer lists it (IS_USED_LOCK)"
+
+            yield LockInfo(info.alias, time.monotonic() - started, scope=database, lost=lost)
             # Closing the session below releases the lock too, also when this fails.
             cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
         finally:
             connection.close()
+
+    @contextmanager
+    def guard(self, guard: Guard) -> Iterator[None]:
+        """Around one migration on Django's connection: a second ``GET_LOCK`` held while the
+        migration runs and is recorded, and ``django_migrations`` read again once it is held, so
+        a migration another run applied meanwhile (after this run's lock was lost) is not
+        applied twice; then the session settings for this migration only."""
+        connection: Any = connections[guard.alias]
+        name = lock_name(guard.scope, kind="apply")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, %s)", (name, max(0, math.ceil(guard.timeout))))
+            if cursor.fetchone()[0] != 1:
+                raise LockTimeout(
+                    f"another run kept applying a migration on {guard.alias} for more than "
+                    f"{guard.timeout:g}s ({self._holder(cursor, name)})"
+                )
+        try:
+            changed_meanwhile(connection, guard.migration, guard.backwards)
+            with self.session(guard.alias, guard.values):
+                yield
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
+            except Exception:
+                connection.close()  # a dead session holds nothing
 
     @staticmethod
     def _holder(cursor: Any, name: str) -> str:

@@ -12,11 +12,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 
 from migrator.backends import (
     LOCK_NAME,
+    NO_WAIT,
+    Guard,
+    LockInterrupted,
     LockTimeout,
+    LockWait,
+    changed_meanwhile,
     holder_name,
     lock_connect_timeout,
     restore_quietly,
@@ -26,6 +31,15 @@ from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 LOCK_CLASS = zlib.crc32(LOCK_NAME.encode()) & 0x7FFFFFFF  # first int4 of the advisory lock key
+APPLY = zlib.crc32(f"{LOCK_NAME}:apply".encode()) & 0x7FFFFFFF  # the key class of the guard
+# TCP keepalives on the lock's connection: a server or proxy that went away is noticed (and the
+# lock reported lost) within about a minute, not after the kernel's two hours.
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def bounded_connect_timeout(configured: Any, timeout: float) -> int:
@@ -40,23 +54,33 @@ def bounded_connect_timeout(configured: Any, timeout: float) -> int:
     return min(ours, max(2, theirs)) if theirs > 0 else ours
 
 
-def connect(alias: str, timeout: float, application_name: str | None = None) -> Any:
-    """A new autocommit driver connection with the alias's parameters and a connect timeout."""
+def connect(
+    alias: str, timeout: float, application_name: str | None = None, *, keepalive: bool = False
+) -> Any:
+    """A new autocommit driver connection with the alias's parameters and a connect timeout.
+
+    psycopg 3 never prepares statements on it: behind a transaction pooler a prepared statement
+    stays on one server connection ("prepared statement ... does not exist")."""
     wrapper: Any = connections[alias]  # the vendor's DatabaseWrapper, with .Database
     params = wrapper.get_connection_params()
     for key in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(key, None)
     params["connect_timeout"] = bounded_connect_timeout(params.get("connect_timeout"), timeout)
     params["application_name"] = application_name or holder_name()
+    if keepalive:
+        params = {**KEEPALIVE, **params}
     connection = wrapper.Database.connect(**params)
+    if hasattr(connection, "prepare_threshold"):
+        connection.prepare_threshold = None
     connection.autocommit = True
     return connection
 
 
-def lock_key(info: AliasInfo, schema: str) -> tuple[int, int]:
-    """Two int4s: a fixed one for migrator, one from the database and schema."""
-    digest = zlib.crc32(f"{info.name}/{schema}".encode())
-    return LOCK_CLASS, digest - (1 << 32) if digest >= (1 << 31) else digest
+def lock_key(scope: str, kind: int = LOCK_CLASS) -> tuple[int, int]:
+    """Two int4s: a fixed one for migrator (or for its guard), one from the scope (the database
+    and schema as the server names them)."""
+    digest = zlib.crc32(scope.encode())
+    return kind, digest - (1 << 32) if digest >= (1 << 31) else digest
 
 
 def _resolved(info: AliasInfo, database: str, connection: Any) -> AliasInfo:
@@ -148,27 +172,85 @@ class PostgreSQL:
             connection.close()
 
     @contextmanager
-    def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
-        connection = connect(info.alias, lock_connect_timeout(timeout))
+    def lock(self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT) -> Iterator[LockInfo]:
+        """A transaction-scoped advisory lock, held by an open transaction on a connection of its
+        own until the step ends.
+
+        A transaction keeps its server connection also behind a transaction pooler (PgBouncer),
+        where a session lock would stay on a pooled server connection that other clients share;
+        it ends with the connection, so a killed run leaves no lock behind. The key is taken
+        from what the server calls the database and the first schema of the search_path, so
+        every spelling of one database (NAME, a service file, a pooler's alias) gets one lock.
+        """
+        connection = connect(info.alias, lock_connect_timeout(timeout), keepalive=True)
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT current_schemas(false), current_database()")
-                schemas, database = cursor.fetchone()
-                # Without NAME (OPTIONS['service']), the database the service selected.
-                key = lock_key(replace(info, name=info.name or database), (schemas or [""])[0])
+                cursor.execute("BEGIN")
+                # The transaction stays idle while the migrations run on Django's connection.
+                cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                cursor.execute("SET LOCAL statement_timeout = 0")
+                cursor.execute("SELECT current_database(), current_schemas(false)")
+                database, schemas = cursor.fetchone()
+                scope = f"{database}/{(schemas or [''])[0]}"
+                key = lock_key(scope)
                 started = time.monotonic()
+                announced = False
                 while True:
-                    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
                     if cursor.fetchone()[0]:
                         break
                     if time.monotonic() - started >= timeout:
                         raise LockTimeout(self._holder(cursor, key))
+                    if not announced:
+                        announced = True
+                        wait.waiting(self._holder(cursor, key))
+                    stop = wait.should_stop()
+                    if stop:
+                        raise LockInterrupted(stop)
                     time.sleep(0.1)
-                yield LockInfo(info.alias, time.monotonic() - started)
-                # Closing the session below releases the lock too, also when this unlock fails.
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+                def lost() -> str | None:
+                    try:
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+                            "AND locktype = 'advisory' AND granted "
+                            "AND classid = %s::bigint::oid AND objid = %s::bigint::oid "
+                            "AND objsubid = 2",
+                            (key[0], key[1] & 0xFFFFFFFF),
+                        )
+                        held = cursor.fetchone()[0]
+                    except Exception as exc:
+                        return f"its connection ended ({first_line(exc)})"
+                    return None if held else "the server no longer lists it in pg_locks"
+
+                yield LockInfo(info.alias, time.monotonic() - started, scope=scope, lost=lost)
+                # Ending the transaction releases the lock; so does closing the connection below.
+                cursor.execute("COMMIT")
         finally:
             connection.close()
+
+    @contextmanager
+    def guard(self, guard: Guard) -> Iterator[None]:
+        """Around one migration on Django's connection. An atomic migration runs inside a
+        transaction that first takes a second advisory lock (transaction-scoped: it holds behind
+        a transaction pooler) and reads ``django_migrations`` again: should this run's lock have
+        been lost while another run applied the same migration, this run waits for that
+        migration's transaction to end, sees its row, and stops instead of applying it twice.
+        The session settings are ``SET LOCAL`` there. A non-atomic migration cannot be wrapped:
+        the settings apply to the session for this migration only, and the watched lock guards
+        it."""
+        connection: Any = connections[guard.alias]
+        if not (guard.migration.atomic and connection.features.can_rollback_ddl):
+            with self.session(guard.alias, guard.values):
+                yield
+            return
+        with transaction.atomic(using=guard.alias):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock_key(guard.scope, APPLY))
+                for name, value in guard.values.items():
+                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
+            changed_meanwhile(connection, guard.migration, guard.backwards)
+            yield
 
     @staticmethod
     def _holder(cursor: Any, key: tuple[int, int]) -> str:

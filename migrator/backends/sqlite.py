@@ -6,11 +6,11 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from migrator.backends import LockTimeout, holder_name
+from migrator.backends import NO_WAIT, Guard, LockInterrupted, LockTimeout, LockWait, holder_name
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 
@@ -40,7 +40,7 @@ class SQLite:
         Path(missing.name).mkdir(parents=True, exist_ok=True)
 
     @contextmanager
-    def lock(self, info: AliasInfo, timeout: float) -> Iterator[LockInfo]:
+    def lock(self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT) -> Iterator[LockInfo]:
         """``flock`` on ``<database>.migrator-lock``; the file is removed on release.
 
         A waiter that wins the lock on a file its holder has just removed sees that the path
@@ -50,23 +50,39 @@ class SQLite:
         if path is None:
             yield LockInfo(info.alias, 0.0)  # an in-memory database is private to this process
             return
+        path = path.resolve()  # two spellings of one file get one lock
         lock_path = path.with_name(path.name + ".migrator-lock")
         started = time.monotonic()
-        descriptor = _acquire(lock_path, started, timeout)
+        descriptor = _acquire(lock_path, started, timeout, wait)
+        mine = os.fstat(descriptor)
+
+        def lost() -> str | None:
+            # Removing the file would let another run lock a new one beside this lock.
+            try:
+                current = os.stat(lock_path)
+            except FileNotFoundError:
+                return f"its lock file {lock_path} was removed"
+            if (current.st_ino, current.st_dev) != (mine.st_ino, mine.st_dev):
+                return f"its lock file {lock_path} was replaced"
+            return None
+
         try:
             os.ftruncate(descriptor, 0)
             os.write(descriptor, holder_name().encode())
-            yield LockInfo(info.alias, time.monotonic() - started)
+            yield LockInfo(info.alias, time.monotonic() - started, scope=str(path), lost=lost)
         finally:
             lock_path.unlink(missing_ok=True)
             os.close(descriptor)  # closing releases the lock (so does the process dying)
 
     @contextmanager
-    def session(self, alias: str, values: Mapping[str, str]) -> Iterator[None]:
+    def guard(self, guard: Guard) -> Iterator[None]:
+        """Nothing to add: the lock is a file lock of this process, which cannot be lost to a
+        dying connection, and SQLite has no session settings of migrator's."""
         yield
 
 
-def _acquire(lock_path: Path, started: float, timeout: float) -> int:
+def _acquire(lock_path: Path, started: float, timeout: float, wait: LockWait) -> int:
+    announced = False
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -74,13 +90,13 @@ def _acquire(lock_path: Path, started: float, timeout: float) -> int:
         except BlockingIOError:
             os.close(descriptor)
             if time.monotonic() - started >= timeout:
-                try:
-                    holder = lock_path.read_text().strip()
-                except FileNotFoundError:
-                    holder = ""
-                raise LockTimeout(
-                    f"held by {holder or 'another process'} (lock file {lock_path})"
-                ) from None
+                raise LockTimeout(f"held by {_holder(lock_path)} (lock file {lock_path})") from None
+            if not announced:
+                announced = True
+                wait.waiting(f"held by {_holder(lock_path)} (lock file {lock_path})")
+            stop = wait.should_stop()
+            if stop:
+                raise LockInterrupted(stop) from None
             time.sleep(0.1)
             continue
         try:
@@ -91,3 +107,10 @@ def _acquire(lock_path: Path, started: float, timeout: float) -> int:
         if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
             return descriptor
         os.close(descriptor)  # the holder removed this file as we got it: take the new one
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        return lock_path.read_text().strip() or "another process"
+    except FileNotFoundError:
+        return "another process"

@@ -61,7 +61,7 @@ def _record_blog_0002(servers: Servers) -> Callable[[], None]:
 def _hold_legacy_lock(servers: Servers) -> Callable[[], None]:
     info = AliasInfo("legacy_db", "mysql", "django.db.backends.mysql", servers.legacy)
     holder = maria_connect()
-    holder.cursor().execute("SELECT GET_LOCK(%s, 0)", (lock_name(info),))
+    holder.cursor().execute("SELECT GET_LOCK(%s, 0)", (lock_name(info.name),))
     return holder.close
 
 

@@ -131,7 +131,7 @@ def test_locks_use_the_database_the_server_selected(servers: Servers, service_fi
         try:
             cursor = holder.cursor()
             legacy = replace(infos["legacy_db"], name=servers.legacy)
-            cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(legacy),))
+            cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(legacy.name),))
             got, connection_id = cursor.fetchone()
             assert got == 1
             out, _, code = run("migrate_all", apps=["legacy"], lock_timeout="0.5")
@@ -145,7 +145,7 @@ def test_locks_use_the_database_the_server_selected(servers: Servers, service_fi
 
         users = replace(infos["users_db"], name=servers.users)
         with pg_connect(servers.users) as pg_holder:
-            pg_holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(users, "public"))
+            pg_holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(f"{users.name}/public"))
             out, _, code = run("migrate_all", apps=["users"], lock_timeout="0.5")
         assert code == 1
         assert "FAILED on users_db: LockTimeout: could not lock users_db within 0.5s" in out

@@ -261,7 +261,7 @@ def test_lock_timeout_names_the_postgresql_holder(on_servers: Servers) -> None:
     info = next(i for i in alias_infos() if i.alias == "users_db")
     holder = pg_connect(on_servers.users, application_name="deploy-on-host-b")
     try:
-        holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(info, "public"))
+        holder.execute("SELECT pg_advisory_lock(%s, %s)", lock_key(f"{info.name}/public"))
         pid = holder.info.backend_pid
         started = time.monotonic()
         out, err, code = run("migrate_all", apps=["users"], lock_timeout="1")
@@ -290,7 +290,7 @@ def test_lock_timeout_names_the_mariadb_holder(on_servers: Servers) -> None:
     holder = maria_connect()
     try:
         cursor = holder.cursor()
-        cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(info),))
+        cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(info.name),))
         got, connection_id = cursor.fetchone()
         assert got == 1
         out, _, code = run("migrate_all", apps=["legacy"], lock_timeout="0.5")

@@ -1,0 +1,116 @@
+"""The guard around each migration: when another run applies a migration while this run waits
+to apply it (this run's lock was lost, or another run's never held), the migration is not
+applied twice. Another run is played by a connection of the test that takes the guard's lock,
+records the migration, and lets go; the run under test waits on the guard meanwhile (seen in
+the server's lock tables, never guessed with a sleep)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from migrator.backends.mysql import lock_name
+from migrator.backends.postgresql import APPLY, lock_key
+from tests.helpers import run
+from tests.integration.conftest import Servers
+from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
+
+DEADLINE = 30.0
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    ends = time.monotonic() + DEADLINE
+    while not condition():
+        assert time.monotonic() < ends, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def _in_thread(**options: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        outcome["out"], outcome["err"], outcome["code"] = run("migrate_all", **options)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, outcome
+
+
+def test_postgresql_migration_applied_meanwhile_is_not_applied_again(
+    on_servers: Servers,
+) -> None:
+    other = pg_connect(on_servers.users)
+    other.autocommit = False
+    key = lock_key(f"{on_servers.users}/public", APPLY)
+    other.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+    thread, outcome = _in_thread(apps=["users"], lock_timeout="20")
+    try:
+
+        def waits_on_guard() -> bool:
+            with pg_connect(on_servers.users) as admin:
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND classid = %s::bigint::oid",
+                    (APPLY,),
+                ).fetchone()
+            return bool(row and row[0])
+
+        _until(waits_on_guard, "the run to wait on the guard of users.0001_initial")
+        # The other run's migration ends: its row is committed with the guard's lock released.
+        other.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('users', '0001_initial', now())"
+        )
+        other.commit()
+    finally:
+        other.close()
+        thread.join(DEADLINE)
+    assert outcome["code"] == 1, outcome["err"]
+    assert (
+        "  FAILED on users_db: ChangedMeanwhile: users.0001_initial was applied on users_db by "
+        "another run while this run waited to apply it (this run's lock had been lost); it was "
+        "not applied again. Run again to continue."
+    ) in outcome["out"]
+    assert pg_recorded(on_servers.users) == ["users.0001_initial"]
+    with pg_connect(on_servers.users) as admin:
+        made = admin.execute("SELECT to_regclass('public.users_user')").fetchone()
+    assert made == (None,)  # the migration's CREATE TABLE did not run
+
+
+def test_mariadb_migration_applied_meanwhile_is_not_applied_again(on_servers: Servers) -> None:
+    other = maria_connect(database=on_servers.legacy)
+    cursor = other.cursor()
+    name = lock_name(on_servers.legacy, kind="apply")
+    cursor.execute("SELECT GET_LOCK(%s, 0)", (name,))
+    assert cursor.fetchone()[0] == 1
+    thread, outcome = _in_thread(apps=["legacy"], lock_timeout="20")
+    try:
+
+        def waits_on_guard() -> bool:
+            with maria_connect() as admin:
+                probe = admin.cursor()
+                probe.execute(
+                    "SELECT count(*) FROM information_schema.PROCESSLIST "
+                    "WHERE INFO LIKE 'SELECT GET_LOCK(%%' AND INFO LIKE %s",
+                    (f"%{name}%",),
+                )
+                return bool(probe.fetchone()[0])
+
+        _until(waits_on_guard, "the run to wait on the guard of legacy.0001_initial")
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('legacy', '0001_initial', NOW())"
+        )
+        cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
+    finally:
+        other.close()
+        thread.join(DEADLINE)
+    assert outcome["code"] == 1, outcome["err"]
+    assert (
+        "ChangedMeanwhile: legacy.0001_initial was applied on legacy_db by another run while "
+        "this run waited to apply it"
+    ) in outcome["out"]
+    assert maria_recorded(on_servers.legacy) == ["legacy.0001_initial"]
+    assert maria_tables(on_servers.legacy) == {"django_migrations"}
