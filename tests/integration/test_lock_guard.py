@@ -6,10 +6,13 @@ the server's lock tables, never guessed with a sleep)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from django.test import override_settings
 
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import APPLY, lock_key
@@ -114,3 +117,44 @@ def test_mariadb_migration_applied_meanwhile_is_not_applied_again(on_servers: Se
     ) in outcome["out"]
     assert maria_recorded(on_servers.legacy) == ["legacy.0001_initial"]
     assert maria_tables(on_servers.legacy) == {"django_migrations"}
+
+
+USERS_KILLING = ["users.0001_initial", "users.0002_kill_lock", "users.0003_user_is_active"]
+LEGACY_KILLING = ["legacy.0001_initial", "legacy.0002_kill_lock", "legacy.0003_note_pinned"]
+
+
+@override_settings(
+    MIGRATION_MODULES={
+        "users": "tests.fixtures.lock_killing_users_migrations",
+        "legacy": "tests.fixtures.lock_killing_legacy_migrations",
+    }
+)
+def test_a_lost_lock_stops_the_step_before_the_next_migration(on_servers: Servers) -> None:
+    out, err, code = run("migrate_all", apps=["users", "legacy"])
+    assert code == 1, err
+    # PostgreSQL: the migration that ended the lock connection committed (its guard held);
+    # the next one did not start.
+    assert re.search(
+        r"  FAILED on users_db: LockLost: lock lost on users_db after users\.0002_kill_lock: its "
+        r"connection ended \(.+\)\. Stopped, so that no other run applies a migration twice; "
+        r"what was applied is recorded\. Run again to continue",
+        out,
+    ), out
+    assert pg_recorded(on_servers.users) == USERS_KILLING[:2]
+    assert re.search(
+        r"  FAILED on legacy_db: LockLost: lock lost on legacy_db after legacy\.0002_kill_lock: "
+        r"its connection ended \(.+\)\.",
+        out,
+    ), out
+    assert maria_recorded(on_servers.legacy) == LEGACY_KILLING[:2]
+    # A second run (whose lock holds) carries on where the first stopped, once.
+    with override_settings(
+        MIGRATION_MODULES={
+            "users": "tests.fixtures.lock_killing_users_migrations",
+            "legacy": "tests.fixtures.lock_killing_legacy_migrations",
+        }
+    ):
+        out, err, code = run("migrate_all", apps=["users", "legacy"])
+    assert code == 0, err
+    assert pg_recorded(on_servers.users) == USERS_KILLING
+    assert maria_recorded(on_servers.legacy) == LEGACY_KILLING
