@@ -6,17 +6,22 @@ the server's lock tables, never guessed with a sleep)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.test import override_settings
 
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import APPLY, lock_key
-from tests.helpers import run
+from tests.helpers import finish, manage_background, run, sqlite_tables
 from tests.integration.conftest import Servers
 from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
 
@@ -158,3 +163,43 @@ def test_a_lost_lock_stops_the_step_before_the_next_migration(on_servers: Server
     assert code == 0, err
     assert pg_recorded(on_servers.users) == USERS_KILLING
     assert maria_recorded(on_servers.legacy) == LEGACY_KILLING
+
+
+def test_sigterm_ends_a_wait_for_the_lock(tmp_path: Path) -> None:
+    """SQLite: the test holds users_db's lock file; the run says it waits, and SIGTERM ends the
+    wait at once (not when the lock comes free or --lock-timeout passes)."""
+    lock_path = tmp_path / "users_db.sqlite3.migrator-lock"
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    os.write(descriptor, b"the test")
+    env = {"MIGRATOR_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    process = manage_background("migrate_all", "--lock-timeout", "600", env=env)
+    try:
+        seen = _read_until(process, "Waiting for the lock on users_db")
+        process.send_signal(signal.SIGTERM)
+        out, err = finish(process, timeout=30)
+    finally:
+        os.close(descriptor)
+    assert process.returncode == 143, err
+    assert (
+        f"  Waiting for the lock on users_db: held by the test (lock file {lock_path}); "
+        "waiting up to 600s\n"
+    ) in seen
+    assert (
+        "users_db (users) interrupted: Interrupted: stopped by SIGTERM while waiting for the lock "
+        "on users_db"
+    ) in seen + out
+    assert "CommandError: Interrupted by SIGTERM" in err
+    assert "django_migrations" not in sqlite_tables(tmp_path / "users_db.sqlite3")
+
+
+def _read_until(process: subprocess.Popen[str], text: str) -> str:
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + DEADLINE
+    while text not in seen:
+        assert time.monotonic() < deadline, seen
+        line = process.stdout.readline()
+        assert line, f"the run ended before {text!r}: {seen}"
+        seen += line
+    return seen
