@@ -23,7 +23,15 @@ from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import APPLY, lock_key
 from tests.helpers import finish, manage_background, run, sqlite_tables
 from tests.integration.conftest import Servers
-from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
+from tests.conftest import aliases_pointed_at
+from tests.servers import (
+    maria_connect,
+    maria_entry,
+    maria_recorded,
+    maria_tables,
+    pg_connect,
+    pg_recorded,
+)
 
 DEADLINE = 30.0
 
@@ -203,3 +211,30 @@ def _read_until(process: subprocess.Popen[str], text: str) -> str:
         assert line, f"the run ended before {text!r}: {seen}"
         seen += line
     return seen
+
+
+def test_mariadb_statement_time_limit_does_not_end_the_lock_wait(on_servers: Servers) -> None:
+    """``max_statement_time`` from the alias's own settings would end a long GET_LOCK early; the
+    lock waits for --lock-timeout all the same and then names the holder."""
+    entry = maria_entry(
+        on_servers.legacy, OPTIONS={"init_command": "SET SESSION max_statement_time = 1"}
+    )
+    holder = maria_connect()
+    try:
+        cursor = holder.cursor()
+        cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(on_servers.legacy),))
+        got, connection_id = cursor.fetchone()
+        assert got == 1
+        with aliases_pointed_at({"legacy_db": entry}):
+            started = time.monotonic()
+            out, _, code = run("migrate_all", apps=["legacy"], lock_timeout="3")
+            waited = time.monotonic() - started
+    finally:
+        holder.close()
+    assert code == 1
+    assert waited >= 3
+    assert (
+        f"could not lock legacy_db within 3s: held by connection id {connection_id}, user root "
+        "from "
+    ) in out
+    assert maria_tables(on_servers.legacy) == set()
