@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.core.management import call_command
@@ -182,3 +183,16 @@ def finish(process: subprocess.Popen[str], timeout: float = 300) -> tuple[str, s
     out, err = process.communicate(timeout=timeout)
     OUTPUTS.extend((out, err))
     return out, err
+
+
+def read_until(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """Read a background child's stdout until ``text`` appears; returns what was read."""
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, seen
+        line = process.stdout.readline()
+        assert line, f"process ended before {text!r}: {seen}"
+        seen += line
+    return seen

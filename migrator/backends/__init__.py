@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -54,6 +55,33 @@ class LockWait:
 
 
 NO_WAIT = LockWait()
+
+
+def acquire(
+    attempt: Callable[[bool], bool],
+    holder: Callable[[], str],
+    timeout: float,
+    wait: LockWait,
+    pause: float = 0.0,
+) -> float:
+    """Call ``attempt(waited_before)`` until it gets the lock; returns the seconds waited.
+
+    Past ``timeout`` raises ``LockTimeout`` naming the ``holder()``; the holder is announced once
+    through ``wait.waiting``, and a stop request (``wait.should_stop``) between two attempts
+    raises ``LockInterrupted``. ``pause``: seconds between attempts that return at once."""
+    started = time.monotonic()
+    announced = False
+    while not attempt(announced):
+        if time.monotonic() - started >= timeout:
+            raise LockTimeout(holder())
+        if not announced:
+            announced = True
+            wait.waiting(holder())
+        stop = wait.should_stop()
+        if stop:
+            raise LockInterrupted(stop)
+        time.sleep(pause)
+    return time.monotonic() - started
 
 
 @dataclass(frozen=True)

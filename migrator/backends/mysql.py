@@ -18,9 +18,9 @@ from migrator.backends import (
     LOCK_NAME,
     NO_WAIT,
     Guard,
-    LockInterrupted,
     LockTimeout,
     LockWait,
+    acquire,
     changed_meanwhile,
     lock_connect_timeout,
     restore_quietly,
@@ -169,24 +169,18 @@ class MySQL:
             database = str(cursor.fetchone()[0] or info.name)
             name = lock_name(database)
             started = time.monotonic()
-            announced = False
-            while True:
+
+            def attempt(again: bool) -> bool:
+                # First at once; then a second at a time, so that a stop request is seen.
                 left = timeout - (time.monotonic() - started)
-                seconds = 0 if not announced else max(0, min(1, math.ceil(left)))
+                seconds = max(0, min(1, math.ceil(left))) if again else 0
                 cursor.execute("SELECT GET_LOCK(%s, %s)", (name, seconds))
                 got = cursor.fetchone()[0]
-                if got == 1:
-                    break
                 if got is None:
                     raise LockTimeout(f"GET_LOCK({name!r}) failed on the server (killed?)")
-                if time.monotonic() - started >= timeout:
-                    raise LockTimeout(self._holder(cursor, name))
-                if not announced:
-                    announced = True
-                    wait.waiting(self._holder(cursor, name))
-                stop = wait.should_stop()
-                if stop:
-                    raise LockInterrupted(stop)
+                return bool(got == 1)
+
+            waited = acquire(attempt, lambda: self._holder(cursor, name), timeout, wait)
 
             def lost() -> str | None:
                 try:
@@ -196,7 +190,7 @@ class MySQL:
                     return f"its connection ended ({first_line(exc)})"
                 return None if held == 1 else "the server no longer lists it (IS_USED_LOCK)"
 
-            yield LockInfo(info.alias, time.monotonic() - started, scope=database, lost=lost)
+            yield LockInfo(info.alias, waited, scope=database, lost=lost)
             # Closing the session below releases the lock too, also when this fails.
             cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
         finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import math
 import re
-import time
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,9 +17,8 @@ from migrator.backends import (
     LOCK_NAME,
     NO_WAIT,
     Guard,
-    LockInterrupted,
-    LockTimeout,
     LockWait,
+    acquire,
     changed_meanwhile,
     holder_name,
     lock_connect_timeout,
@@ -193,21 +191,12 @@ class PostgreSQL:
                 database, schemas = cursor.fetchone()
                 scope = f"{database}/{(schemas or [''])[0]}"
                 key = lock_key(scope)
-                started = time.monotonic()
-                announced = False
-                while True:
+
+                def attempt(again: bool) -> bool:
                     cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
-                    if cursor.fetchone()[0]:
-                        break
-                    if time.monotonic() - started >= timeout:
-                        raise LockTimeout(self._holder(cursor, key))
-                    if not announced:
-                        announced = True
-                        wait.waiting(self._holder(cursor, key))
-                    stop = wait.should_stop()
-                    if stop:
-                        raise LockInterrupted(stop)
-                    time.sleep(0.1)
+                    return bool(cursor.fetchone()[0])
+
+                waited = acquire(attempt, lambda: self._holder(cursor, key), timeout, wait, 0.1)
 
                 def lost() -> str | None:
                     try:
@@ -223,7 +212,7 @@ class PostgreSQL:
                         return f"its connection ended ({first_line(exc)})"
                     return None if held else "the server no longer lists it in pg_locks"
 
-                yield LockInfo(info.alias, time.monotonic() - started, scope=scope, lost=lost)
+                yield LockInfo(info.alias, waited, scope=scope, lost=lost)
                 # Ending the transaction releases the lock; so does closing the connection below.
                 cursor.execute("COMMIT")
         finally:

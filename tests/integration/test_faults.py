@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.helpers import (
     finish,
     manage,
     manage_background,
+    read_until,
     run,
     sqlite_recorded,
     summary_rows,
@@ -137,19 +137,6 @@ def test_mariadb_connection_killed_mid_run(on_servers: Servers) -> None:
     assert maria_recorded(on_servers.legacy) == ["legacy.0001_initial"]
 
 
-def _wait_for(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
-    """Read the child's stdout until ``text`` appears; returns what was read."""
-    assert process.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        assert time.monotonic() < deadline, seen
-        line = process.stdout.readline()
-        assert line, f"process ended before {text!r}: {seen}"
-        seen += line
-    return seen
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_finishes_the_current_migration_and_stops(
     tmp_path: Path, sig: signal.Signals, code: int
@@ -160,7 +147,7 @@ def test_signal_finishes_the_current_migration_and_stops(
         "PYTHONUNBUFFERED": "1",
     }
     process = manage_background("migrate_all", env=env)
-    seen = _wait_for(process, "Applied users.0001_initial")
+    seen = read_until(process, "Applied users.0001_initial")
     time.sleep(1)  # users.0002_slow has started: it runs for 3 s
     process.send_signal(sig)
     out, err = finish(process, timeout=60)
@@ -190,7 +177,7 @@ def test_sigkill_leaves_no_stale_lock(servers: Servers) -> None:
         "PYTHONUNBUFFERED": "1",
     }
     process = manage_background("migrate_all", env=env)
-    _wait_for(process, "Applied users.0001_initial")
+    read_until(process, "Applied users.0001_initial")
     process.kill()
     finish(process, timeout=30)
     started = time.monotonic()

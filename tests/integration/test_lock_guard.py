@@ -10,7 +10,6 @@ import fcntl
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -21,9 +20,9 @@ from django.test import override_settings
 
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import APPLY, lock_key
-from tests.helpers import finish, manage_background, run, sqlite_tables
-from tests.integration.conftest import Servers
 from tests.conftest import aliases_pointed_at
+from tests.helpers import finish, manage_background, read_until, run, sqlite_tables
+from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
     maria_entry,
@@ -183,7 +182,7 @@ def test_sigterm_ends_a_wait_for_the_lock(tmp_path: Path) -> None:
     env = {"MIGRATOR_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     process = manage_background("migrate_all", "--lock-timeout", "600", env=env)
     try:
-        seen = _read_until(process, "Waiting for the lock on users_db")
+        seen = read_until(process, "Waiting for the lock on users_db", DEADLINE)
         process.send_signal(signal.SIGTERM)
         out, err = finish(process, timeout=30)
     finally:
@@ -199,18 +198,6 @@ def test_sigterm_ends_a_wait_for_the_lock(tmp_path: Path) -> None:
     ) in seen + out
     assert "CommandError: Interrupted by SIGTERM" in err
     assert "django_migrations" not in sqlite_tables(tmp_path / "users_db.sqlite3")
-
-
-def _read_until(process: subprocess.Popen[str], text: str) -> str:
-    assert process.stdout is not None
-    seen = ""
-    deadline = time.monotonic() + DEADLINE
-    while text not in seen:
-        assert time.monotonic() < deadline, seen
-        line = process.stdout.readline()
-        assert line, f"the run ended before {text!r}: {seen}"
-        seen += line
-    return seen
 
 
 def test_mariadb_statement_time_limit_does_not_end_the_lock_wait(on_servers: Servers) -> None:
