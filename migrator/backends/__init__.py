@@ -97,6 +97,10 @@ class Guard:
     values: Mapping[str, str]
     timeout: float
 
+    def held_by_another(self) -> str:
+        name = f"{self.migration.app_label}.{self.migration.name}"
+        return f"the guard of {name} is held by another run applying it"
+
 
 class Backend(Protocol):
     def probe(self, info: AliasInfo, timeout: float) -> Probe: ...

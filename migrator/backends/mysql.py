@@ -207,10 +207,7 @@ class MySQL:
         with connection.cursor() as cursor:
             cursor.execute("SELECT GET_LOCK(%s, %s)", (name, max(0, math.ceil(guard.timeout))))
             if cursor.fetchone()[0] != 1:
-                raise LockTimeout(
-                    f"another run kept applying a migration on {guard.alias} for more than "
-                    f"{guard.timeout:g}s ({self._holder(cursor, name)})"
-                )
+                raise LockTimeout(f"{guard.held_by_another()} ({self._holder(cursor, name)})")
         try:
             changed_meanwhile(connection, guard.migration, guard.backwards)
             with self.session(guard.alias, guard.values):

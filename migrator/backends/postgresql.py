@@ -11,12 +11,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import OperationalError, connections, transaction
 
 from migrator.backends import (
     LOCK_NAME,
     NO_WAIT,
     Guard,
+    LockTimeout,
     LockWait,
     acquire,
     changed_meanwhile,
@@ -235,8 +236,25 @@ class PostgreSQL:
             return
         with transaction.atomic(using=guard.alias):
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock_key(guard.scope, APPLY))
-                for name, value in guard.values.items():
+                # Another run's migration holds it at most --lock-timeout: lock_timeout bounds the
+                # wait (then the session's own value again, unless the settings set one).
+                cursor.execute("SELECT current_setting('lock_timeout')")
+                previous = cursor.fetchone()[0]
+                waits = f"{max(1, math.ceil(guard.timeout * 1000))}ms"
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", (waits,))
+                try:
+                    with transaction.atomic(using=guard.alias):
+                        cursor.execute(
+                            "SELECT pg_advisory_xact_lock(%s, %s)", lock_key(guard.scope, APPLY)
+                        )
+                except OperationalError as exc:
+                    cause = exc.__cause__
+                    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+                    if code != "55P03":  # lock_not_available
+                        raise
+                    raise LockTimeout(guard.held_by_another()) from None
+                settings = {"lock_timeout": previous, **guard.values}
+                for name, value in settings.items():
                     cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
             changed_meanwhile(connection, guard.migration, guard.backwards)
             yield

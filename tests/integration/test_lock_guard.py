@@ -225,3 +225,37 @@ def test_mariadb_statement_time_limit_does_not_end_the_lock_wait(on_servers: Ser
         "from "
     ) in out
     assert maria_tables(on_servers.legacy) == set()
+
+
+def test_the_guard_waits_at_most_the_lock_timeout(on_servers: Servers) -> None:
+    """Another run that keeps a migration's guard (its migration hangs) is waited for no longer
+    than --lock-timeout; nothing is applied meanwhile."""
+    pg_other = pg_connect(on_servers.users)
+    pg_other.autocommit = False
+    pg_other.execute(
+        "SELECT pg_advisory_xact_lock(%s, %s)", lock_key(f"{on_servers.users}/public", APPLY)
+    )
+    maria_other = maria_connect()
+    maria_other.cursor().execute(
+        "SELECT GET_LOCK(%s, 0)", (lock_name(on_servers.legacy, kind="apply"),)
+    )
+    try:
+        started = time.monotonic()
+        out, _, code = run("migrate_all", apps=["users", "legacy"], lock_timeout="1")
+        waited = time.monotonic() - started
+    finally:
+        pg_other.close()
+        maria_other.close()
+    assert code == 1
+    assert waited < 20
+    assert (
+        "  FAILED on users_db: LockTimeout: could not lock users_db within 1s: the guard of "
+        "users.0001_initial is held by another run applying it. Another migrate_all/migrator run "
+        "is migrating it; wait for it to finish or raise --lock-timeout"
+    ) in out
+    assert (
+        "  FAILED on legacy_db: LockTimeout: could not lock legacy_db within 1s: the guard of "
+        "legacy.0001_initial is held by another run applying it (held by connection id "
+    ) in out
+    assert pg_recorded(on_servers.users) == []
+    assert maria_recorded(on_servers.legacy) == []
