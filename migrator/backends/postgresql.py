@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import re
@@ -214,9 +215,11 @@ class PostgreSQL:
                     return None if held else "the server no longer lists it in pg_locks"
 
                 yield LockInfo(info.alias, waited, scope=scope, lost=lost)
-                # Ending the transaction releases the lock; so does closing the connection below.
-                cursor.execute("COMMIT")
         finally:
+            # Ending the transaction releases the lock (a pooler then frees its server
+            # connection at once); closing the connection does too, should this fail.
+            with contextlib.suppress(Exception), connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
             connection.close()
 
     @contextmanager
