@@ -1,6 +1,6 @@
 """Preflight reads the settings as the servers do: PostgreSQL's identifier folding and 63-byte
-names, the search_path the session really has (behind PgBouncer too), and ``$user``. Each case
-used to pass preflight and stop halfway through the run."""
+names, the search_path the session really has (behind PgBouncer too), ``$user``, and an SQLite
+folder that takes no new file. Each case used to pass preflight and stop halfway through the run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import aliases_pointed_at
+from tests.conftest import aliases_pointed_at, sqlite_entry
 from tests.helpers import run
 from tests.integration.conftest import Servers
 from tests.servers import PG, pg_connect, pg_entry, pg_schemas, pg_tables, unique
@@ -239,3 +239,49 @@ def test_the_fix_for_a_dropped_search_path_works_behind_the_pooler(
         with pg_connect(servers.site) as admin:
             admin.execute(f'DROP OWNED BY "{role}"')
             admin.execute(f'DROP ROLE "{role}"')
+
+
+@contextmanager
+def folder_taking_no_new_file(folder: Path) -> Iterator[str]:
+    """``folder`` refuses new files for the duration; yields the reason the system gives. Root
+    writes through permission bits, so as root the folder is made immutable (chattr +i)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield os.strerror(13)  # EACCES
+        finally:
+            folder.chmod(0o755)
+        return
+    made = subprocess.run(
+        ["chattr", "+i", str(folder)], capture_output=True, text=True, check=False
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a folder immutable here (chattr +i): {made.stderr.strip()}")
+    try:
+        yield os.strerror(1)  # EPERM
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_an_sqlite_folder_that_takes_no_new_file_stops_preflight(sqlite_project: Path) -> None:
+    """The database file exists and is writable, its folder is not: SQLite cannot write its
+    rollback journal there, nor migrator its lock file."""
+    folder = sqlite_project / "locked"
+    folder.mkdir()
+    database = folder / "cache.sqlite3"
+    database.touch()  # an empty file is an empty SQLite database
+    with (
+        aliases_pointed_at({"cache_db": sqlite_entry(database)}),
+        folder_taking_no_new_file(folder) as reason,
+    ):
+        assert os.access(database, os.W_OK)
+        _, err, code = run("migrate_all", apps=["cache"], create_schemas=True, interactive=False)
+    assert code == 1
+    assert err == (
+        f"{PREFLIGHT}  cache_db (sqlite {database}): cannot create files in the folder {folder} "
+        f"({reason}): SQLite writes its rollback journal cache.sqlite3-journal there and migrator "
+        "its lock file cache.sqlite3.migrator-lock; make the folder writable for the user "
+        "running migrations, or move the database to a writable folder (NAME).\n"
+    )
+    assert database.read_bytes() == b""
+    assert sorted(path.name for path in folder.iterdir()) == ["cache.sqlite3"]

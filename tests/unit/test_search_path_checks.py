@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from migrator.backends.pgoptions import (
@@ -14,6 +16,7 @@ from migrator.backends.pgoptions import (
     search_path,
     truncated,
 )
+from migrator.backends.sqlite import SQLite
 from migrator.errors import ConfigurationError
 from migrator.preflight import problems
 from migrator.types import AliasInfo, Missing, Probe
@@ -208,3 +211,12 @@ def test_a_schema_named_like_the_role_is_a_named_schema() -> None:
         "analytics_db -> schema 'bob' does not exist (search_path: bob, $user); run with "
         "--create-schemas to create it, or fix OPTIONS['options']."
     ]
+
+
+def test_sqlite_probe_leaves_no_file_behind(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    database.write_bytes(b"")
+    info = AliasInfo("cache_db", "sqlite", "django.db.backends.sqlite3", str(database))
+    probe = SQLite().probe(info, 1.0)
+    assert (probe.read_only, probe.problems, probe.missing) == ("", (), ())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["db.sqlite3"]
