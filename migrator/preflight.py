@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from migrator.backends import backend
+from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.errors import ConfigurationError, PreflightError
 from migrator.inspect import first_line
 from migrator.types import Missing, Plan, Probe
@@ -54,6 +55,15 @@ def _where(probe: Probe) -> str:
     return f"{info.alias} ({info.vendor} {info.location})"
 
 
+def _is_user_schema(probe: Probe, missing: Missing) -> bool:
+    """Whether a missing schema is the role's own, selected by ``$user`` (not by its name)."""
+    return (
+        missing.name == probe.user
+        and USER_SCHEMA in probe.schemas
+        and missing.name not in probe.schemas
+    )
+
+
 def problems(probes: Iterable[Probe], *, create: bool) -> list[str]:
     """One line per blocking problem, each naming the alias and the fix."""
     lines: list[str] = []
@@ -67,7 +77,15 @@ def problems(probes: Iterable[Probe], *, create: bool) -> list[str]:
         if create:
             continue
         for missing in probe.missing:
-            if missing.kind == "schema":
+            if missing.kind == "schema" and _is_user_schema(probe, missing):
+                path = ", ".join(probe.schemas)
+                lines.append(
+                    f"{missing} does not exist (search_path: {path}; $user is the role "
+                    f"{probe.user}) and no schema of the path does, so PostgreSQL cannot create "
+                    'tables ("no schema has been selected to create in"); run with '
+                    "--create-schemas to create it, or fix OPTIONS['options']."
+                )
+            elif missing.kind == "schema":
                 path = ", ".join(probe.schemas)
                 lines.append(
                     f"{missing} does not exist (search_path: {path}); run with --create-schemas "

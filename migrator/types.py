@@ -280,6 +280,7 @@ class Probe:
     schema: str = ""  # PostgreSQL: where tables go (the first existing schema)
     missing: tuple[Missing, ...] = ()  # --create-schemas can create these
     problems: tuple[str, ...] = ()  # blocking problems that need a person
+    user: str = ""  # PostgreSQL: the session's current_user, what "$user" in search_path stands for
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,20 @@ from migrator.backends import (
     lock_connect_timeout,
     restore_quietly,
 )
-from migrator.backends.pgoptions import USER_SCHEMA, parse_search_path, search_path
+from migrator.backends.pgoptions import (
+    configured_value,
+    dropped_search_path,
+    long_names,
+    no_schema,
+    parse_search_path,
+    resolved,
+    schemas_to_create,
+)
 from migrator.inspect import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
+OPTIONS_SOURCE = "OPTIONS['options']"
+SERVER_SOURCE = "the server's setting (ALTER ROLE/ALTER DATABASE ... SET search_path)"
 LOCK_CLASS = zlib.crc32(LOCK_NAME.encode()) & 0x7FFFFFFF  # first int4 of the advisory lock key
 APPLY = zlib.crc32(f"{LOCK_NAME}:apply".encode()) & 0x7FFFFFFF  # the key class of the guard
 # TCP keepalives on the lock's connection: a server or proxy that went away is noticed (and the
@@ -96,9 +106,9 @@ def _resolved(info: AliasInfo, database: str, connection: Any) -> AliasInfo:
 class PostgreSQL:
     def probe(self, info: AliasInfo, timeout: float) -> Probe:
         options = connections[info.alias].settings_dict.get("OPTIONS") or {}
-        configured = search_path(
-            options.get("options")
-        )  # malformed options: error before connecting
+        # Malformed options: a ConfigurationError before connecting.
+        configured = configured_value(options.get("options"))
+        long = long_names(parse_search_path(configured or ""), OPTIONS_SOURCE)
         try:
             connection = connect(info.alias, timeout)
         except Exception as exc:
@@ -115,27 +125,31 @@ class PostgreSQL:
                     problems=(
                         f"database {name!r} does not exist{where}; "
                         f"create it (createdb {name}) or {fix}.",
+                        *long,
                     ),
                 )
-            return Probe(info, reachable=False, problems=(f"cannot connect: {text}",))
+            return Probe(info, reachable=False, problems=(f"cannot connect: {text}", *long))
         try:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT current_setting('server_version'), "
                     "current_setting('transaction_read_only'), "
                     "current_setting('default_transaction_read_only'), pg_is_in_recovery(), "
-                    "current_setting('search_path'), current_schemas(false), current_database()"
+                    "current_setting('search_path'), current_schemas(false), current_database(), "
+                    "current_user"
                 )
                 row = cursor.fetchone()
-                version, tx_ro, default_ro, recovery, path_setting, existing, database = row
+                version, tx_ro, default_ro, recovery, session, existing, database, user = row
                 if (
                     not info.name
                 ):  # OPTIONS['service'] chose the database: name it as the server does
                     info = _resolved(info, str(database), connection)
-                schemas = configured or parse_search_path(path_setting)
-                wanted = [name for name in schemas if name != USER_SCHEMA]
+                # The path the run's tables follow: the one settings configure (the session
+                # must have it too, see dropped_search_path), else the server's own.
+                schemas = parse_search_path(session if configured is None else configured)
                 cursor.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (wanted,)
+                    "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+                    (list(resolved(schemas, user)),),
                 )
                 present = {row[0] for row in cursor.fetchall()}
         finally:
@@ -148,15 +162,22 @@ class PostgreSQL:
         if recovery:
             reasons.append("the server is a standby in recovery (pg_is_in_recovery())")
         existing = list(existing or [])
+        landing = str(existing[0]) if existing else ""
+        create = schemas_to_create(schemas, present, user)
+        problems = [
+            dropped_search_path(configured, session, user=user, database=database, landing=landing),
+            *(long if configured is not None else long_names(schemas, SERVER_SOURCE)),
+            no_schema(schemas, present, create, user=user, database=database),
+        ]
         return Probe(
             info,
             version=str(version).split()[0],
             read_only="; ".join(reasons),
             schemas=schemas,
-            schema=existing[0] if existing else "",
-            missing=tuple(
-                Missing(info.alias, "schema", name) for name in wanted if name not in present
-            ),
+            schema=landing,
+            missing=tuple(Missing(info.alias, "schema", name) for name in create),
+            problems=tuple(problem for problem in problems if problem),
+            user=str(user),
         )
 
     def create(self, missing: Missing, timeout: float) -> None:

@@ -1,4 +1,4 @@
-"""SQLite: the file's folder exists and is writable; an exclusive lock file beside the database."""
+"""SQLite: the file's folder exists and takes new files; an exclusive lock file beside the database."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import fcntl
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,20 @@ def database_file(info: AliasInfo) -> Path | None:
     return Path(info.name)
 
 
+def _folder_refuses_files(folder: Path) -> str:
+    """Why no file can be created in ``folder`` ("" when one can): tried for real, with a file
+    created and removed at once. os.access answers from permission bits and the real user id; it
+    cannot see what an NFS server (root_squash), SELinux or AppArmor refuses."""
+    probe = folder / f".migrator-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(descriptor)
+    probe.unlink()
+    return ""
+
+
 class SQLite:
     def probe(self, info: AliasInfo, timeout: float) -> Probe:
         path = database_file(info)
@@ -32,9 +47,21 @@ class SQLite:
             return Probe(
                 info, version=version, missing=(Missing(info.alias, "folder", str(folder)),)
             )
-        target = path if path.exists() else folder
-        read_only = "" if os.access(target, os.W_OK) else f"{target} is not writable"
-        return Probe(info, version=version, read_only=read_only)
+        # The file is asked, not opened: closing a descriptor of it would drop the POSIX locks
+        # an SQLite connection of this process holds on it.
+        read_only = ""
+        if path.exists() and not os.access(path, os.W_OK):
+            read_only = f"{path} is not writable"
+        refused = _folder_refuses_files(folder)
+        problems: tuple[str, ...] = ()
+        if refused:
+            problems = (
+                f"cannot create files in the folder {folder} ({refused}): SQLite writes its "
+                f"rollback journal {path.name}-journal there and migrator its lock file "
+                f"{path.name}.migrator-lock; make the folder writable for the user running "
+                "migrations, or move the database to a writable folder (NAME).",
+            )
+        return Probe(info, version=version, read_only=read_only, problems=problems)
 
     def create(self, missing: Missing, timeout: float) -> None:
         Path(missing.name).mkdir(parents=True, exist_ok=True)
