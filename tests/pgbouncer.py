@@ -144,6 +144,7 @@ def bouncer(
     pool_mode: PoolMode = "transaction",
     default_pool_size: int = 3,
     ignore_startup_parameters: str = "extra_float_digits",
+    users: Sequence[str] = (),
 ) -> Iterator[Bouncer]:
     """PgBouncer in front of 127.0.0.1:5432 for the databases ``names``, on a free port.
 
@@ -151,6 +152,7 @@ def bouncer(
     ``options`` (``-c search_path=...``) and silently drops it (the server's search_path
     applies); without, it refuses the client: "unsupported startup parameter: options".
     ``default_pool_size``: server connections per database, all opened before this yields.
+    ``users``: roles that may log in besides the superuser.
     Shows PgBouncer's log when it does not start, and when the body fails.
     """
     binary = pgbouncer_binary()
@@ -159,7 +161,8 @@ def bouncer(
     (folder / "pgbouncer.ini").write_text(
         _config(names, folder, port, pool_mode, default_pool_size, ignore_startup_parameters)
     )
-    (folder / "userlist.txt").write_text(f'"{PG["user"]}" ""\n')
+    logins = dict.fromkeys((str(PG["user"]), *users))  # auth_type trust: any password
+    (folder / "userlist.txt").write_text("".join(f'"{user}" ""\n' for user in logins))
     command = [binary, "-q"]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root: it switches to RUN_AS
         account = pwd.getpwnam(RUN_AS)

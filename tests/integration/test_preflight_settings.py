@@ -5,11 +5,8 @@ folder that takes no new file. Each case used to pass preflight and stop halfway
 from __future__ import annotations
 
 import os
-import selectors
-import socket
 import subprocess
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,10 +15,10 @@ import pytest
 from tests.conftest import aliases_pointed_at, sqlite_entry
 from tests.helpers import run
 from tests.integration.conftest import Servers
-from tests.servers import PG, pg_connect, pg_entry, pg_schemas, pg_tables, unique
+from tests.pgbouncer import bouncer
+from tests.servers import pg_connect, pg_entry, pg_schemas, pg_tables, unique
 
 ANALYTICS_TABLES = {"analytics_event", "django_migrations"}
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
 PREFLIGHT = "CommandError: Preflight found 1 problem; nothing was changed on any database:\n"
 
 
@@ -116,77 +113,13 @@ def test_an_empty_search_path_stops_preflight(servers: Servers) -> None:
     nothing_changed(servers)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((PG["host"], 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def pgbouncer(folder: Path, users: Sequence[str], **settings: str) -> Iterator[int]:
-    """A private PgBouncer in front of the test PostgreSQL server (session pooling, trust);
-    yields its port once it reports READY=1 through the systemd notify protocol (no polling).
-    As root it runs as the postgres user (PgBouncer refuses root)."""
-    if not PGBOUNCER.exists():
-        message = f"PgBouncer is not installed ({PGBOUNCER}); install the pgbouncer package"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    auth = folder / "pgbouncer-users.txt"
-    auth.write_text("".join(f'"{user}" ""\n' for user in users))
-    config = {
-        "listen_addr": PG["host"],
-        "listen_port": str(port),
-        "unix_socket_dir": "",
-        "auth_type": "trust",
-        "auth_file": str(auth),
-        "pool_mode": "session",
-        "logfile": "",
-        "pidfile": "",
-        **settings,
-    }
-    ini = folder / "pgbouncer.ini"
-    ini.write_text(
-        f"[databases]\n* = host={PG['host']} port={PG['port']}\n[pgbouncer]\n"
-        + "".join(f"{name} = {value}\n" for name, value in config.items())
-    )
-    log = folder / "pgbouncer.log"
-    name = f"migrator-test-pgbouncer-{uuid.uuid4().hex}"
-    switch = ["-u", "postgres"] if os.geteuid() == 0 else []
-    with (
-        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify,
-        log.open("wb") as output,
-    ):
-        notify.bind("\0" + name)  # abstract: the postgres user needs no path to it
-        process = subprocess.Popen(
-            [str(PGBOUNCER), *switch, str(ini)],
-            env={**os.environ, "NOTIFY_SOCKET": "@" + name},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            exited = os.pidfd_open(process.pid)
-            with selectors.DefaultSelector() as selector:
-                selector.register(notify, selectors.EVENT_READ)
-                selector.register(exited, selectors.EVENT_READ)
-                ready = [key.fileobj for key, _ in selector.select(timeout=60)]
-            os.close(exited)
-            if notify not in ready or b"READY=1" not in notify.recv(4096):
-                pytest.fail(f"PgBouncer did not start:\n{log.read_text()}")
-            yield port
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
-
-
 def test_a_pooler_that_drops_the_search_path_stops_preflight(
     servers: Servers, tmp_path: Path
 ) -> None:
     """PgBouncer with ignore_startup_parameters = options accepts the connection and drops
     ``-c search_path=analytics``: the tables and django_migrations would go to public."""
-    with pgbouncer(tmp_path, [str(PG["user"])], ignore_startup_parameters="options") as port:
+    with bouncer([servers.site], ignore_startup_parameters="options") as pooler:
+        port = pooler.port
         entries = servers.entries()
         entries["analytics_db"] = pg_entry(
             servers.site, PORT=str(port), OPTIONS={"options": "-c search_path=analytics"}
@@ -222,7 +155,8 @@ def test_the_fix_for_a_dropped_search_path_works_behind_the_pooler(
             f'ALTER ROLE "{role}" IN DATABASE "{servers.site}" SET search_path = "analytics"'
         )
     try:
-        with pgbouncer(tmp_path, [role], ignore_startup_parameters="options") as port:
+        with bouncer([servers.site], users=[role], ignore_startup_parameters="options") as pooler:
+            port = pooler.port
             entries = servers.entries()
             entries["analytics_db"] = pg_entry(
                 servers.site,
