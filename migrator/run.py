@@ -7,14 +7,14 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from queue import Empty
 from typing import Any
 
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import django_compat
+from migrator import django_compat, preflight
 from migrator.backends import LockTimeout, backend
 from migrator.backends.sqlite import database_file
 from migrator.inspect import first_line
@@ -333,12 +333,50 @@ def _first_on_alias(step_state: StepState, options: RunOptions, started: set[str
 
 
 def _can_fork(state: PlanState, steps: list[Step]) -> bool:
-    """Forked workers need the fork start method and databases another process can reach."""
+    """Forked workers need the fork start method, databases another process can reach, and two
+    steps that may run at once (scopes that do not overlap): otherwise the level runs serially."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
-    return all(
-        not (info.vendor == "sqlite" and database_file(info) is None)
+    if any(
+        info.vendor == "sqlite" and database_file(info) is None
         for info in (state.plan.alias_info(step.alias) for step in steps)
+    ):
+        return False
+    scopes = _scopes(state.plan)
+    return any(
+        not overlap(scopes[a.alias], scopes[b.alias])
+        for index, a in enumerate(steps)
+        for b in steps[index + 1 :]
+    )
+
+
+def _scopes(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Per alias, what its migration lock guards: as preflight found it, else from settings."""
+    return {info.alias: info.scope or preflight.scope(info) for info in plan.aliases}
+
+
+def overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether two scopes may name one target: equal, or one a prefix of the other (a scope that
+    leaves the schema or the database unknown covers all of them)."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def next_startable(
+    waiting: Sequence[Step],
+    running: Iterable[Step],
+    scopes: Mapping[str, tuple[str, ...]],
+) -> Step | None:
+    """The first waiting step whose scope overlaps no running step's; None when every waiting
+    step would share its database (and schema) with a running one.
+
+    Two steps on one target at once would wait for each other's lock (or fail on it with a
+    short --lock-timeout); steps of a level are otherwise independent, so only the scope counts.
+    """
+    busy = [scopes[step.alias] for step in running]
+    return next(
+        (step for step in waiting if not any(overlap(scopes[step.alias], b) for b in busy)),
+        None,
     )
 
 
@@ -352,7 +390,8 @@ def _run_forked(
     loader: MigrationLoader | None,
     started: set[str],
 ) -> list[StepResult]:
-    """Run independent steps in forked children (at most ``workers`` at once).
+    """Run independent steps in forked children (at most ``workers`` at once, never two whose
+    scopes overlap: ``next_startable``).
 
     Children inherit the loaded project (no second start-up) and open their own connections;
     they send progress and their result through a queue, and this process does all printing,
@@ -361,15 +400,15 @@ def _run_forked(
     context = multiprocessing.get_context("fork")
     queue: Any = context.Queue()
     connections.close_all()  # children must not share this process's sockets
+    scopes = _scopes(state.plan)
     waiting = list(steps)
     forwarded = False
     running: dict[Step, Any] = {}
     results: list[StepResult] = []
     while waiting or running:
-        while waiting and len(running) < workers:
-            step = waiting.pop(0)
-            if fail_fast and any(r.status == "failed" for r in results):
-                failed = next(r for r in results if r.status == "failed")
+        failed = next((r for r in results if r.status == "failed"), None)
+        if fail_fast and failed is not None:
+            for step in waiting:
                 result = StepResult(
                     step,
                     "skipped",
@@ -377,16 +416,21 @@ def _run_forked(
                 )
                 results.append(result)
                 report(Progress("step-done", step, result=result))
-                continue
-            info = state.plan.alias_info(step.alias)
-            first = _first_on_alias(state.state(step), options, started)
+            waiting.clear()
+        while len(running) < workers:
+            chosen = next_startable(waiting, running, scopes)
+            if chosen is None:
+                break  # each waiting step shares its target with a running one
+            waiting.remove(chosen)
+            info = state.plan.alias_info(chosen.alias)
+            first = _first_on_alias(state.state(chosen), options, started)
             process = context.Process(
                 target=_child,
-                args=(state.state(step), info, options, queue, loader, first),
+                args=(state.state(chosen), info, options, queue, loader, first),
                 daemon=False,
             )
             process.start()
-            running[step] = process
+            running[chosen] = process
         if not running:
             continue
         if options.should_stop and options.should_stop() and not forwarded:
