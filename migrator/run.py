@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from queue import Empty
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.db.migrations.loader import MigrationLoader
 from migrator import django_compat, preflight
 from migrator.backends import LockTimeout, backend
 from migrator.backends.sqlite import database_file
-from migrator.inspect import first_line
+from migrator.inspect import first_line, read_applied
 from migrator.types import (
     AliasInfo,
     PendingMigration,
@@ -380,6 +381,76 @@ def next_startable(
     )
 
 
+def committed(
+    state: StepState,
+    rows: AbstractSet[tuple[str, str]],
+    replaces: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
+) -> tuple[tuple[PendingMigration, ...], tuple[PendingMigration, ...]]:
+    """What of the step's work ``django_migrations`` shows done (``rows``): (applied, recorded),
+    in the step's order. A squashed migration is recorded as the migrations it ``replaces``; an
+    unapplied one is done when its rows are gone."""
+
+    def done(item: PendingMigration) -> bool:
+        key = (item.app, item.name)
+        replaced = replaces.get(key, ())
+        if item.backwards:
+            return key not in rows and not any(old in rows for old in replaced)
+        return key in rows or (bool(replaced) and all(old in rows for old in replaced))
+
+    return (
+        tuple(item for item in state.pending if done(item)),
+        tuple(item for item in state.recorded if done(item)),
+    )
+
+
+def _died(
+    state: StepState,
+    exitcode: int | None,
+    loader: MigrationLoader | None,
+    started: str,
+    seconds: float,
+) -> StepResult:
+    """The result of a worker that exited without reporting one (killed, say): what it
+    committed, read back from the alias's ``django_migrations`` (its process is gone, so is every
+    transaction it had open), and ``started``, the migration it was running ("app.name"; empty
+    when between two)."""
+    step = state.step
+    error = (
+        f"WorkerDied: the worker for {step.alias} exited with code {exitcode} before reporting "
+        "a result"
+    )
+    try:
+        rows = _read_back(step.alias)
+    except Exception as exc:
+        rows = set()
+        error += f"; what it committed could not be read back: {first_line(exc)}"
+    replaces = {
+        key: [(str(app), str(name)) for app, name in migration.replaces]
+        for key, migration in (loader.disk_migrations.items() if loader else ())
+        if migration.replaces
+    }
+    applied, recorded = committed(state, rows, replaces)
+    running = bool(started) and started not in map(str, applied)
+    return StepResult(
+        step,
+        "failed",
+        applied=applied,
+        recorded=recorded,
+        seconds=seconds,
+        error=error,
+        failed_migration=started if running else None,
+    )
+
+
+def _read_back(alias: str) -> set[tuple[str, str]]:
+    """``django_migrations`` of ``alias`` on a connection of this process, closed again at once:
+    a worker forked later must not inherit its socket."""
+    try:
+        return read_applied(alias)
+    finally:
+        connections[alias].close()
+
+
 def _run_forked(
     state: PlanState,
     steps: list[Step],
@@ -404,6 +475,10 @@ def _run_forked(
     waiting = list(steps)
     forwarded = False
     running: dict[Step, Any] = {}
+    begun: dict[Step, float] = {}
+    # Per worker, the migration it is running, written to shared memory as it goes: readable
+    # after it died, when what it put on the queue last may never have been sent.
+    doing: dict[Step, Any] = {}
     results: list[StepResult] = []
     while waiting or running:
         failed = next((r for r in results if r.status == "failed"), None)
@@ -424,11 +499,13 @@ def _run_forked(
             waiting.remove(chosen)
             info = state.plan.alias_info(chosen.alias)
             first = _first_on_alias(state.state(chosen), options, started)
+            doing[chosen] = context.Array("c", _DOING_SIZE, lock=False)  # one writer: no lock
             process = context.Process(
                 target=_child,
-                args=(state.state(chosen), info, options, queue, loader, first),
+                args=(state.state(chosen), info, options, queue, loader, first, doing[chosen]),
                 daemon=False,
             )
+            begun[chosen] = time.monotonic()
             process.start()
             running[chosen] = process
         if not running:
@@ -446,11 +523,12 @@ def _run_forked(
                     if not process.is_alive():
                         process.join()
                         running.pop(step)
-                        result = StepResult(
-                            step,
-                            "failed",
-                            error=f"WorkerDied: the worker for {step.alias} exited with code "
-                            f"{process.exitcode} before reporting a result",
+                        result = _died(
+                            state.state(step),
+                            process.exitcode,
+                            loader,
+                            doing[step].value.decode(),
+                            time.monotonic() - begun[step],
                         )
                         results.append(result)
                         report(Progress("step-done", step, result=result))
@@ -490,6 +568,9 @@ def _drain(
         _handle(kind, payload, running, results, report)
 
 
+_DOING_SIZE = 1024  # bytes for "app.name" of the migration a worker is running
+
+
 def _child(
     state: StepState,
     info: AliasInfo,
@@ -497,8 +578,13 @@ def _child(
     queue: Any,
     loader: MigrationLoader | None,
     first: bool,
+    doing: Any,
 ) -> None:
     def forward(progress: Progress) -> None:
+        if progress.event in ("migration-start", "migration-done"):
+            name = str(progress.migration).encode()
+            starts = progress.event == "migration-start" and len(name) < _DOING_SIZE
+            doing.value = name if starts else b""  # too long a name: unknown, never cut
         if progress.event != "step-done":
             queue.put(("progress", progress))
 

@@ -11,7 +11,7 @@ from django.db import connections
 from django.test import override_settings
 
 from tests.conftest import aliases_pointed_at, sqlite_entry
-from tests.helpers import ALIASES, every_migration, run, summary_rows
+from tests.helpers import ALIASES, every_migration, run, sqlite_recorded, summary_rows
 
 
 def snapshot(folder: Path) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
@@ -111,3 +111,18 @@ def test_two_spellings_of_one_sqlite_file_take_turns(tmp_path: Path, unblocked: 
         {*every_migration(), "analytics.0002_meet", "legacy.0002_meet"}
         - {"analytics.0002_seed_event_names"}
     )
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.killed_users_migrations"})
+def test_a_killed_worker_reports_what_it_committed(tmp_path: Path, unblocked: None) -> None:
+    out, err, code = migrate_into(tmp_path / "p", parallel="2", json=True)
+    assert code == 1
+    assert "failed at users.0002_killed: WorkerDied: the worker for users_db exited with" in err
+    (users,) = [s for s in json.loads(out)["results"]["steps"] if s["alias"] == "users_db"]
+    assert (users["status"], users["failed_migration"]) == ("failed", "users.0002_killed")
+    assert users["error"] == (
+        "WorkerDied: the worker for users_db exited with code -9 before reporting a result"
+    )
+    assert users["applied"] == [{"app": "users", "name": "0001_initial", "backwards": False}]
+    assert users["recorded"] == []
+    assert sqlite_recorded(tmp_path / "p" / "users_db.sqlite3") == {"users.0001_initial"}

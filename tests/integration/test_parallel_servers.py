@@ -1,18 +1,20 @@
 """--parallel on real servers: aliases that share one database and schema take turns while the
-other steps run in other workers."""
+other steps run in other workers; a worker killed mid-step reports what it committed."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
+from django.db import connections
 from django.test import override_settings
 
 from tests.conftest import aliases_pointed_at
 from tests.helpers import every_migration, run
 from tests.integration.conftest import Servers
-from tests.servers import maria_recorded, pg_entry, pg_recorded, pg_tables
+from tests.servers import maria_recorded, pg_connect, pg_entry, pg_recorded, pg_tables
 
 SHARED_TARGET = override_settings(
     DATABASE_ROUTERS=[
@@ -34,6 +36,14 @@ MEETING_MIGRATIONS = sorted(
 def steps(out: str) -> list[tuple[str, tuple[str, ...], str]]:
     document = json.loads(out)
     return [(s["alias"], tuple(s["apps"]), s["status"]) for s in document["results"]["steps"]]
+
+
+def step_of(out: str, alias: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        s for s in json.loads(out)["results"]["steps"] if s["alias"] == alias
+    ]
+    assert len(found) == 1
+    return found[0]
 
 
 @SHARED_TARGET
@@ -70,3 +80,37 @@ def test_aliases_on_one_database_and_schema_take_turns(servers: Servers, tmp_pat
     assert pg_recorded(servers.site) == MEETING_MIGRATIONS
     assert {"analytics_event", "auth_user", "blog_post", "shop_order"} <= pg_tables(servers.site)
     assert maria_recorded(servers.legacy) == MEETING_MIGRATIONS
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.killed_users_migrations"})
+def test_a_worker_killed_mid_step_reports_what_it_committed(on_servers: Servers) -> None:
+    with pg_connect(on_servers.site) as admin:
+        admin.execute("CREATE SCHEMA analytics")
+    out, err, code = run("migrate_all", parallel="2", json=True)
+    assert code == 1
+    assert err == (
+        "CommandError: users_db (users) failed at users.0002_killed: WorkerDied: the worker for "
+        "users_db exited with code -9 before reporting a result. 1 dependent step skipped. Fix "
+        "the cause and run again; steps that completed are not repeated.\n"
+    )
+    users = step_of(out, "users_db")
+    assert users["status"] == "failed"
+    assert users["error"] == (
+        "WorkerDied: the worker for users_db exited with code -9 before reporting a result"
+    )
+    # users.0001_initial committed before the worker died in users.0002_killed, whose
+    # transaction died with it; nothing of the step's recording at its end was reached.
+    assert users["applied"] == [{"app": "users", "name": "0001_initial", "backwards": False}]
+    assert users["recorded"] == []
+    assert users["failed_migration"] == "users.0002_killed"
+    assert pg_recorded(on_servers.users) == ["users.0001_initial"]
+    with pg_connect(on_servers.users) as db:
+        columns = db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'users_user'"
+        ).fetchall()
+    assert "is_active" not in {row[0] for row in columns}
+    summary = json.loads(out)["results"]["summary"]
+    assert next(row for row in summary if row["alias"] == "users_db")["applied"] == 1
+    assert step_of(out, "legacy_db")["status"] == "applied"  # the other workers went on
+    # The read-back connection is closed again: no later worker inherits its socket.
+    assert connections["users_db"].connection is None

@@ -1,4 +1,4 @@
-"""--parallel's scheduling choice, as pure functions: no database."""
+"""--parallel's scheduling choice and a dead worker's result, as pure functions: no database."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from migrator.preflight import resolved, scope
-from migrator.run import next_startable, overlap
-from migrator.types import AliasInfo, Plan, Probe, Step
+from migrator.run import committed, next_startable, overlap
+from migrator.types import AliasInfo, PendingMigration, Plan, Probe, Step, StepState
 
 PG = "django.db.backends.postgresql"
 
@@ -130,3 +130,46 @@ def test_steps_start_in_plan_order_when_nothing_is_busy() -> None:
     assert next_startable([DEFAULT, ANALYTICS, USERS], [], SCOPES) is DEFAULT
     # the first started, its twin waits, the next independent one goes
     assert next_startable([ANALYTICS, USERS], [DEFAULT], SCOPES) is USERS
+
+
+def m(name: str, app: str = "users", backwards: bool = False) -> PendingMigration:
+    return PendingMigration(app, name, backwards)
+
+
+STATE = StepState(
+    Step("users_db", ("users",), level=0),
+    pending=(m("0001_initial"), m("0002_is_active"), m("0003_slow")),
+    recorded_dependencies=(m("0001_initial", "contenttypes"),),
+    record_after=(m("0001_initial", "auth"), m("0001_initial", "blog")),
+)
+
+
+def test_committed_lists_what_django_migrations_shows_in_the_steps_order() -> None:
+    rows = {
+        ("users", "0002_is_active"),
+        ("users", "0001_initial"),
+        ("contenttypes", "0001_initial"),
+        ("auth", "0001_initial"),
+        ("shop", "0001_initial"),  # not this step's: never listed
+    }
+    assert committed(STATE, rows, {}) == (
+        (m("0001_initial"), m("0002_is_active")),
+        (m("0001_initial", "contenttypes"), m("0001_initial", "auth")),
+    )
+    assert committed(STATE, set(), {}) == ((), ())
+
+
+def test_a_squashed_migration_counts_once_every_migration_it_replaces_is_recorded() -> None:
+    state = StepState(STATE.step, pending=(m("0001_squashed_0002"),))
+    replaces = {("users", "0001_squashed_0002"): [("users", "0001"), ("users", "0002")]}
+    assert committed(state, {("users", "0001")}, replaces) == ((), ())
+    both = {("users", "0001"), ("users", "0002")}
+    assert committed(state, both, replaces) == ((m("0001_squashed_0002"),), ())
+
+
+def test_an_unapplied_migration_is_done_when_its_row_is_gone() -> None:
+    state = StepState(
+        STATE.step, pending=(m("0002_is_active", backwards=True), m("0001_initial", backwards=True))
+    )
+    rows = {("users", "0001_initial")}
+    assert committed(state, rows, {}) == ((m("0002_is_active", backwards=True),), ())
