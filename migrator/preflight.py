@@ -6,14 +6,16 @@ databases (MySQL/MariaDB) and folders (SQLite) are problems too, unless ``--crea
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import replace
 
 from migrator.backends import backend
 from migrator.backends.pgoptions import USER_SCHEMA
+from migrator.backends.sqlite import database_file
 from migrator.errors import ConfigurationError, PreflightError
 from migrator.inspect import first_line
-from migrator.types import Missing, Plan, Probe
+from migrator.types import AliasInfo, Missing, Plan, Probe
 
 
 def planned_aliases(plan: Plan) -> list[str]:
@@ -43,11 +45,45 @@ def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
 
 def resolved(plan: Plan, probes: Iterable[Probe]) -> Plan:
     """``plan`` with each probed alias described as the server named it: the database that a
-    PostgreSQL service or a MySQL option file selected, where settings have no NAME."""
-    found = {probe.info.alias: probe.info for probe in probes}
-    if all(found.get(info.alias, info) == info for info in plan.aliases):
+    PostgreSQL service or a MySQL option file selected, where settings have no NAME, and what
+    its migration lock guards (``AliasInfo.scope``, from ``scope``)."""
+    found = {probe.info.alias: probe for probe in probes}
+    aliases = tuple(
+        replace(probe.info, scope=scope(probe.info, probe)) if probe is not None else info
+        for info, probe in ((info, found.get(info.alias)) for info in plan.aliases)
+    )
+    if aliases == plan.aliases:
         return plan
-    return replace(plan, aliases=tuple(found.get(info.alias, info) for info in plan.aliases))
+    return replace(plan, aliases=aliases)
+
+
+def scope(info: AliasInfo, probe: Probe | None = None) -> tuple[str, ...]:
+    """What the alias's migration lock guards, conservatively: the database (and PostgreSQL
+    schema) as the server named it, the real path of an SQLite file. ``--parallel`` never runs two
+    steps at once whose scopes overlap, one being a prefix of the other (``run.overlap``).
+
+    Two aliases that merely look alike (one database name on two servers, say) get one scope and
+    run one after the other, which is harmless; two aliases on one target never get disjoint
+    scopes. What is unknown is left out, so the scope covers every possibility: without a probe
+    no PostgreSQL schema, without a database name the whole vendor.
+    """
+    if info.vendor == "sqlite":
+        if not info.name or info.name == ":memory:":
+            return ("sqlite", ":memory:", info.alias)  # private to its connection
+        path = database_file(info)
+        if path is None:  # a file: URI, whose file is not worth guessing
+            return ("sqlite",)
+        return ("sqlite", os.path.realpath(path))  # two spellings of one file: one scope
+    if not info.name:  # a service or option file names it, and nobody asked the server yet
+        return (info.vendor,)
+    if info.vendor == "mysql":
+        # GET_LOCK is per server and database; with lower_case_table_names, "App" is "app".
+        return ("mysql", info.name.lower())
+    if info.vendor == "postgresql" and probe is not None and probe.schema:
+        # The advisory lock is keyed by the database and the first existing schema of
+        # current_schemas, which is what the probe read as probe.schema.
+        return ("postgresql", info.name, probe.schema)
+    return (info.vendor, info.name)
 
 
 def _where(probe: Probe) -> str:

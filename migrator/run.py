@@ -7,7 +7,8 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from queue import Empty
 from typing import Any
@@ -15,10 +16,10 @@ from typing import Any
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import django_compat
+from migrator import django_compat, preflight
 from migrator.backends import Guard, LockInterrupted, LockTimeout, LockWait, backend
 from migrator.backends.sqlite import database_file
-from migrator.inspect import first_line
+from migrator.inspect import first_line, read_applied
 from migrator.types import (
     AliasInfo,
     PendingMigration,
@@ -368,13 +369,121 @@ def _first_on_alias(step_state: StepState, options: RunOptions, started: set[str
 
 
 def _can_fork(state: PlanState, steps: list[Step]) -> bool:
-    """Forked workers need the fork start method and databases another process can reach."""
+    """Forked workers need the fork start method, databases another process can reach, and two
+    steps that may run at once (scopes that do not overlap): otherwise the level runs serially."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
-    return all(
-        not (info.vendor == "sqlite" and database_file(info) is None)
+    if any(
+        info.vendor == "sqlite" and database_file(info) is None
         for info in (state.plan.alias_info(step.alias) for step in steps)
+    ):
+        return False
+    scopes = _scopes(state.plan)
+    return any(
+        not overlap(scopes[a.alias], scopes[b.alias])
+        for index, a in enumerate(steps)
+        for b in steps[index + 1 :]
     )
+
+
+def _scopes(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Per alias, what its migration lock guards: as preflight found it, else from settings."""
+    return {info.alias: info.scope or preflight.scope(info) for info in plan.aliases}
+
+
+def overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether two scopes may name one target: equal, or one a prefix of the other (a scope that
+    leaves the schema or the database unknown covers all of them)."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def next_startable(
+    waiting: Sequence[Step],
+    running: Iterable[Step],
+    scopes: Mapping[str, tuple[str, ...]],
+) -> Step | None:
+    """The first waiting step whose scope overlaps no running step's; None when every waiting
+    step would share its database (and schema) with a running one.
+
+    Two steps on one target at once would wait for each other's lock (or fail on it with a
+    short --lock-timeout); steps of a level are otherwise independent, so only the scope counts.
+    """
+    busy = [scopes[step.alias] for step in running]
+    return next(
+        (step for step in waiting if not any(overlap(scopes[step.alias], b) for b in busy)),
+        None,
+    )
+
+
+def committed(
+    state: StepState,
+    rows: AbstractSet[tuple[str, str]],
+    replaces: Mapping[tuple[str, str], Sequence[tuple[str, str]]],
+) -> tuple[tuple[PendingMigration, ...], tuple[PendingMigration, ...]]:
+    """What of the step's work ``django_migrations`` shows done (``rows``): (applied, recorded),
+    in the step's order. A squashed migration is recorded as the migrations it ``replaces``; an
+    unapplied one is done when its rows are gone."""
+
+    def done(item: PendingMigration) -> bool:
+        key = (item.app, item.name)
+        replaced = replaces.get(key, ())
+        if item.backwards:
+            return key not in rows and not any(old in rows for old in replaced)
+        return key in rows or (bool(replaced) and all(old in rows for old in replaced))
+
+    return (
+        tuple(item for item in state.pending if done(item)),
+        tuple(item for item in state.recorded if done(item)),
+    )
+
+
+def _died(
+    state: StepState,
+    exitcode: int | None,
+    loader: MigrationLoader | None,
+    started: str,
+    seconds: float,
+) -> StepResult:
+    """The result of a worker that exited without reporting one (killed, say): what it
+    committed, read back from the alias's ``django_migrations`` (its process is gone, so is every
+    transaction it had open), and ``started``, the migration it was running ("app.name"; empty
+    when between two)."""
+    step = state.step
+    error = (
+        f"WorkerDied: the worker for {step.alias} exited with code {exitcode} before reporting "
+        "a result"
+    )
+    try:
+        rows = _read_back(step.alias)
+    except Exception as exc:
+        rows = set()
+        error += f"; what it committed could not be read back: {first_line(exc)}"
+    replaces = {
+        key: [(str(app), str(name)) for app, name in migration.replaces]
+        for key, migration in (loader.disk_migrations.items() if loader else ())
+        if migration.replaces
+    }
+    applied, recorded = committed(state, rows, replaces)
+    running = bool(started) and started not in map(str, applied)
+    return StepResult(
+        step,
+        "failed",
+        applied=applied,
+        recorded=recorded,
+        seconds=seconds,
+        error=error,
+        failed_migration=started if running else None,
+    )
+
+
+def _read_back(alias: str) -> set[tuple[str, str]]:
+    """``django_migrations`` of ``alias`` on a connection of this process, closed again at once:
+    a worker forked later must not inherit its socket."""
+    try:
+        return read_applied(alias)
+    finally:
+        connections[alias].close()
 
 
 def _run_forked(
@@ -387,7 +496,8 @@ def _run_forked(
     loader: MigrationLoader | None,
     started: set[str],
 ) -> list[StepResult]:
-    """Run independent steps in forked children (at most ``workers`` at once).
+    """Run independent steps in forked children (at most ``workers`` at once, never two whose
+    scopes overlap: ``next_startable``).
 
     Children inherit the loaded project (no second start-up) and open their own connections;
     they send progress and their result through a queue, and this process does all printing,
@@ -396,15 +506,19 @@ def _run_forked(
     context = multiprocessing.get_context("fork")
     queue: Any = context.Queue()
     connections.close_all()  # children must not share this process's sockets
+    scopes = _scopes(state.plan)
     waiting = list(steps)
     forwarded = False
     running: dict[Step, Any] = {}
+    begun: dict[Step, float] = {}
+    # Per worker, the migration it is running, written to shared memory as it goes: readable
+    # after it died, when what it put on the queue last may never have been sent.
+    doing: dict[Step, Any] = {}
     results: list[StepResult] = []
     while waiting or running:
-        while waiting and len(running) < workers:
-            step = waiting.pop(0)
-            if fail_fast and any(r.status == "failed" for r in results):
-                failed = next(r for r in results if r.status == "failed")
+        failed = next((r for r in results if r.status == "failed"), None)
+        if fail_fast and failed is not None:
+            for step in waiting:
                 result = StepResult(
                     step,
                     "skipped",
@@ -412,16 +526,23 @@ def _run_forked(
                 )
                 results.append(result)
                 report(Progress("step-done", step, result=result))
-                continue
-            info = state.plan.alias_info(step.alias)
-            first = _first_on_alias(state.state(step), options, started)
+            waiting.clear()
+        while len(running) < workers:
+            chosen = next_startable(waiting, running, scopes)
+            if chosen is None:
+                break  # each waiting step shares its target with a running one
+            waiting.remove(chosen)
+            info = state.plan.alias_info(chosen.alias)
+            first = _first_on_alias(state.state(chosen), options, started)
+            doing[chosen] = context.Array("c", _DOING_SIZE, lock=False)  # one writer: no lock
             process = context.Process(
                 target=_child,
-                args=(state.state(step), info, options, queue, loader, first),
+                args=(state.state(chosen), info, options, queue, loader, first, doing[chosen]),
                 daemon=False,
             )
+            begun[chosen] = time.monotonic()
             process.start()
-            running[step] = process
+            running[chosen] = process
         if not running:
             continue
         if options.should_stop and options.should_stop() and not forwarded:
@@ -437,11 +558,12 @@ def _run_forked(
                     if not process.is_alive():
                         process.join()
                         running.pop(step)
-                        result = StepResult(
-                            step,
-                            "failed",
-                            error=f"WorkerDied: the worker for {step.alias} exited with code "
-                            f"{process.exitcode} before reporting a result",
+                        result = _died(
+                            state.state(step),
+                            process.exitcode,
+                            loader,
+                            doing[step].value.decode(),
+                            time.monotonic() - begun[step],
                         )
                         results.append(result)
                         report(Progress("step-done", step, result=result))
@@ -481,6 +603,9 @@ def _drain(
         _handle(kind, payload, running, results, report)
 
 
+_DOING_SIZE = 1024  # bytes for "app.name" of the migration a worker is running
+
+
 def _child(
     state: StepState,
     info: AliasInfo,
@@ -488,8 +613,13 @@ def _child(
     queue: Any,
     loader: MigrationLoader | None,
     first: bool,
+    doing: Any,
 ) -> None:
     def forward(progress: Progress) -> None:
+        if progress.event in ("migration-start", "migration-done"):
+            name = str(progress.migration).encode()
+            starts = progress.event == "migration-start" and len(name) < _DOING_SIZE
+            doing.value = name if starts else b""  # too long a name: unknown, never cut
         if progress.event != "step-done":
             queue.put(("progress", progress))
 

@@ -25,6 +25,11 @@ class AliasInfo:
     # Where the connection parameters that settings leave out come from: "service NAME"
     # (PostgreSQL OPTIONS['service']) or "read_default_file PATH" (MySQL); empty otherwise.
     source: str = ""
+    # What the alias's migration lock guards, as preflight learnt it from the server, e.g.
+    # ("postgresql", database, schema), ("mysql", database), ("sqlite", real path); --parallel
+    # never runs two steps at once whose scopes overlap (one is a prefix of the other). Empty:
+    # not probed, the run falls back to (vendor, NAME).
+    scope: tuple[str, ...] = ()
 
     @property
     def is_database(self) -> bool:

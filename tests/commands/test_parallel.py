@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from django.db import connections
 from django.test import override_settings
 
 from tests.conftest import aliases_pointed_at, sqlite_entry
-from tests.helpers import ALIASES, run, summary_rows
+from tests.helpers import ALIASES, every_migration, run, sqlite_recorded, summary_rows
 
 
 def snapshot(folder: Path) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
@@ -64,3 +66,63 @@ def test_failure_in_a_worker_skips_its_dependents_only(tmp_path: Path, unblocked
         in out
     )
     assert "1 dependent step skipped." in err
+
+
+@override_settings(
+    DATABASE_ROUTERS=[
+        "testproject.routers.ReplicaRouter",
+        "tests.fixtures.shared_target.SharedTargetRouter",
+    ],
+    MIGRATION_MODULES={
+        "analytics": "tests.fixtures.meeting_analytics_migrations",
+        "legacy": "tests.fixtures.meeting_legacy_migrations",
+    },
+)
+def test_two_spellings_of_one_sqlite_file_take_turns(tmp_path: Path, unblocked: None) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "meeting").mkdir()
+    entries = {a: sqlite_entry(tmp_path / f"{a}.sqlite3") for a in ALIASES}
+    entries["default"] = sqlite_entry(tmp_path / "site.sqlite3")
+    entries["analytics_db"] = sqlite_entry(tmp_path / "sub" / ".." / "site.sqlite3")
+    # default's analytics.0002_meet waits for legacy_db's legacy.0002_meet (both must run at
+    # once) while analytics_db, on the same file, must wait for default to finish.
+    meeting = {"folder": str(tmp_path / "meeting"), "parties": ["default", "legacy_db"]}
+    with aliases_pointed_at(entries), override_settings(PARALLEL_MEETING=meeting):
+        out, err, code = run("migrate_all", parallel="2", lock_timeout="0", json=True)
+        for alias in ALIASES:
+            connections[alias].close()
+    assert (code, err) == (0, "")
+    statuses = [(s["alias"], s["status"]) for s in json.loads(out)["results"]["steps"]]
+    assert statuses == [
+        ("default", "applied"),
+        ("users_db", "applied"),
+        ("analytics_db", "up-to-date"),
+        ("legacy_db", "applied"),
+        ("cache_db", "applied"),
+        ("default", "applied"),
+        ("analytics_db", "up-to-date"),
+    ]
+    pids = {p: int((tmp_path / "meeting" / p).read_text()) for p in ("default", "legacy_db")}
+    assert len(set(pids.values())) == 2
+    assert os.getpid() not in pids.values()
+    with sqlite3.connect(tmp_path / "site.sqlite3") as db:
+        rows = [f"{a}.{n}" for a, n in db.execute("SELECT app, name FROM django_migrations")]
+    assert sorted(rows) == sorted(
+        {*every_migration(), "analytics.0002_meet", "legacy.0002_meet"}
+        - {"analytics.0002_seed_event_names"}
+    )
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.killed_users_migrations"})
+def test_a_killed_worker_reports_what_it_committed(tmp_path: Path, unblocked: None) -> None:
+    out, err, code = migrate_into(tmp_path / "p", parallel="2", json=True)
+    assert code == 1
+    assert "failed at users.0002_killed: WorkerDied: the worker for users_db exited with" in err
+    (users,) = [s for s in json.loads(out)["results"]["steps"] if s["alias"] == "users_db"]
+    assert (users["status"], users["failed_migration"]) == ("failed", "users.0002_killed")
+    assert users["error"] == (
+        "WorkerDied: the worker for users_db exited with code -9 before reporting a result"
+    )
+    assert users["applied"] == [{"app": "users", "name": "0001_initial", "backwards": False}]
+    assert users["recorded"] == []
+    assert sqlite_recorded(tmp_path / "p" / "users_db.sqlite3") == {"users.0001_initial"}
