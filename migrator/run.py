@@ -4,14 +4,14 @@ step's alias, as Django's ``migrate`` runs it (``django_compat``)."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
-from queue import Empty
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
@@ -500,20 +500,16 @@ def _run_forked(
     scopes overlap: ``next_startable``).
 
     Children inherit the loaded project (no second start-up) and open their own connections;
-    they send progress and their result through a queue, and this process does all printing,
+    each sends its progress and its result through a pipe of its own (a worker killed while
+    writing breaks only its own pipe, never the others'), and this process does all printing,
     one whole line at a time.
     """
     context = multiprocessing.get_context("fork")
-    queue: Any = context.Queue()
     connections.close_all()  # children must not share this process's sockets
     scopes = _scopes(state.plan)
     waiting = list(steps)
     forwarded = False
-    running: dict[Step, Any] = {}
-    begun: dict[Step, float] = {}
-    # Per worker, the migration it is running, written to shared memory as it goes: readable
-    # after it died, when what it put on the queue last may never have been sent.
-    doing: dict[Step, Any] = {}
+    running: dict[Step, _Worker] = {}
     results: list[StepResult] = []
     while waiting or running:
         failed = next((r for r in results if r.status == "failed"), None)
@@ -534,94 +530,86 @@ def _run_forked(
             waiting.remove(chosen)
             info = state.plan.alias_info(chosen.alias)
             first = _first_on_alias(state.state(chosen), options, started)
-            doing[chosen] = context.Array("c", _DOING_SIZE, lock=False)  # one writer: no lock
+            reader, writer = context.Pipe(duplex=False)
             process = context.Process(
                 target=_child,
-                args=(state.state(chosen), info, options, queue, loader, first, doing[chosen]),
+                args=(state.state(chosen), info, options, writer, loader, first),
                 daemon=False,
             )
-            begun[chosen] = time.monotonic()
             process.start()
-            running[chosen] = process
+            writer.close()  # the child's end: once the child is gone, reading ends (EOFError)
+            running[chosen] = _Worker(process, reader, time.monotonic())
         if not running:
             continue
         if options.should_stop and options.should_stop() and not forwarded:
             forwarded = True  # a SIGTERM to this process alone: pass it on to the workers
-            for process in running.values():
-                os.kill(process.pid, signal.SIGTERM)
-        try:
-            kind, payload = queue.get(timeout=0.5)
-        except Empty:
-            if any(not process.is_alive() for process in running.values()):
-                _drain(queue, running, results, report, timeout=1.0)
-                for step, process in list(running.items()):
-                    if not process.is_alive():
-                        process.join()
-                        running.pop(step)
-                        result = _died(
-                            state.state(step),
-                            process.exitcode,
-                            loader,
-                            doing[step].value.decode(),
-                            time.monotonic() - begun[step],
-                        )
-                        results.append(result)
-                        report(Progress("step-done", step, result=result))
-            continue
-        _handle(kind, payload, running, results, report)
+            for worker in running.values():
+                os.kill(worker.process.pid, signal.SIGTERM)
+        ready = multiprocessing.connection.wait([w.reader for w in running.values()], timeout=0.5)
+        for step, worker in list(running.items()):
+            if worker.reader not in ready:
+                continue
+            received = worker.receive(report)
+            if received is None:
+                continue  # a progress line
+            running.pop(step)
+            result = received
+            if received is _DIED:
+                result = _died(
+                    state.state(step),
+                    worker.process.exitcode,
+                    loader,
+                    str(worker.current or ""),
+                    time.monotonic() - worker.begun,
+                )
+            results.append(result)
+            report(Progress("step-done", step, result=result))
     return results
 
 
-def _handle(
-    kind: str,
-    payload: Any,
-    running: dict[Step, Any],
-    results: list[StepResult],
-    report: ProgressCallback,
-) -> None:
-    if kind == "progress":
-        report(payload)
-        return
-    results.append(payload)
-    running.pop(payload.step).join()
-    report(Progress("step-done", payload.step, result=payload))
+_DIED = StepResult(Step("", (), 0), "failed")  # stands for "no result: the worker is gone"
 
 
-def _drain(
-    queue: Any,
-    running: dict[Step, Any],
-    results: list[StepResult],
-    report: ProgressCallback,
-    timeout: float,
-) -> None:
-    """Read what finished workers sent before deciding that one died without answering."""
-    while True:
+class _Worker:
+    """A forked worker: its process, the reading end of its pipe, when it began, and the
+    migration it reported starting last (None between two)."""
+
+    def __init__(self, process: Any, reader: Any, begun: float) -> None:
+        self.process = process
+        self.reader = reader
+        self.begun = begun
+        self.current: PendingMigration | None = None
+
+    def receive(self, report: ProgressCallback) -> StepResult | None:
+        """Read one message: a progress event is reported (None returned); the result, or
+        ``_DIED`` when the pipe ended without one, ends the worker."""
         try:
-            kind, payload = queue.get(timeout=timeout)
-        except Empty:
-            return
-        _handle(kind, payload, running, results, report)
-
-
-_DOING_SIZE = 1024  # bytes for "app.name" of the migration a worker is running
+            kind, payload = self.reader.recv()
+        except (EOFError, OSError):
+            kind, payload = "died", _DIED
+        if kind == "progress":
+            if payload.event == "migration-start":
+                self.current = payload.migration
+            elif payload.event == "migration-done":
+                self.current = None
+            report(payload)
+            return None
+        self.reader.close()
+        self.process.join()
+        return cast(StepResult, payload)
 
 
 def _child(
     state: StepState,
     info: AliasInfo,
     options: RunOptions,
-    queue: Any,
+    writer: Any,
     loader: MigrationLoader | None,
     first: bool,
-    doing: Any,
 ) -> None:
     def forward(progress: Progress) -> None:
-        if progress.event in ("migration-start", "migration-done"):
-            name = str(progress.migration).encode()
-            starts = progress.event == "migration-start" and len(name) < _DOING_SIZE
-            doing.value = name if starts else b""  # too long a name: unknown, never cut
         if progress.event != "step-done":
-            queue.put(("progress", progress))
+            writer.send(("progress", progress))
 
     try:
         result = run_step(state, info, options, forward, loader=loader, first=first)
@@ -629,4 +617,5 @@ def _child(
         result = StepResult(state.step, "failed", error=f"{type(exc).__name__}: {first_line(exc)}")
     finally:
         connections.close_all()
-    queue.put(("result", result))
+    writer.send(("result", result))
+    writer.close()
