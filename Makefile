@@ -10,6 +10,7 @@ DEMO_VAR := var/demo
 $(VENV)/.demo-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip uninstall --quiet --yes django-migrator 2>/dev/null || true  # the old distribution name
 	$(BIN)/pip install --quiet -e .
 	touch $@
 

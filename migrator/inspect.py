@@ -56,7 +56,7 @@ def alias_infos() -> tuple[AliasInfo, ...]:
         except Exception as exc:  # ImproperlyConfigured for a backend that cannot be imported
             raise ConfigurationError(
                 f"DATABASES[{alias!r}]: ENGINE {engine!r} cannot be loaded ({first_line(exc)}); "
-                "install its driver (e.g. pip install 'django-migrator[postgres]') or fix the ENGINE."
+                "install its driver (e.g. pip install 'django-migrate-all[postgres]') or fix the ENGINE."
             ) from None
         infos.append(
             AliasInfo(

@@ -377,7 +377,7 @@ CASES = [
         "DATABASES['cache_db']: ENGINE 'django_fancy_db.backend' cannot be loaded (",
         exact=False,
         contains=(
-            "install its driver (e.g. pip install 'django-migrator[postgres]') or fix the ENGINE.",
+            "install its driver (e.g. pip install 'django-migrate-all[postgres]') or fix the ENGINE.",
         ),
         entries=lambda s: {"cache_db": {"ENGINE": "django_fancy_db.backend", "NAME": "x"}},
     ),

@@ -25,7 +25,7 @@ def load_matrix() -> ModuleType:
 
 def test_matrix_covers_exactly_the_classifiers() -> None:
     matrix = load_matrix()
-    classifiers = set(metadata("django-migrator").get_all("Classifier") or [])
+    classifiers = set(metadata("django-migrate-all").get_all("Classifier") or [])
     djangos = {
         c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Framework :: Django ::")
     }

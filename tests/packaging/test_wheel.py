@@ -70,7 +70,7 @@ def wheel_metadata(wheel: Path) -> Message:
 
 
 def test_wheel_holds_every_module_and_the_package_data(dist: Path) -> None:
-    wheel = only(dist, "django_migrator-*-py3-none-any.whl")
+    wheel = only(dist, "django_migrate_all-*-py3-none-any.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     expected = {
@@ -89,7 +89,7 @@ def test_wheel_holds_every_module_and_the_package_data(dist: Path) -> None:
 
 def test_wheel_metadata(dist: Path) -> None:
     metadata = wheel_metadata(only(dist, "*.whl"))
-    assert metadata["Name"] == "django-migrator"
+    assert metadata["Name"] == "django-migrate-all"
     assert metadata["Version"] == migrator.__version__
     assert metadata["Requires-Python"] == ">=3.10"
     assert metadata["License-Expression"] == "MIT"
@@ -112,7 +112,7 @@ def test_wheel_metadata(dist: Path) -> None:
 
 
 def test_sdist_holds_what_builds_and_documents_the_package(dist: Path) -> None:
-    sdist = only(dist, "django_migrator-*.tar.gz")
+    sdist = only(dist, "django_migrate_all-*.tar.gz")
     top = sdist.name.removesuffix(".tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.removeprefix(f"{top}/") for name in archive.getnames()}
