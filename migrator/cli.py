@@ -39,6 +39,7 @@ class CommandOptions:
     fail_fast: bool = False
     drift: bool = False  # --drift (with repair: --drift --repair)
     repair: bool = False
+    traceback: bool = False  # Django's --traceback: also a failed step's traceback
 
     @property
     def mode(self) -> str:
@@ -162,6 +163,7 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         fail_fast=bool(options.get("fail_fast")),
         drift=bool(options.get("drift")),
         repair=bool(options.get("repair")),
+        traceback=bool(options.get("traceback")),
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
@@ -381,7 +383,14 @@ class OrchestrateCommand(BaseCommand):
             raise RunError(_failure_message(results))
 
     def _progress(self, progress: Progress) -> None:
-        self.emit(report.progress_line(progress, prefix=self._opts.parallel > 1))
+        prefix = self._opts.parallel > 1
+        self.emit(report.progress_line(progress, prefix=prefix))
+        result = progress.result
+        if result is not None and result.traceback:
+            # Django's migrate shows the failing migration's frames with --traceback; so do we,
+            # and at -v 3, scrubbed of passwords.
+            wanted = 1 if self._opts.traceback else 3
+            self.emit(report.traceback_lines(result, prefix=prefix), minimum_verbosity=wanted)
 
 
 def _failure_message(results: tuple[StepResult, ...]) -> str:

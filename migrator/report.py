@@ -186,6 +186,12 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     return None
 
 
+def traceback_lines(result: StepResult, *, prefix: bool = False) -> list[Line]:
+    """A failed step's traceback, indented under its FAILED line."""
+    lead = f"[{result.step.alias}] " if prefix else ""
+    return [Line(f"{lead}    {line}", "error") for line in result.traceback.splitlines()]
+
+
 _STATUS_RANK = {"failed": 4, "interrupted": 3, "skipped": 2, "applied": 1, "up-to-date": 0}
 _STATUS_STYLE = {
     "failed": "error",
@@ -500,6 +506,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "error": result.error if result.status == "failed" else None,
                 "failed_migration": result.failed_migration,
                 "executed_sql": list(result.executed_sql),
+                "traceback": result.traceback or None,
                 "skip_reason": result.error if result.status == "skipped" else None,
             }
             for result in results

@@ -3,11 +3,13 @@ step's alias, as Django's ``migrate`` runs it (``django_compat``)."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
@@ -19,7 +21,8 @@ from django.db.migrations.loader import MigrationLoader
 from migrator import django_compat, preflight
 from migrator.backends import Guard, LockInterrupted, LockTimeout, LockWait, backend
 from migrator.backends.sqlite import database_file
-from migrator.inspect import first_line, read_applied
+from migrator.inspect import first_line, passwords, read_applied
+from migrator.text import redact, secrets_of
 from migrator.types import (
     AliasInfo,
     PendingMigration,
@@ -33,6 +36,8 @@ from migrator.types import (
 )
 
 ProgressCallback = Callable[[Progress], None]
+
+logger = logging.getLogger("migrator")
 
 
 class Interrupted(Exception):
@@ -208,6 +213,7 @@ def run_step(
     tracker = _Tracker(state, report, should_stop, statements)
     started = time.monotonic()
     error = None
+    trace = ""
     status = ""
     waited = 0.0
     vendor = backend(info.vendor)
@@ -253,6 +259,7 @@ def run_step(
         )
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
+        trace = scrubbed_traceback(exc)
     seconds = time.monotonic() - started
     applied = tracker.applied
     if not status:
@@ -272,9 +279,39 @@ def run_step(
         lock_wait=waited,
         failed_migration=str(current) if error and current else None,
         executed_sql=executed,
+        traceback=trace,
     )
+    _log(result)
     report(Progress("step-done", step, result=result))
     return result
+
+
+def scrubbed_traceback(exc: BaseException) -> str:
+    """``exc``'s formatted traceback (its causes included), every form of every configured
+    password replaced: it goes to the output and the logs."""
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    return redact(text, secrets_of(passwords()))
+
+
+def _log(result: StepResult) -> None:
+    """What Django's ``migrate`` leaves to its output, for the ``migrator`` logger too (a handler
+    is the project's choice, as for Django's own loggers)."""
+    step = result.step
+    where = f"{step.alias} ({', '.join(step.apps)})"
+    if result.status == "failed":
+        at = f" at {result.failed_migration}" if result.failed_migration else ""
+        trace = f"\n{result.traceback}" if result.traceback else ""
+        logger.error("%s failed%s: %s%s", where, at, result.error, trace)
+    elif result.status == "interrupted":
+        logger.warning("%s interrupted: %s", where, result.error)
+    elif result.status == "applied":
+        logger.info(
+            "%s: %d applied, %d recorded in %.3fs",
+            where,
+            len(result.applied),
+            len(result.recorded),
+            result.seconds,
+        )
 
 
 def skip_reason(

@@ -213,6 +213,9 @@ class StepResult:
     failed_migration: str | None = None  # "app.name" that was running when the step failed
     # MySQL/MariaDB: the statements the failed migration had run (DDL is not transactional).
     executed_sql: tuple[str, ...] = ()
+    # failed: the error's formatted traceback, passwords scrubbed (--traceback and -v 3 print it,
+    # the "migrator" logger gets it); empty when the failure has no exception behind it.
+    traceback: str = ""
 
 
 @dataclass(frozen=True)
