@@ -32,7 +32,7 @@ from django.db.models import Model
 
 from migrator import inspect, project, router_hints
 from migrator.errors import ConfigurationError, RouterError
-from migrator.plan import alias_cycles, build_graph
+from migrator.plan import alias_cycles, build_graph, cycle_path
 from migrator.types import Finding
 
 TAG = "migrator"
@@ -453,7 +453,7 @@ def migration_findings(app_labels: Collection[str] | None = None) -> list[Findin
     for cycle in alias_cycles(build_graph(matrix, inspect.app_dependencies(loader))):
         if not concerned(*(node.app for node in cycle)):
             continue
-        path = " -> ".join(str(node) for node in cycle)
+        path = cycle_path(cycle)
         found.append(
             Finding(
                 id="migrator.E007",

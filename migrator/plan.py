@@ -73,14 +73,10 @@ def _order_key(
     }
 
 
-def cycle_path(graph: nx.DiGraph[Node], nodes: Iterable[Node]) -> str:
-    """A cycle inside ``nodes`` as a readable path: ``users@users_db -> blog@default -> users@users_db``."""
-    import networkx as nx
-
-    sub = graph.subgraph(nodes)
-    edges = nx.find_cycle(sub)
-    path = [str(edges[0][0])] + [str(edge[1]) for edge in edges]
-    return " -> ".join(path)
+def cycle_path(cycle: Sequence[Node]) -> str:
+    """A closed path as the planner and the doctor print it:
+    ``users@users_db -> blog@default -> users@users_db``."""
+    return " -> ".join(str(node) for node in cycle)
 
 
 def condense(graph: nx.DiGraph[Node]) -> nx.DiGraph[int]:
@@ -93,14 +89,13 @@ def condense(graph: nx.DiGraph[Node]) -> nx.DiGraph[int]:
     import networkx as nx
 
     components = list(nx.strongly_connected_components(graph))
-    for component in components:
-        if len({node.alias for node in component}) > 1:
-            raise ConfigurationError(
-                f"Dependency cycle between databases: {cycle_path(graph, component)}. "
-                "Migrations of these apps depend on each other across aliases, so no order of "
-                "aliases satisfies them; route the apps to one alias or break the migration "
-                "dependency."
-            )
+    for cycle in alias_cycles(graph, components)[:1]:
+        raise ConfigurationError(
+            f"Dependency cycle between databases: {cycle_path(cycle)}. "
+            "Migrations of these apps depend on each other across aliases, so no order of "
+            "aliases satisfies them; route the apps to one alias or break the migration "
+            "dependency."
+        )
     condensed: nx.DiGraph[int] = nx.condensation(graph, scc=components)
     return condensed
 
@@ -311,14 +306,17 @@ def _empty_selection_message(
     )
 
 
-def alias_cycles(graph: nx.DiGraph[Node]) -> list[tuple[Node, ...]]:
-    """Every dependency cycle that crosses aliases, one per strongly connected group, as the
-    nodes of a closed path (first node repeated last). Deterministic: the path starts with the
-    smallest cross-alias edge of the group and returns along a shortest path."""
+def alias_cycles(
+    graph: nx.DiGraph[Node], components: Iterable[set[Node]] | None = None
+) -> list[tuple[Node, ...]]:
+    """Every dependency cycle that crosses aliases, one per strongly connected group
+    (``components``, when the caller has them), as the nodes of a closed path (first node
+    repeated last). Deterministic, whatever the hash seed: the path starts with the smallest
+    cross-alias edge of the group and returns along a shortest path."""
     import networkx as nx  # local on purpose: works whether the module imports it eagerly or lazily
 
     cycles = []
-    for component in nx.strongly_connected_components(graph):
+    for component in nx.strongly_connected_components(graph) if components is None else components:
         if len({node.alias for node in component}) < 2:
             continue
         ordered: nx.DiGraph[Node] = nx.DiGraph()
