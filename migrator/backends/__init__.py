@@ -11,6 +11,7 @@ migration another run applied meanwhile (after this run's lock was lost) is neve
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import time
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from django.db import connections
 
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
@@ -130,6 +133,35 @@ def backend(vendor: str) -> Backend:
     from migrator.backends.generic import Generic
 
     return Generic()
+
+
+def own_connection(
+    alias: str,
+    options: Mapping[str, Any],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    drop: Iterable[str] = (),
+) -> Any:
+    """A new driver connection for ``alias`` of migrator's own (a probe's, a lock's), set up the
+    way Django sets up its connections: the backend's connection parameters, then its
+    initialisation (``OPTIONS["assume_role"]``, the time zone, ``init_command``, the
+    ``connection_created`` signal). ``options`` override the alias's ``OPTIONS``, ``defaults``
+    apply where it has none, ``drop`` are left out; ``name`` replaces ``NAME`` (``""``: connect to
+    no database).
+    Never taken from a connection pool (``OPTIONS["pool"]``); autocommit, as Django's are."""
+    from django.db.utils import load_backend
+
+    settings = copy.deepcopy(connections.settings[alias])
+    merged = {**(defaults or {}), **(settings.get("OPTIONS") or {}), **options}
+    for key in ("pool", *drop):
+        merged.pop(key, None)
+    settings["OPTIONS"] = merged
+    if name is not None:
+        settings["NAME"] = name
+    wrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(settings, alias)
+    wrapper.ensure_connection()
+    return wrapper.connection
 
 
 def lock_connect_timeout(lock_timeout: float) -> float:

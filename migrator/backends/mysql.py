@@ -23,6 +23,7 @@ from migrator.backends import (
     acquire,
     changed_meanwhile,
     lock_connect_timeout,
+    own_connection,
     restore_quietly,
 )
 from migrator.inspect import first_line
@@ -32,15 +33,14 @@ READ_ONLY_VARIABLES = ("read_only", "super_read_only", "transaction_read_only", 
 
 
 def connect(alias: str, timeout: float, *, with_database: bool = True) -> Any:
-    """A new driver connection with the alias's parameters, optionally without selecting the
-    database (so a missing database can be reported and created)."""
-    wrapper: Any = connections[alias]  # the vendor's DatabaseWrapper, with .Database
-    params = wrapper.get_connection_params()
-    if not with_database:
-        params.pop("database", None)
-        params.pop("db", None)
-    params["connect_timeout"] = max(1, math.ceil(timeout))
-    connection = wrapper.Database.connect(**params)
+    """A new autocommit connection with the alias's parameters and Django's set-up
+    (``own_connection``), optionally without selecting the database (so a missing database can
+    be reported and created)."""
+    options = {"connect_timeout": max(1, math.ceil(timeout))}
+    if with_database:
+        connection = own_connection(alias, options)
+    else:
+        connection = own_connection(alias, options, name="", drop=("db", "database"))
     connection.autocommit(True)
     return connection
 

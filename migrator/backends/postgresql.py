@@ -24,6 +24,7 @@ from migrator.backends import (
     changed_meanwhile,
     holder_name,
     lock_connect_timeout,
+    own_connection,
     restore_quietly,
 )
 from migrator.backends.pgoptions import (
@@ -67,19 +68,19 @@ def bounded_connect_timeout(configured: Any, timeout: float) -> int:
 def connect(
     alias: str, timeout: float, application_name: str | None = None, *, keepalive: bool = False
 ) -> Any:
-    """A new autocommit driver connection with the alias's parameters and a connect timeout.
+    """A new autocommit connection with the alias's parameters and Django's set-up
+    (``own_connection``), a bounded connect timeout and migrator's ``application_name``.
 
     psycopg 3 never prepares statements on it: behind a transaction pooler a prepared statement
     stays on one server connection ("prepared statement ... does not exist")."""
-    wrapper: Any = connections[alias]  # the vendor's DatabaseWrapper, with .Database
-    params = wrapper.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    params["connect_timeout"] = bounded_connect_timeout(params.get("connect_timeout"), timeout)
-    params["application_name"] = application_name or holder_name()
-    if keepalive:
-        params = {**KEEPALIVE, **params}
-    connection = wrapper.Database.connect(**params)
+    configured = connections[alias].settings_dict.get("OPTIONS") or {}
+    options: dict[str, Any] = {
+        "connect_timeout": bounded_connect_timeout(configured.get("connect_timeout"), timeout),
+        "application_name": application_name or holder_name(),
+    }
+    if "prepare_threshold" in configured:  # psycopg 3 only (Django's default there: None)
+        options["prepare_threshold"] = None
+    connection = own_connection(alias, options, defaults=KEEPALIVE if keepalive else None)
     if hasattr(connection, "prepare_threshold"):
         connection.prepare_threshold = None
     connection.autocommit = True

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 
+from migrator.backends import holder_name
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import APPLY, lock_key
 from tests.conftest import aliases_pointed_at
@@ -259,3 +261,24 @@ def test_the_guard_waits_at_most_the_lock_timeout(on_servers: Servers) -> None:
     ) in out
     assert pg_recorded(on_servers.users) == []
     assert maria_recorded(on_servers.legacy) == []
+
+
+def test_migrators_own_connections_are_set_up_as_djangos(on_servers: Servers) -> None:
+    """Probe and lock connections go through Django's connection set-up (``assume_role``,
+    ``init_command``, time zone, the ``connection_created`` signal that projects hook into)."""
+    seen: list[tuple[str, str]] = []
+
+    def created(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.vendor == "postgresql":
+            with connection.connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('application_name')")
+                seen.append((connection.alias, cursor.fetchone()[0]))
+
+    connection_created.connect(created)
+    try:
+        _, err, code = run("migrate_all", apps=["users"])
+    finally:
+        connection_created.disconnect(created)
+    assert code == 0, err
+    # Preflight's probe and the step's lock, each a connection of its own.
+    assert seen.count(("users_db", holder_name())) == 2
