@@ -31,14 +31,15 @@ class SharedGraphExecutor(MigrationExecutor):
 
     ``MigrationExecutor.__init__`` builds a ``MigrationLoader`` (imports every migration module);
     the graph does not depend on the database unless squashed migrations are involved (then the
-    caller passes a loader built for this connection, as Django would). The applied set is read
-    fresh from this connection's ``django_migrations``.
+    caller passes a loader built for this connection, as Django would), so the caller passes a
+    ``LoaderView`` of the shared one (``loader_for``). The applied set is read fresh from this
+    connection's ``django_migrations`` into that view.
     """
 
     def __init__(
         self,
         connection: Any,
-        loader: MigrationLoader,
+        loader: Any,  # a LoaderView of the shared graph, or a loader of this connection's
         progress_callback: Any = None,
         guard: Callable[[Migration, bool], AbstractContextManager[None]] | None = None,
     ) -> None:
@@ -139,12 +140,38 @@ class _HeldBack:
                 self.callback(*call)
 
 
-def loader_for(connection: Any, shared: MigrationLoader) -> MigrationLoader:
-    """The shared graph, or (with squashed migrations, whose graph depends on what each database
-    has applied) a loader built for ``connection``, as ``migrate`` builds one."""
+class LoaderView:
+    """The run's shared ``MigrationLoader`` as one database sees it: every attribute is the shared
+    loader's, except ``applied_migrations`` (this database's, so nothing writes the shared
+    loader) and ``replace_migrations``, False: ``MigrationExecutor.migration_plan`` would rebuild
+    the shared graph without replacements when a target is a replaced migration, which only
+    happens with squashes, and those get a loader of their own (``loader_for``)."""
+
+    def __init__(self, shared: MigrationLoader, applied: Iterable[MigrationKey] = ()) -> None:
+        self._shared = shared
+        self.applied_migrations: dict[MigrationKey, Any] = dict.fromkeys(applied)
+        self.replace_migrations = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._shared, name)
+
+
+def loader_for(connection: Any, shared: MigrationLoader) -> Any:
+    """A view of the shared graph (``LoaderView``), or (with squashed migrations, whose graph
+    depends on what each database has applied) a loader built for ``connection``, as ``migrate``
+    builds one."""
     if shared.replacements:
         return MigrationLoader(connection, ignore_no_migrations=True)
-    return shared
+    return LoaderView(shared)
+
+
+def migration_plan(loader: Any, targets: Sequence[tuple[str, str | None]]) -> list[PlanItem]:
+    """``MigrationExecutor.migration_plan`` for ``targets`` on ``loader`` (a ``LoaderView`` with
+    the applied set to plan from, or a loader of its own): what ``migrate`` would run, without a
+    database (``migration_plan`` reads only ``self.loader``)."""
+    executor = MigrationExecutor.__new__(MigrationExecutor)
+    executor.loader = loader
+    return list(executor.migration_plan(targets))
 
 
 def plan_of(loader: MigrationLoader, keys: Iterable[tuple[str, str, bool]]) -> list[PlanItem]:

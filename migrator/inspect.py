@@ -12,19 +12,18 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.migrations.exceptions import AmbiguityError
-from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import ForeignKey, ManyToManyField, Model
 
+from migrator import django_compat
 from migrator.errors import ConfigurationError, RouterError, UsageError
 from migrator.types import (
     DUMMY_ENGINE,
@@ -632,16 +631,10 @@ def django_plan(
         }
         source.applied_migrations = dict.fromkeys(keys)
     else:
-        source = SimpleNamespace(
-            graph=loader.graph,
-            applied_migrations=dict.fromkeys(applied),
-            replace_migrations=False,
-        )
-    executor = SimpleNamespace(loader=source)
+        source = django_compat.LoaderView(loader, applied)
     if leaves is None or source.graph is not loader.graph:
         leaves = {app: sorted(source.graph.leaf_nodes(app)) for app in step.apps}
-    targets = list(_targets(leaves, step))
-    return list(MigrationExecutor.migration_plan(executor, targets))  # type: ignore[arg-type]
+    return django_compat.migration_plan(source, list(_targets(leaves, step)))
 
 
 def _targets(leaves: dict[str, list[MigrationKey]], step: Step) -> Iterable[tuple[str, str | None]]:
