@@ -10,11 +10,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from migrator.report import JSON_VERSION, Line
-from migrator.types import Finding, Node
+from migrator.report import JSON_VERSION, Line, Style
+from migrator.types import Finding, Level, Node
 
 LEVELS = ("error", "warning", "info")
-_LEVEL_STYLE = {"error": "error", "warning": "warning", "info": "notice"}
+_LEVEL_STYLE: dict[Level, Style] = {"error": "error", "warning": "warning", "info": "notice"}
 NO_ALIAS = "(no single alias)"
 
 

@@ -55,6 +55,7 @@ from migrator.drift_report import run_command
 from migrator.errors import PreflightError
 from migrator.types import (
     DriftFinding,
+    DriftKind,
     DriftRepair,
     DriftReport,
     PlanState,
@@ -461,7 +462,7 @@ class AliasCheck:
             self._positions = {key: index for index, key in enumerate(self.order)}
         return self._positions.get(key, -1) if key is not None else -1
 
-    def _finding(self, table: Table | None, kind: str, **values: Any) -> DriftFinding:
+    def _finding(self, table: Table | None, kind: DriftKind, **values: Any) -> DriftFinding:
         return DriftFinding(
             alias=self.alias,
             kind=kind,

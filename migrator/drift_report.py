@@ -272,6 +272,7 @@ def document(
 
     def repair_json(repair: DriftRepair) -> dict[str, Any]:
         result = status.get(repair)
+        state: str  # a repair's status, or "declined"/"planned" when it was not made
         if result is not None:
             state, error = result.status, result.error
         else:

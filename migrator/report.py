@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from migrator.types import (
     AliasInfo,
@@ -18,15 +18,19 @@ from migrator.types import (
     PlanState,
     Progress,
     StepResult,
+    StepStatus,
 )
 
 JSON_VERSION = 1
 
 
+Style = Literal["", "heading", "success", "warning", "error", "notice"]
+
+
 @dataclass(frozen=True)
 class Line:
     text: str
-    style: str = ""  # "", "heading", "success", "warning", "error", "notice"
+    style: Style = ""
 
 
 def _plural(count: int, word: str) -> str:
@@ -193,7 +197,7 @@ def traceback_lines(result: StepResult, *, prefix: bool = False) -> list[Line]:
 
 
 _STATUS_RANK = {"failed": 4, "interrupted": 3, "skipped": 2, "applied": 1, "up-to-date": 0}
-_STATUS_STYLE = {
+_STATUS_STYLE: dict[StepStatus, Style] = {
     "failed": "error",
     "interrupted": "error",
     "skipped": "warning",
@@ -207,7 +211,7 @@ class AliasSummary:
     info: AliasInfo
     apps: tuple[str, ...]
     applied: int
-    status: str
+    status: StepStatus
     seconds: float
     recorded: int = 0
 
@@ -361,7 +365,7 @@ def status_lines(rows: Sequence[AliasStatus]) -> list[Line]:
         "pending",
     ]
     table: list[tuple[str, ...]] = []
-    styles = []
+    styles: list[Style] = []
     notes: list[Line] = []
     for row in rows:
         info, probe = row.info, row.probe
@@ -418,7 +422,7 @@ def status_lines(rows: Sequence[AliasStatus]) -> list[Line]:
         overview = "Nothing pending."
     if unknown:
         overview += f" State unknown on {', '.join(unknown)}."
-    style = "error" if unknown else ("warning" if waiting else "success")
+    style: Style = "error" if unknown else ("warning" if waiting else "success")
     lines.append(Line(overview, style))
     return lines
 

@@ -25,6 +25,7 @@ from migrator.inspect import first_line, passwords, read_applied
 from migrator.text import redact, secrets_of
 from migrator.types import (
     AliasInfo,
+    Event,
     PendingMigration,
     Plan,
     PlanState,
@@ -33,6 +34,7 @@ from migrator.types import (
     Step,
     StepResult,
     StepState,
+    StepStatus,
 )
 
 ProgressCallback = Callable[[Progress], None]
@@ -111,7 +113,7 @@ class _Tracker:
             # Django ran it (a no-op where it executes nothing here) and recorded it.
             (self.applied if executes else self.recorded).append(item)
         if executes:
-            event = "migration-done" if done else "migration-start"
+            event: Event = "migration-done" if done else "migration-start"
             self.report(Progress(event, self.state.step, migration=item, fake=fake))
         if done:
             self.watch(f"after {item}")
@@ -214,7 +216,7 @@ def run_step(
     started = time.monotonic()
     error = None
     trace = ""
-    status = ""
+    status: StepStatus | None = None
     waited = 0.0
     vendor = backend(info.vendor)
     lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
@@ -262,7 +264,7 @@ def run_step(
         trace = scrubbed_traceback(exc)
     seconds = time.monotonic() - started
     applied = tracker.applied
-    if not status:
+    if status is None:
         status = "failed" if error else ("applied" if applied or tracker.recorded else "up-to-date")
     current = tracker.current
     # MySQL/MariaDB DDL is not transactional: show what already ran of the failed migration.

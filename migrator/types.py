@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The states and kinds passed between layers, checked by mypy wherever one is written.
+Level = Literal["error", "warning", "info"]
+StepStatus = Literal["applied", "up-to-date", "failed", "skipped", "interrupted"]
+Event = Literal["step-start", "lock-wait", "migration-start", "migration-done", "step-done"]
+MissingKind = Literal["schema", "database", "folder"]
+DriftKind = Literal["missing-table", "missing-columns", "wrong-schema", "unrecorded"]
+RepairAction = Literal["unrecord", "record"]
+RepairStatus = Literal["done", "skipped", "failed"]
 
 # What Django makes of an alias configured without an ENGINE (``"default": {}``, as the "Multiple
 # databases" topic documents): a backend whose every query raises ImproperlyConfigured.
@@ -71,7 +81,7 @@ class Finding:
     """One routing mistake the doctor found: a Django system check message, kept as plain data."""
 
     id: str  # "migrator.E001"
-    level: str  # "error", "warning", "info"
+    level: Level
     alias: str | None  # the alias where it bites; None when no single alias is concerned
     obj: str  # what is wrong: a model, field, router call, migration or cycle
     message: str  # what is wrong, with the concrete names
@@ -204,7 +214,7 @@ class PlanState:
 @dataclass(frozen=True)
 class StepResult:
     step: Step
-    status: str  # "applied", "up-to-date", "failed", "skipped", "interrupted"
+    status: StepStatus
     applied: tuple[PendingMigration, ...] = ()  # executed something on the alias
     recorded: tuple[PendingMigration, ...] = ()  # only recorded there (nothing to execute)
     seconds: float = 0.0
@@ -256,7 +266,7 @@ class RunReport:
 class Progress:
     """What the runner reports while it works; the command decides what to print."""
 
-    event: str  # "step-start", "lock-wait", "migration-start", "migration-done", "step-done"
+    event: Event
     step: Step
     migration: PendingMigration | None = None
     fake: bool = False
@@ -269,7 +279,7 @@ class Missing:
     """A schema, database or folder that an alias needs and that does not exist yet."""
 
     alias: str
-    kind: str  # "schema", "database", "folder"
+    kind: MissingKind
     name: str
 
     def __str__(self) -> str:
@@ -326,7 +336,7 @@ class DriftFinding:
     """One difference between what ``django_migrations`` records on an alias and the live tables."""
 
     alias: str
-    kind: str  # "missing-table", "missing-columns", "wrong-schema", "unrecorded"
+    kind: DriftKind
     app: str  # "" for the migration history table itself
     model: str  # "users.User" ("auth.User_groups" for an auto-created M2M table); "" for history
     table: str
@@ -344,7 +354,7 @@ class DriftRepair:
     """A repair that changes only ``django_migrations`` rows of one alias, never a table."""
 
     alias: str
-    action: str  # "unrecord" or "record"
+    action: RepairAction
     migrations: tuple[str, ...]  # "app.name" in the order the rows are written
     tables: tuple[str, ...]  # the tables concerned (missing ones, or existing unrecorded ones)
 
@@ -368,6 +378,6 @@ class DriftReport:
 @dataclass(frozen=True)
 class RepairResult:
     repair: DriftRepair
-    status: str  # "done", "skipped" (the database changed since it was checked), "failed"
+    status: RepairStatus  # skipped: the database changed since it was checked
     error: str | None = None
     lock_wait: float = 0.0
