@@ -24,6 +24,7 @@ from django.conf import settings
 from migrator.errors import ConfigurationError
 
 KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE")
+DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
     "mysql": ("lock_wait_timeout",),
@@ -33,7 +34,7 @@ SESSION_KEYS = {
 @dataclass(frozen=True)
 class MigratorSettings:
     connect_timeout: float = 5.0
-    lock_timeout: float = 60.0
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -106,6 +107,8 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         connect_timeout=_seconds(
             "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
         ),
-        lock_timeout=_seconds("LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", 60), allow_zero=True),
+        lock_timeout=_seconds(
+            "LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT), allow_zero=True
+        ),
         session=session,
     )

@@ -11,16 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.report import JSON_VERSION, Line, Style
+from migrator.text import plural
 from migrator.types import Finding, Level, Node
 
 LEVELS = ("error", "warning", "info")
 _LEVEL_STYLE: dict[Level, Style] = {"error": "error", "warning": "warning", "info": "notice"}
 NO_ALIAS = "(no single alias)"
-
-
-def _plural(count: int, word: str) -> str:
-    plural = word if word == "info" else f"{word}s"
-    return f"{count} {word if count == 1 else plural}"
 
 
 def ordered(findings: Iterable[Finding], aliases: Sequence[str]) -> list[Finding]:
@@ -41,10 +37,14 @@ def counts(findings: Iterable[Finding]) -> dict[str, int]:
 
 def doctor_lines(findings: Sequence[Finding], aliases: Sequence[str]) -> list[Line]:
     """The findings grouped by alias, each with its fix."""
-    databases = _plural(len(aliases), "database")
+    databases = plural(len(aliases), "database")
     if not findings:
         return [Line(f"Routing doctor: no problems found on {databases}.", "success")]
-    tally = ", ".join(_plural(n, level) for level, n in counts(findings).items() if n)
+    tally = ", ".join(
+        plural(n, level, "info" if level == "info" else None)
+        for level, n in counts(findings).items()
+        if n
+    )
     lines = [Line(f"Routing doctor: {tally} on {databases}.", "heading")]
     group: str | None = ""
     for finding in ordered(findings, aliases):
@@ -83,7 +83,7 @@ def doctor_document(findings: Sequence[Finding], aliases: Sequence[str]) -> dict
 
 def refusal_message(errors: Sequence[Finding], aliases: Sequence[str], command: str) -> str:
     """Why a run, ``--plan`` or ``--check`` does not start, naming every error and its fix."""
-    lines = [f"The routing doctor found {_plural(len(errors), 'error')}, so nothing was started:"]
+    lines = [f"The routing doctor found {plural(len(errors), 'error')}, so nothing was started:"]
     for finding in ordered(errors, aliases):
         lines.append(f"  {finding.id} {finding.obj}: {finding.message}")
         lines.append(f"    Fix: {finding.hint}")

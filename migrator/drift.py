@@ -49,7 +49,8 @@ from django.db.models import Model
 
 from migrator import api, inspect, preflight
 from migrator import project as project_routing
-from migrator.backends import LockTimeout, backend
+from migrator.backends import LockTimeout, backend, lock_timeout_error
+from migrator.backends.mysql import quote as mysql_quote
 from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.drift_report import run_command
 from migrator.errors import PreflightError
@@ -354,7 +355,7 @@ def _join(items: Sequence[str]) -> str:
 def quote(vendor: str, name: str) -> str:
     """An identifier as the vendor's SQL writes it, for the manual steps shown to people."""
     if vendor == "mysql":
-        return "`" + name.replace("`", "``") + "`"
+        return mysql_quote(name)
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -959,10 +960,7 @@ def _repair_alias(
                     continue
                 results.append(RepairResult(item, "done", None, lock.waited))
     except LockTimeout as exc:
-        error = (
-            f"LockTimeout: could not lock {alias} within {timeout:g}s: {exc}. Another "
-            "migrate_all/migrator run is migrating it; wait for it to finish or raise --lock-timeout"
-        )
+        error = lock_timeout_error(alias, timeout, exc)
         results = [RepairResult(item, "failed", error) for item in todo]
     except Exception as exc:  # the database went away: say so for what was not made yet
         error = f"{type(exc).__name__}: {inspect.first_line(exc)}"

@@ -7,13 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from migrator.report import JSON_VERSION, Line
+from migrator.text import plural
 from migrator.types import DriftFinding, DriftRepair, DriftReport, RepairResult
 
 HISTORY_MODEL = "the migration history"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _join(items: Sequence[str]) -> str:
@@ -59,7 +56,7 @@ def finding_lines(report: DriftReport, command: str, *, repairing: bool = False)
     if not report.findings:
         return [
             Line(
-                f"No schema drift on {_plural(checked, 'database')}: every table and column "
+                f"No schema drift on {plural(checked, 'database')}: every table and column "
                 "recorded as applied is there, and every table of a routed app is recorded.",
                 "success",
             )
@@ -67,8 +64,8 @@ def finding_lines(report: DriftReport, command: str, *, repairing: bool = False)
     drifted = _aliases(report.findings)
     lines = [
         Line(
-            f"Schema drift: {_plural(len(report.findings), 'finding')} on "
-            f"{_plural(len(drifted), 'database')} ({checked} checked).",
+            f"Schema drift: {plural(len(report.findings), 'finding')} on "
+            f"{plural(len(drifted), 'database')} ({checked} checked).",
             "heading",
         )
     ]
@@ -98,7 +95,7 @@ def finding_lines(report: DriftReport, command: str, *, repairing: bool = False)
         count = len(report.repairs)
         lines.append(
             Line(
-                f"{_plural(count, 'repair')} can be made without touching a table (only "
+                f"{plural(count, 'repair')} can be made without touching a table (only "
                 f"django_migrations rows change): 'manage.py {command} --drift --repair' "
                 f"lists {'it' if count == 1 else 'them'} and asks first.",
                 "notice",
@@ -172,7 +169,7 @@ def after_lines(after: DriftReport, results: Sequence[RepairResult], command: st
         drifted = _aliases(after.findings)
         lines.append(
             Line(
-                f"Drift left: {_plural(len(after.findings), 'finding')} on {_join(drifted)}, "
+                f"Drift left: {plural(len(after.findings), 'finding')} on {_join(drifted)}, "
                 "for the steps shown above:",
                 "warning",
             )
@@ -183,7 +180,7 @@ def after_lines(after: DriftReport, results: Sequence[RepairResult], command: st
         )
     else:
         lines.append(
-            Line(f"No schema drift left on {_plural(len(after.aliases), 'database')}.", "success")
+            Line(f"No schema drift left on {plural(len(after.aliases), 'database')}.", "success")
         )
     if unrecorded:
         lines.append(
@@ -200,9 +197,7 @@ def after_lines(after: DriftReport, results: Sequence[RepairResult], command: st
 def failure_message(report: DriftReport, command: str) -> str:
     """Why ``--drift`` exits 1."""
     count = len(report.findings)
-    start = (
-        f"Schema drift found: {_plural(count, 'finding')} on {_join(_aliases(report.findings))}."
-    )
+    start = f"Schema drift found: {plural(count, 'finding')} on {_join(_aliases(report.findings))}."
     repairable = sum(1 for finding in report.findings if finding.repair)
     fix = f"'manage.py {command} --drift --repair'"
     if repairable == count:
@@ -221,21 +216,21 @@ def repair_failure_message(
     """Why ``--drift --repair`` exits 1 (None ``after``: the repairs were declined)."""
     if after is None:
         return (
-            f"Nothing was repaired; schema drift remains: {_plural(len(report.findings), 'finding')} "
+            f"Nothing was repaired; schema drift remains: {plural(len(report.findings), 'finding')} "
             f"on {_join(_aliases(report.findings))}."
         )
     parts = []
     failed = [r for r in results if r.status != "done"]
     if failed:
         parts.append(
-            f"{_plural(len(failed), 'repair')} not made ("
+            f"{plural(len(failed), 'repair')} not made ("
             + "; ".join(f"{r.repair.alias}: {r.error}" for r in failed)
             + ")."
         )
     if after.findings:
         count = len(after.findings)
         parts.append(
-            f"Schema drift left: {_plural(count, 'finding')} on "
+            f"Schema drift left: {plural(count, 'finding')} on "
             f"{_join(_aliases(after.findings))}; {'it needs' if count == 1 else 'they need'} "
             "the manual steps shown."
         )

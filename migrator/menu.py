@@ -22,6 +22,7 @@ from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal
 from migrator.errors import MigratorError, PreflightError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
+from migrator.text import plural
 from migrator.types import (
     AliasStatus,
     Missing,
@@ -151,10 +152,6 @@ def refuse_options(opts: CommandOptions) -> None:
             "--makemigrations works with --auto only; run 'manage.py makemigrations' before "
             "opening the menu."
         )
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 class Menu:
@@ -291,7 +288,7 @@ class Menu:
             applied = survey.applied(app)
             choices.append(
                 Choice(
-                    f"{app.ljust(width)}  {_plural(len(applied), 'migration')} applied "
+                    f"{app.ljust(width)}  {plural(len(applied), 'migration')} applied "
                     f"on {', '.join(survey.routed(app))}"
                     if applied
                     else app,
@@ -390,7 +387,7 @@ class Menu:
                 Line(
                     f"{what} depends on: "
                     + ", ".join(
-                        f"{node} ({_plural(len(waiting[node]), 'migration')} pending)"
+                        f"{node} ({plural(len(waiting[node]), 'migration')} pending)"
                         if waiting[node]
                         else f"{node} (up to date)"
                         for node in needed
@@ -404,7 +401,7 @@ class Menu:
                 count = sum(len(waiting[node]) for node in pending)
                 names = ", ".join(str(node) for node in pending)
                 answer = self.prompter.confirm(
-                    f"Include {names} ({_plural(count, 'migration')}) and migrate "
+                    f"Include {names} ({plural(count, 'migration')}) and migrate "
                     f"{'it' if len(pending) == 1 else 'them'} first?"
                 )
                 if answer is None:
@@ -414,7 +411,7 @@ class Menu:
                         Line(
                             f"Not migrated: {what} depends on {names}, which "
                             f"{'has' if len(pending) == 1 else 'have'} "
-                            f"{_plural(count, 'pending migration')}. Migrate "
+                            f"{plural(count, 'pending migration')}. Migrate "
                             f"{'it' if len(pending) == 1 else 'them'} first or include "
                             f"{'it' if len(pending) == 1 else 'them'}; nothing was changed.",
                             "warning",
@@ -433,10 +430,10 @@ class Menu:
             return
         aliases = {s.step.alias for s in state.states if s.has_work or self.opts.run.force_migrate}
         answer = self.prompter.confirm(
-            f"Run {_plural(state.pending_count, 'migration')}"
+            f"Run {plural(state.pending_count, 'migration')}"
             + (f", record {state.recorded_count}" if state.recorded_count else "")
             + " on "
-            f"{_plural(len(aliases), 'database')}?"
+            f"{plural(len(aliases), 'database')}?"
         )
         if answer is None:
             return
@@ -476,7 +473,7 @@ class Menu:
         except KeyboardInterrupt:  # a second Ctrl-C: the running migration was cut short
             self.show(
                 Line(
-                    f"Stopped at once by a second Ctrl-C after {_plural(len(applied), 'migration')}"
+                    f"Stopped at once by a second Ctrl-C after {plural(len(applied), 'migration')}"
                     "; the running one rolled back where the database can. Run again to continue.",
                     "error",
                 )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from migrator.text import plural
 from migrator.types import (
     AliasInfo,
     AliasStatus,
@@ -31,10 +32,6 @@ Style = Literal["", "heading", "success", "warning", "error", "notice"]
 class Line:
     text: str
     style: Style = ""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def created_lines(missing: Sequence[Missing], *, dry_run: bool) -> list[Line]:
@@ -60,9 +57,9 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         return _up_to_date_lines(state)
     lines = [
         Line(
-            f"Plan: {_plural(len(plan.steps), 'step')} in {_plural(len(plan.levels), 'level')} "
-            f"on {_plural(len(aliases), 'database')}, "
-            f"{_plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
+            f"Plan: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
+            f"on {plural(len(aliases), 'database')}, "
+            f"{plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
             "heading",
         )
     ]
@@ -118,7 +115,7 @@ def _recorded_lines(recorded: Sequence[PendingMigration], verbosity: int) -> lis
     if verbosity < 2:
         return [
             Line(
-                f"    record {_plural(len(recorded), 'migration')} that execute nothing here "
+                f"    record {plural(len(recorded), 'migration')} that execute nothing here "
                 "(-v 2 lists them)",
                 "notice",
             )
@@ -150,7 +147,7 @@ def _up_to_date_lines(state: PlanState) -> list[Line]:
     plan = state.plan
     lines = [
         Line(
-            f"All {_plural(len(plan.steps), 'database')} up to date: every migration file on disk is "
+            f"All {plural(len(plan.steps), 'database')} up to date: every migration file on disk is "
             "recorded (checked without loading the migration graph).",
             "heading",
         )
@@ -278,7 +275,7 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     if interrupted:
         lines.append(
             Line(
-                f"Interrupted: {_plural(applied, 'migration')} applied; {len(skipped)} steps not "
+                f"Interrupted: {plural(applied, 'migration')} applied; {len(skipped)} steps not "
                 "started. Run again to continue; nothing is repeated.",
                 "error",
             )
@@ -287,8 +284,8 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     elif failed or skipped:
         lines.append(
             Line(
-                f"Failed: {_plural(len(failed), 'step')} failed, {len(skipped)} skipped; "
-                f"{_plural(applied, 'migration')} applied.",
+                f"Failed: {plural(len(failed), 'step')} failed, {len(skipped)} skipped; "
+                f"{plural(applied, 'migration')} applied.",
                 "error",
             )
         )
@@ -296,7 +293,7 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     else:
         lines.append(
             Line(
-                f"Done: {_done(results)} on {_plural(len(rows), 'database')}.",
+                f"Done: {_done(results)} on {plural(len(rows), 'database')}.",
                 "success",
             )
         )
@@ -310,7 +307,7 @@ def _done(results: Sequence[StepResult]) -> str:
     forwards = sum(len(r.applied) for r in results) - backwards
     unrecorded = sum(1 for r in results for m in r.recorded if m.backwards)
     recorded = sum(len(r.recorded) for r in results) - unrecorded
-    text = f"{_plural(forwards, 'migration')} applied"
+    text = f"{plural(forwards, 'migration')} applied"
     if backwards:
         text += f", {backwards} unapplied"
     if recorded:
@@ -417,7 +414,7 @@ def status_lines(rows: Sequence[AliasStatus]) -> list[Line]:
     waiting = [row for row in planned if row.pending]
     total = sum(len(row.pending or ()) for row in planned)
     if waiting:
-        overview = f"{_plural(total, 'migration')} pending on {_plural(len(waiting), 'database')}."
+        overview = f"{plural(total, 'migration')} pending on {plural(len(waiting), 'database')}."
     else:
         overview = "Nothing pending."
     if unknown:

@@ -19,8 +19,16 @@ from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import django_compat, preflight
-from migrator.backends import Guard, LockInterrupted, LockTimeout, LockWait, backend
+from migrator.backends import (
+    Guard,
+    LockInterrupted,
+    LockTimeout,
+    LockWait,
+    backend,
+    lock_timeout_error,
+)
 from migrator.backends.sqlite import database_file
+from migrator.config import DEFAULT_LOCK_TIMEOUT
 from migrator.inspect import first_line, passwords, read_applied
 from migrator.text import redact, secrets_of
 from migrator.types import (
@@ -219,7 +227,7 @@ def run_step(
     status: StepStatus | None = None
     waited = 0.0
     vendor = backend(info.vendor)
-    lock_timeout = 60.0 if options.lock_timeout is None else options.lock_timeout
+    lock_timeout = DEFAULT_LOCK_TIMEOUT if options.lock_timeout is None else options.lock_timeout
 
     def waiting(holder: str) -> None:
         detail = f"{holder}; waiting up to {lock_timeout:g}s"
@@ -254,11 +262,7 @@ def run_step(
             "was applied is recorded. Run again to continue"
         )
     except LockTimeout as exc:
-        error = (
-            f"LockTimeout: could not lock {step.alias} within {lock_timeout:g}s: {exc}. "
-            "Another migrate_all/migrator run is migrating it; wait for it to finish or raise "
-            "--lock-timeout"
-        )
+        error = lock_timeout_error(step.alias, lock_timeout, exc)
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
         trace = scrubbed_traceback(exc)

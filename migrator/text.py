@@ -34,3 +34,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     return text
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 migration``, ``2 migrations`` (``many``: the plural when it is not ``word + "s"``)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

@@ -31,6 +31,14 @@ class LockTimeout(Exception):
     """Another run holds the alias's lock past the timeout; the message names the holder."""
 
 
+def lock_timeout_error(alias: str, timeout: float, exc: LockTimeout) -> str:
+    """A step's (or a repair's) error when the lock did not come within ``timeout``."""
+    return (
+        f"LockTimeout: could not lock {alias} within {timeout:g}s: {exc}. Another "
+        "migrate_all/migrator run is migrating it; wait for it to finish or raise --lock-timeout"
+    )
+
+
 class LockInterrupted(Exception):
     """A stop was requested (SIGTERM/SIGINT) while waiting for a lock; the message names it."""
 
