@@ -7,12 +7,14 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.db import connections
 from django.test import override_settings
 
+from tests.fixtures.hold import handshake, wait_until_entered
 from tests.helpers import (
     ALIASES,
     every_migration,
@@ -66,14 +68,30 @@ def test_mariadb_failure_lists_the_statements_that_ran(on_servers: Servers) -> N
     assert step["executed_sql"][0].startswith("CREATE TABLE `legacy_cacheentry`")
 
 
-def _kill_when_busy(find_and_kill: callable, delay: float = 1.0) -> threading.Thread:  # type: ignore[valid-type]
-    thread = threading.Thread(target=lambda: (time.sleep(delay), find_and_kill()))
+def _kill_when_busy(
+    find_and_kill: Callable[[], None], monkeypatch: pytest.MonkeyPatch, folder: Path
+) -> threading.Thread:
+    """Run ``find_and_kill`` once the slow migration has started, then let it go on."""
+    env, entered, release = handshake(folder)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    def target() -> None:
+        wait_until_entered(entered)
+        try:
+            find_and_kill()
+        finally:
+            release.touch()
+
+    thread = threading.Thread(target=target)
     thread.start()
     return thread
 
 
 @override_settings(MIGRATION_MODULES={"users": "tests.fixtures.slow_users_migrations"})
-def test_postgresql_backend_terminated_mid_run(on_servers: Servers) -> None:
+def test_postgresql_backend_terminated_mid_run(
+    on_servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pg_connect(on_servers.site) as admin:
         admin.execute("CREATE SCHEMA analytics")
 
@@ -85,7 +103,7 @@ def test_postgresql_backend_terminated_mid_run(on_servers: Servers) -> None:
                 (on_servers.users,),
             )
 
-    thread = _kill_when_busy(terminate)
+    thread = _kill_when_busy(terminate, monkeypatch, on_servers.tmp)
     out, _err, code = run("migrate_all")
     thread.join()
     assert code == 1
@@ -110,7 +128,9 @@ def test_postgresql_backend_terminated_mid_run(on_servers: Servers) -> None:
 
 
 @override_settings(MIGRATION_MODULES={"legacy": "tests.fixtures.slow_migrations"})
-def test_mariadb_connection_killed_mid_run(on_servers: Servers) -> None:
+def test_mariadb_connection_killed_mid_run(
+    on_servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def kill() -> None:
         admin = maria_connect()
         try:
@@ -124,7 +144,7 @@ def test_mariadb_connection_killed_mid_run(on_servers: Servers) -> None:
         finally:
             admin.close()
 
-    thread = _kill_when_busy(kill)
+    thread = _kill_when_busy(kill, monkeypatch, on_servers.tmp)
     out, _, code = run("migrate_all", apps=["legacy", "cache"])
     thread.join()
     assert code == 1
@@ -141,15 +161,18 @@ def test_mariadb_connection_killed_mid_run(on_servers: Servers) -> None:
 def test_signal_finishes_the_current_migration_and_stops(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
+    held, entered, release = handshake(tmp_path / "held")
+    (tmp_path / "held").mkdir()
     env = {
         "MIGRATOR_VAR_DIR": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "tests.settings.slow_users",
         "PYTHONUNBUFFERED": "1",
     }
-    process = manage_background("migrate_all", env=env)
+    process = manage_background("migrate_all", env={**env, **held})
     seen = read_until(process, "Applied users.0001_initial")
-    time.sleep(1)  # users.0002_slow has started: it runs for 3 s
+    wait_until_entered(entered)  # users.0002_slow runs, held until released
     process.send_signal(sig)
+    release.touch()
     out, err = finish(process, timeout=60)
     out = seen + out
     assert process.returncode == code, err

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pexpect
 import pytest
 
 from tests.commands.test_migrate_all import ALL_MIGRATIONS, USERS
+from tests.fixtures.hold import handshake, wait_until_entered
 from tests.helpers import MANAGE, REPO, manage, sqlite_recorded, sqlite_tables
 
 DOWN = "\x1b[B"
@@ -76,16 +76,19 @@ def test_esc_goes_back_and_exits_from_the_top(spawn: list[pexpect.spawn], tmp_pa
 def test_ctrl_c_during_a_run_stops_after_the_migration_and_frees_the_lock(
     spawn: list[pexpect.spawn], tmp_path: Path
 ) -> None:
-    env = env_for(tmp_path, "tests.settings.slow_users")  # users.0002_slow sleeps 3 s
-    child = start(spawn, env)
+    held, entered, release = handshake(tmp_path.parent / f"{tmp_path.name}-held")
+    entered.parent.mkdir()
+    env = env_for(tmp_path, "tests.settings.slow_users")  # users.0002_slow: held until released
+    child = start(spawn, {**env, **held})
     child.expect_exact("What next?")
     child.send(DOWN * 2 + "\r")  # Migrate everything
     child.expect_exact("Run 22 migrations, record 93 on 5 databases?")
     child.send("y")
     child.expect_exact("Applied users.0001_initial")
-    time.sleep(1)  # users.0002_slow has started (it runs 3 s): the Ctrl-C lands inside it
+    wait_until_entered(entered)  # users.0002_slow runs: the Ctrl-C lands inside it
     child.sendcontrol("c")
     child.expect_exact("Ctrl-C: stopping after the current migration. Ctrl-C again stops at once.")
+    release.touch()
     child.expect_exact("Applied users.0002_slow")
     child.expect_exact("Interrupted: 4 migrations applied; 3 steps not started.")
     child.expect_exact(
@@ -117,8 +120,10 @@ def test_ctrl_c_during_a_run_stops_after_the_migration_and_frees_the_lock(
 def test_a_second_ctrl_c_stops_at_once_and_still_frees_the_lock(
     spawn: list[pexpect.spawn], tmp_path: Path
 ) -> None:
+    held, entered, _ = handshake(tmp_path.parent / f"{tmp_path.name}-held")
+    entered.parent.mkdir()
     env = env_for(tmp_path, "tests.settings.slow_users")
-    child = start(spawn, env)
+    child = start(spawn, {**env, **held})
     child.expect_exact("What next?")
     child.send(DOWN * 3 + "\r")  # Migrate one database
     child.expect_exact("Which database?")
@@ -126,7 +131,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_frees_the_lock(
     child.expect_exact("Run 2 migrations, record 21 on 1 database?")
     child.send("y")
     child.expect_exact("Applied users.0001_initial")
-    time.sleep(1)  # users.0002_slow has started (it runs 3 s)
+    wait_until_entered(entered)  # users.0002_slow runs, held: only the second Ctrl-C ends it
     child.sendcontrol("c")
     child.expect_exact("Ctrl-C again stops at once.")
     child.sendcontrol("c")
