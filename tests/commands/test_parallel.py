@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 from django.db import connections
 from django.test import override_settings
 
 from tests.conftest import aliases_pointed_at, sqlite_entry
-from tests.helpers import ALIASES, every_migration, run, sqlite_recorded, summary_rows
+from tests.fixtures.hold import handshake
+from tests.helpers import (
+    ALIASES,
+    every_migration,
+    finish,
+    manage_background,
+    run,
+    sqlite_recorded,
+    summary_rows,
+)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[list[str], list[tuple[str, str]]]]:
@@ -126,3 +137,43 @@ def test_a_killed_worker_reports_what_it_committed(tmp_path: Path, unblocked: No
     assert users["applied"] == [{"app": "users", "name": "0001_initial", "backwards": False}]
     assert users["recorded"] == []
     assert sqlite_recorded(tmp_path / "p" / "users_db.sqlite3") == {"users.0001_initial"}
+
+
+def test_sigterm_reaches_the_workers_and_each_finishes_its_migration(tmp_path: Path) -> None:
+    """Two workers are held inside a migration at the same time (two pids, neither the
+    command's); SIGTERM to the command alone is passed on: each finishes its migration, nothing
+    else starts, the command exits 143."""
+    folder = tmp_path / "held"
+    folder.mkdir()
+    held, entered, release = handshake(folder)
+    entered.mkdir()
+    env = {
+        "MIGRATOR_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "tests.settings.slow_pair",
+        "PYTHONUNBUFFERED": "1",
+        **held,
+    }
+    process = manage_background("migrate_all", "--parallel", "4", "--json", env=env)
+    deadline = time.monotonic() + 60
+    while len(list(entered.iterdir())) < 2:
+        assert time.monotonic() < deadline, "the two held migrations did not run at once"
+        assert process.poll() is None, finish(process)
+        time.sleep(0.02)
+    pids = {int(path.name) for path in entered.iterdir()}
+    assert len(pids) == 2
+    assert process.pid not in pids
+    process.send_signal(signal.SIGTERM)
+    release.touch()
+    out, err = finish(process, timeout=60)
+    assert process.returncode == 143, err
+    assert "CommandError: Interrupted by SIGTERM" in err
+    steps = {step["alias"]: step for step in json.loads(out)["results"]["steps"]}
+    # Each held migration finished and was recorded; the worker that had more to do stopped
+    # before its next migration: it was told (the signal went to the command alone).
+    legacy = sqlite_recorded(tmp_path / "legacy_db.sqlite3")
+    assert {"legacy.0001_initial", "legacy.0002_hold"} <= legacy
+    assert "legacy.0003_note_pinned" not in legacy
+    assert steps["legacy_db"]["status"] == "interrupted"
+    assert "users.0002_slow" in sqlite_recorded(tmp_path / "users_db.sqlite3")
+    assert steps["default"]["status"] in ("interrupted", "skipped")
+    assert all(step["status"] != "failed" for step in steps.values())
