@@ -253,12 +253,14 @@ class RunReport:
 class Progress:
     """What the runner reports while it works; the command decides what to print."""
 
-    event: str  # "step-start", "lock-wait", "migration-start", "migration-done", "step-done"
+    # "step-start", "lock-wait", "migration-start", "migration-done", "step-done"; "notice": a
+    # line about the whole run (in ``detail``), given with the plan's first step
+    event: str
     step: Step
     migration: PendingMigration | None = None
     fake: bool = False
     result: StepResult | None = None
-    detail: str = ""  # lock-wait: who holds the lock and how long this run waits
+    detail: str = ""  # lock-wait: who holds the lock and how long this run waits; notice: the line
 
 
 @dataclass(frozen=True)
