@@ -11,7 +11,7 @@ $(VENV)/.demo-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip uninstall --quiet --yes django-migrator 2>/dev/null || true  # the old distribution name
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e . --group demo  # demo: the testproject reads URLs with dj-database-url
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.demo-installed

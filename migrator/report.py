@@ -168,6 +168,8 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     (parallel runs) every line starts with its alias, so lines of several aliases stay apart."""
     step = progress.step
     lead = f"[{step.alias}] " if prefix else ""
+    if progress.event == "notice":  # about the whole run, not one alias: never prefixed
+        return Line(progress.detail, "notice")
     if progress.event == "step-start":
         return Line(f"{lead}Migrating {step.alias}: {', '.join(step.apps)}", "heading")
     if progress.event == "lock-wait":

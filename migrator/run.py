@@ -357,7 +357,23 @@ def run_plan(
         options.force_migrate or any(step_state.has_work for step_state in state.states)
     ):
         loader = MigrationLoader(None, ignore_no_migrations=True)
+    if parallel > 1 and not fork_available() and any(len(level) > 1 for level in state.plan.levels):
+        # Said once, before the first step, and only where steps could have run at once.
+        report(Progress("notice", state.plan.steps[0], detail=no_fork_notice(parallel)))
+        parallel = 1
     return _run_levels(state, options, report, parallel, fail_fast, loader)
+
+
+def fork_available() -> bool:
+    """Whether this platform can fork worker processes (Windows cannot: it only spawns)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def no_fork_notice(parallel: int) -> str:
+    return (
+        f"Running the steps one after another instead of in {parallel} parallel workers: this "
+        "platform has no 'fork' start method (multiprocessing), which the workers need."
+    )
 
 
 def _run_levels(
@@ -414,7 +430,7 @@ def _first_on_alias(step_state: StepState, options: RunOptions, started: set[str
 def _can_fork(state: PlanState, steps: list[Step]) -> bool:
     """Forked workers need the fork start method, databases another process can reach, and two
     steps that may run at once (scopes that do not overlap): otherwise the level runs serially."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if not fork_available():
         return False
     if any(
         info.vendor == "sqlite" and database_file(info) is None

@@ -9,7 +9,9 @@ from typing import Literal
 # The states and kinds passed between layers, checked by mypy wherever one is written.
 Level = Literal["error", "warning", "info"]
 StepStatus = Literal["applied", "up-to-date", "failed", "skipped", "interrupted"]
-Event = Literal["step-start", "lock-wait", "migration-start", "migration-done", "step-done"]
+Event = Literal[
+    "step-start", "lock-wait", "migration-start", "migration-done", "step-done", "notice"
+]
 MissingKind = Literal["schema", "database", "folder"]
 DriftKind = Literal["missing-table", "missing-columns", "wrong-schema", "unrecorded"]
 RepairAction = Literal["unrecord", "record"]
@@ -266,12 +268,13 @@ class RunReport:
 class Progress:
     """What the runner reports while it works; the command decides what to print."""
 
+    # "notice": a line about the whole run (in ``detail``), given with the plan's first step
     event: Event
     step: Step
     migration: PendingMigration | None = None
     fake: bool = False
     result: StepResult | None = None
-    detail: str = ""  # lock-wait: who holds the lock and how long this run waits
+    detail: str = ""  # lock-wait: who holds the lock and how long this run waits; notice: the line
 
 
 @dataclass(frozen=True)

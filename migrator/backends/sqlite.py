@@ -1,8 +1,8 @@
-"""SQLite: the file's folder exists and takes new files; an exclusive lock file beside the database."""
+"""SQLite: the file's folder exists and takes new files; an exclusive lock file beside the database
+(flock-ed where the platform has flock, created exclusively elsewhere)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 import time
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from migrator.backends import NO_WAIT, Guard, LockInterrupted, LockTimeout, LockWait, holder_name
+from migrator.backends import NO_WAIT, Guard, LockWait, acquire, holder_name
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 
@@ -68,10 +68,15 @@ class SQLite:
 
     @contextmanager
     def lock(self, info: AliasInfo, timeout: float, wait: LockWait = NO_WAIT) -> Iterator[LockInfo]:
-        """``flock`` on ``<database>.migrator-lock``; the file is removed on release.
+        """An exclusive lock file ``<database>.migrator-lock`` that names its holder; removed on
+        release.
 
-        A waiter that wins the lock on a file its holder has just removed sees that the path
-        no longer names its file and tries again, so two runs never both hold the lock.
+        Where the platform has ``flock`` (POSIX), the file is flock-ed: the lock ends with the
+        process that holds it, and a waiter that wins the lock on a file its holder has just
+        removed sees that the path no longer names its file and tries again, so two runs never
+        both hold the lock. Elsewhere (Windows) the file's existence is the lock: it is created
+        with ``O_CREAT | O_EXCL``; a run that dies leaves it behind, and whoever waits for it is
+        told which file to delete.
         """
         path = database_file(info)
         if path is None:
@@ -80,26 +85,47 @@ class SQLite:
         path = path.resolve()  # two spellings of one file get one lock
         lock_path = path.with_name(path.name + ".migrator-lock")
         started = time.monotonic()
-        descriptor = _acquire(lock_path, started, timeout, wait)
+        flock = has_flock()
+        take = _take_flocked if flock else _take_created
+        held: list[int] = []
+
+        def attempt(waited_before: bool) -> bool:
+            descriptor = take(lock_path)
+            if descriptor is not None:
+                held.append(descriptor)
+            return descriptor is not None
+
+        acquire(attempt, lambda: _holder(lock_path, flock), timeout, wait, pause=0.1)
+        descriptor = held[0]
         mine = os.fstat(descriptor)
 
-        def lost() -> str | None:
-            # Removing the file would let another run lock a new one beside this lock.
+        def ours() -> bool:
             try:
                 current = os.stat(lock_path)
             except FileNotFoundError:
+                return False
+            return (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev)
+
+        def lost() -> str | None:
+            # Removing the file would let another run lock a new one beside this lock.
+            if ours():
+                return None
+            if not lock_path.exists():
                 return f"its lock file {lock_path} was removed"
-            if (current.st_ino, current.st_dev) != (mine.st_ino, mine.st_dev):
-                return f"its lock file {lock_path} was replaced"
-            return None
+            return f"its lock file {lock_path} was replaced"
 
         try:
             os.ftruncate(descriptor, 0)
             os.write(descriptor, holder_name().encode())
             yield LockInfo(info.alias, time.monotonic() - started, scope=str(path), lost=lost)
         finally:
-            lock_path.unlink(missing_ok=True)
-            os.close(descriptor)  # closing releases the lock (so does the process dying)
+            if flock:
+                lock_path.unlink(missing_ok=True)
+                os.close(descriptor)  # closing releases the lock (so does the process dying)
+            else:
+                os.close(descriptor)  # first: Windows deletes no file that is open
+                if ours():  # never another run's file that replaced this one
+                    _remove(lock_path)
 
     @contextmanager
     def guard(self, guard: Guard) -> Iterator[None]:
@@ -108,24 +134,27 @@ class SQLite:
         yield
 
 
-def _acquire(lock_path: Path, started: float, timeout: float, wait: LockWait) -> int:
-    announced = False
+def has_flock() -> bool:
+    """Whether this platform has ``fcntl.flock`` (POSIX does, Windows does not). ``fcntl`` is
+    imported where it is used, never at import time, so that migrator imports everywhere."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _take_flocked(lock_path: Path) -> int | None:
+    """The lock file's descriptor, flock-ed; None while another process holds it."""
+    import fcntl
+
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
-            if time.monotonic() - started >= timeout:
-                raise LockTimeout(f"held by {_holder(lock_path)} (lock file {lock_path})") from None
-            if not announced:
-                announced = True
-                wait.waiting(f"held by {_holder(lock_path)} (lock file {lock_path})")
-            stop = wait.should_stop()
-            if stop:
-                raise LockInterrupted(stop) from None
-            time.sleep(0.1)
-            continue
+            return None
         try:
             current = os.stat(lock_path)
         except FileNotFoundError:
@@ -136,8 +165,36 @@ def _acquire(lock_path: Path, started: float, timeout: float, wait: LockWait) ->
         os.close(descriptor)  # the holder removed this file as we got it: take the new one
 
 
-def _holder(lock_path: Path) -> str:
+def _take_created(lock_path: Path) -> int | None:
+    """The descriptor of the lock file this call created; None while the file exists."""
     try:
-        return lock_path.read_text().strip() or "another process"
-    except FileNotFoundError:
-        return "another process"
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return None
+
+
+def _remove(lock_path: Path) -> None:
+    """Delete a created lock file. Windows refuses while another process has the file open (a
+    waiter reading the holder's name, for an instant): try again for up to two seconds."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            lock_path.unlink(missing_ok=True)
+            return
+        except PermissionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _holder(lock_path: Path, flock: bool) -> str:
+    try:
+        name = lock_path.read_text().strip() or "another process"
+    except OSError:
+        name = "another process"
+    if flock:
+        return f"held by {name} (lock file {lock_path})"
+    return (
+        f"held by {name} (lock file {lock_path}; this platform has no flock, so a run that "
+        "died leaves its lock file behind: if that run has ended, delete the file)"
+    )

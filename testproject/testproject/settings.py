@@ -1,8 +1,8 @@
 """Settings of the testproject: six aliases, routed by a chain of routers.
 
-Every alias reads ``MIGRATOR_DB_<ALIAS>`` (a database URL) from the environment; without it the alias is
-an SQLite file under ``$MIGRATOR_VAR_DIR`` (default: ``var/`` at the repository's top), so the demo
-needs no server.
+Every alias reads ``MIGRATOR_DB_<ALIAS>`` (a database URL, parsed by dj-database-url as production
+settings do) from the environment; without it the alias is an SQLite file under ``$MIGRATOR_VAR_DIR``
+(default: ``var/`` at the repository's top), so the demo needs no server.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from testproject import dburl
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MIGRATOR_VAR_DIR", BASE_DIR.parent / "var"))
@@ -35,10 +35,14 @@ INSTALLED_APPS = [
 ]
 
 
+if "mariadb" not in dj_database_url.ENGINE_SCHEMES:  # mariadb:// as well as mysql://
+    dj_database_url.register("mariadb", "django.db.backends.mysql")
+
+
 def database(alias: str) -> dict[str, Any]:
     url = os.environ.get(f"MIGRATOR_DB_{alias.upper()}")
     if url:
-        return dburl.parse(url)
+        return dict(dj_database_url.parse(url))
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / f"{alias}.sqlite3")}
 
 

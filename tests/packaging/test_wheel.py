@@ -129,13 +129,23 @@ def test_sdist_holds_what_builds_and_documents_the_package(dist: Path) -> None:
 
 def test_installed_wheel_plans_the_testproject(dist: Path, tmp_path: Path) -> None:
     """A fresh venv outside the checkout, the wheel (and the Django of this run) from PyPI, and a
-    copy of testproject/ only: ``migrate_all --plan`` must work from the installed package."""
+    copy of testproject/ only: ``migrate_all --plan`` must work from the installed package.
+    dj-database-url is the testproject's (pyproject's ``demo`` group), not the package's."""
     wheel = only(dist, "*.whl")
     venv = tmp_path / "venv"
     check([sys.executable, "-m", "venv", venv], cwd=tmp_path, timeout=120)
     python = venv / "bin" / "python"
     check(
-        [python, "-m", "pip", "install", "--quiet", wheel, f"Django=={django.get_version()}"],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            wheel,
+            f"Django=={django.get_version()}",
+            "dj-database-url>=3.0",
+        ],
         cwd=tmp_path,
         timeout=600,
     )
