@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -77,7 +78,7 @@ PROJECT_MIGRATIONS = frozenset(every_migration())
 OUTPUTS: list[str] = []
 
 
-def run(*args: str, **options: object) -> tuple[str, str, int]:
+def run(*args: str, **options: Any) -> tuple[str, str, int]:
     """``call_command`` that returns (stdout, stderr, returncode) instead of raising."""
     stdout, stderr = io.StringIO(), io.StringIO()
     code = 0

@@ -10,14 +10,21 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
 from tests.helpers import PG_PASSWORD
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+
+class Server(TypedDict):
+    host: str
+    port: int
+    user: str
+
+
+PG: Server = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+MARIA: Server = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     "MariaDB": "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -172,7 +173,7 @@ def test_target_rolls_back_and_forward(sqlite_project: Path) -> None:
     assert recorded("users_db") == ALL_MIGRATIONS  # --target only changes blog on default
 
 
-def _columns(alias: str, table: str) -> list:  # type: ignore[type-arg]
+def _columns(alias: str, table: str) -> list[Any]:
     from django.db import connections
 
     with connections[alias].cursor() as cursor:

@@ -3,9 +3,9 @@ configuration) or 1 (runtime), and leaves every database exactly as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.test import override_settings
@@ -62,7 +62,7 @@ def _hold_legacy_lock(servers: Servers) -> Callable[[], None]:
     info = AliasInfo("legacy_db", "mysql", "django.db.backends.mysql", servers.legacy)
     holder = maria_connect()
     holder.cursor().execute("SELECT GET_LOCK(%s, 0)", (lock_name(info.name),))
-    return holder.close
+    return cast(Callable[[], None], holder.close)  # maria_connect's connection is Any
 
 
 def _read_only_role(servers: Servers) -> Callable[[], None]:
@@ -463,7 +463,7 @@ def snapshot(servers: Servers) -> dict[str, Any]:
 
 
 @pytest.fixture
-def prepared(servers: Servers) -> Iterator[Servers]:
+def prepared(servers: Servers) -> Servers:
     with pg_connect(servers.site) as admin:
         admin.execute("CREATE SCHEMA analytics")
     return servers

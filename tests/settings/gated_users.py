@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from testproject.settings import *  # noqa: F403
 from testproject.settings import VAR_DIR
 
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "migrator", "users"]
-DATABASES: dict[str, dict[str, Any]] = json.loads(os.environ["MIGRATOR_TEST_DATABASES"])
-DATABASE_ROUTERS: list[str] = []
-DATABASE_APPS_MAPPING: dict[str, str] = {}
+DATABASES = json.loads(os.environ["MIGRATOR_TEST_DATABASES"])
+DATABASE_ROUTERS = []
+DATABASE_APPS_MAPPING = {}
 MIGRATION_MODULES = {"users": "tests.fixtures.gated_migrations"}
 MIGRATOR = {"ROUTING_CACHE": str(VAR_DIR / "routing-cache")}

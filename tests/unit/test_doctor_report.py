@@ -10,13 +10,14 @@ from migrator.doctor_report import (
     refusal_message,
 )
 from migrator.report import Line
-from migrator.types import Finding, Node
+from migrator.types import Finding, Level, Node
 
 ALIASES = ("default", "users_db", "replica")
 
 
 def finding(id: str, alias: str | None, obj: str = "app.Model") -> Finding:
-    level = {"E": "error", "W": "warning", "I": "info"}[id[9]]
+    levels: dict[str, Level] = {"E": "error", "W": "warning", "I": "info"}
+    level = levels[id[9]]
     return Finding(id, level, alias, obj, f"{id} message.", f"{id} fix.")
 
 
