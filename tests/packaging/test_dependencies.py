@@ -13,7 +13,7 @@ from tests.helpers import REPO
 
 
 def imported_top_level_modules() -> set[str]:
-    found = set()
+    found: set[str] = set()
     for path in (REPO / "migrator").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):

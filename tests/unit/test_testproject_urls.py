@@ -93,7 +93,10 @@ def parsed_by_the_settings(url: str, monkeypatch: pytest.MonkeyPatch) -> dict[st
 
 def completed(entry: dict[str, Any]) -> dict[str, Any]:
     """The entry as Django's connection handler completes it (the defaults of every key)."""
-    return ConnectionHandler().configure_settings({"default": copy.deepcopy(entry)})["default"]
+    completed: dict[str, Any] = ConnectionHandler().configure_settings(
+        {"default": copy.deepcopy(entry)}
+    )["default"]
+    return completed
 
 
 @pytest.mark.parametrize("url", URLS)
