@@ -39,6 +39,7 @@ class CommandOptions:
     fail_fast: bool = False
     drift: bool = False  # --drift (with repair: --drift --repair)
     repair: bool = False
+    skip_checks: bool = False  # --skip-checks (call_command: unless skip_checks=False)
 
     @property
     def mode(self) -> str:
@@ -162,6 +163,7 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         fail_fast=bool(options.get("fail_fast")),
         drift=bool(options.get("drift")),
         repair=bool(options.get("repair")),
+        skip_checks=bool(options.get("skip_checks")),
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
@@ -350,6 +352,9 @@ class OrchestrateCommand(BaseCommand):
                     f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
                 )
             return
+        if not opts.skip_checks:  # the database checks, now that preflight has passed
+            aliases = doctor.migrated_aliases(state, force_migrate=opts.run.force_migrate)
+            doctor.database_checks(self, aliases)
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
