@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from migrator import api, config, doctor, drift_cli, inspect, report
+from migrator import api, config, django_compat, doctor, drift_cli, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -304,6 +304,7 @@ class OrchestrateCommand(BaseCommand):
             verbosity=int(options.get("verbosity", 1)),
         )
         try:
+            django_compat.refuse_untested_django()  # before anything else, in every mode
             self._opts = command_options(options)
             if drift_cli.run_instead(self, options):  # --drift, --drift --repair
                 return
