@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import config, inspect, preflight, project, routing_cache
+from migrator import config, django_compat, inspect, preflight, project, routing_cache
 from migrator.errors import PreflightError, UsageError
 from migrator.plan import build_plan, unordered_plan, upstream, validate_selection
 from migrator.run import ProgressCallback, run_plan
@@ -266,6 +266,7 @@ def prepare(
     alias's recorded names; when every alias is up to date, return an unordered plan without
     importing a migration module.
     """
+    django_compat.refuse_untested_django()
     settings = load_settings()
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from migrator import api, config, doctor, drift_cli, inspect, report
+from migrator import api, config, django_compat, doctor, drift_cli, inspect, report
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -40,6 +40,7 @@ class CommandOptions:
     drift: bool = False  # --drift (with repair: --drift --repair)
     repair: bool = False
     traceback: bool = False  # Django's --traceback: also a failed step's traceback
+    skip_checks: bool = False  # --skip-checks (call_command: unless skip_checks=False)
 
     @property
     def mode(self) -> str:
@@ -164,6 +165,7 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         drift=bool(options.get("drift")),
         repair=bool(options.get("repair")),
         traceback=bool(options.get("traceback")),
+        skip_checks=bool(options.get("skip_checks")),
     )
     _refuse_conflicts(opts, bool(options.get("skip_makemigrations")))
     return opts
@@ -304,6 +306,7 @@ class OrchestrateCommand(BaseCommand):
             verbosity=int(options.get("verbosity", 1)),
         )
         try:
+            django_compat.refuse_untested_django()  # before anything else, in every mode
             self._opts = command_options(options)
             if drift_cli.run_instead(self, options):  # --drift, --drift --repair
                 return
@@ -352,6 +355,9 @@ class OrchestrateCommand(BaseCommand):
                     f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
                 )
             return
+        if not opts.skip_checks:  # the database checks, now that preflight has passed
+            aliases = doctor.migrated_aliases(state, force_migrate=opts.run.force_migrate)
+            doctor.database_checks(self, aliases)
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)

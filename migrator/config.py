@@ -5,6 +5,7 @@ MIGRATOR = {
     "CONNECT_TIMEOUT": 5,      # seconds to reach each database in preflight
     "LOCK_TIMEOUT": 60,        # seconds to wait for another run's lock (--lock-timeout overrides)
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
+    "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -23,7 +24,7 @@ from django.conf import settings
 
 from migrator.errors import ConfigurationError
 
-KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE")
+KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE", "ALLOW_UNTESTED_DJANGO")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
@@ -73,8 +74,8 @@ def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
     return number
 
 
-def load(vendors: Mapping[str, str]) -> MigratorSettings:
-    """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
+def _raw() -> Mapping[str, Any]:
+    """``settings.MIGRATOR``, checked to be a dict of known keys."""
     raw: Any = getattr(settings, "MIGRATOR", {}) or {}
     if not isinstance(raw, Mapping):
         raise ConfigurationError("settings.MIGRATOR must be a dict, e.g. {'LOCK_TIMEOUT': 60}.")
@@ -83,6 +84,26 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         raise ConfigurationError(
             f"settings.MIGRATOR has unknown key {unknown[0]!r}; the keys are {', '.join(KEYS)}."
         )
+    return raw
+
+
+def allow_untested_django() -> bool:
+    """``MIGRATOR["ALLOW_UNTESTED_DJANGO"]`` (default False): True lets the commands run on a
+    Django series outside the tested range (``django_compat.refuse_untested_django``)."""
+    value = _raw().get("ALLOW_UNTESTED_DJANGO", False)
+    if not isinstance(value, bool):
+        raise ConfigurationError(
+            f"MIGRATOR['ALLOW_UNTESTED_DJANGO'] = {value!r} must be True or False; use "
+            "'ALLOW_UNTESTED_DJANGO': True to run on a Django series django-migrate-all is not "
+            "tested with."
+        )
+    return value
+
+
+def load(vendors: Mapping[str, str]) -> MigratorSettings:
+    """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
+    raw = _raw()
+    allow_untested_django()  # validated with the rest; read where the Django version is checked
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:

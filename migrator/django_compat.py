@@ -4,6 +4,10 @@ mirrors (Django's ``migrate`` command, ``django/core/management/commands/migrate
 A step is run the way ``migrate --database X`` runs: one ``MigrationExecutor`` pass over a plan,
 ``pre_migrate`` before the alias's first step and ``post_migrate`` after its last one, with the
 ``apps`` and ``plan`` the command would give them.
+
+Those internals are only known to hold for the Django series the test matrix runs
+(``scripts/matrix.py``): ``refuse_untested_django`` stops the commands on any other, before they
+touch anything, unless ``MIGRATOR["ALLOW_UNTESTED_DJANGO"]`` is True.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import django
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
 from django.db import transaction
@@ -22,8 +27,53 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState, ProjectState
 
+from migrator import __version__, config
+from migrator.errors import ConfigurationError
+
 MigrationKey = tuple[str, str]
 PlanItem = tuple[Migration, bool]
+
+# The oldest and the newest Django series the test matrix runs (scripts/matrix.py DJANGO_SERIES;
+# pyproject.toml's Django requirement stops below the series after NEWEST_TESTED).
+OLDEST_TESTED = (4, 2)
+NEWEST_TESTED = (6, 1)
+
+
+def _series(series: tuple[int, int]) -> str:
+    return f"{series[0]}.{series[1]}"
+
+
+def untested_django() -> str | None:
+    """Why the installed Django (``django.VERSION``) is refused, or None when its series is in
+    the tested range (pre-releases of a tested series included)."""
+    series = (int(django.VERSION[0]), int(django.VERSION[1]))
+    if OLDEST_TESTED <= series <= NEWEST_TESTED:
+        return None
+    tested = f"Django {_series(OLDEST_TESTED)} to {_series(NEWEST_TESTED)}"
+    install = (
+        f"pip install 'Django>={_series(OLDEST_TESTED)},<{NEWEST_TESTED[0]}.{NEWEST_TESTED[1] + 1}'"
+    )
+    if series > NEWEST_TESTED:
+        fix = (
+            f"Install a tested Django ({install}), or upgrade django-migrate-all (pip install "
+            f"--upgrade django-migrate-all) to a release tested with Django {_series(series)}"
+        )
+    else:
+        fix = f"Upgrade Django to a tested series ({install})"
+    return (
+        f"Django {django.get_version()} is installed, but django-migrate-all {__version__} is "
+        f"tested with {tested} only: it runs migrations through Django internals that an "
+        f"untested Django may have changed. {fix}. To run anyway, at your own risk, set "
+        'MIGRATOR = {"ALLOW_UNTESTED_DJANGO": True} in your settings.'
+    )
+
+
+def refuse_untested_django() -> None:
+    """Raise ``ConfigurationError`` (exit 2) on an untested Django, unless
+    ``MIGRATOR["ALLOW_UNTESTED_DJANGO"]`` is True. Reads only the settings."""
+    problem = untested_django()
+    if problem is not None and not config.allow_untested_django():
+        raise ConfigurationError(problem)
 
 
 class SharedGraphExecutor(MigrationExecutor):

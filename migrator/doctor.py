@@ -5,6 +5,12 @@ The commands do not let Django run the system checks before ``handle`` (as Djang
 does not): ``--doctor`` and ``--graph`` must work on a project whose checks fail, and a refused
 run must say which finding refused it, how to fix it and that ``--skip-checks`` exists (and with
 ``--json`` print a JSON document).
+
+The checks before anything run without the databases (``databases=[]``), so no check opens a
+connection: Django 6.1 otherwise hands every alias to the model checks, and JSONField's check
+connects to each alias the model is routed to, which creates an SQLite file (``--plan`` must change
+nothing). The database checks run in ``database_checks``, after preflight, on the aliases a run
+migrates, as Django's ``migrate --database X`` runs them on X.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ import json
 from argparse import ArgumentParser
 from typing import TYPE_CHECKING, Any
 
+from django.core import checks as django_checks
 from django.core.management.base import CommandError, SystemCheckError
 
 from migrator import api, checks, doctor_report, inspect, project
 from migrator.errors import ChecksFailed, PreflightError, UsageError
 from migrator.plan import build_graph
-from migrator.types import Node, Plan, Step
+from migrator.types import Node, Plan, PlanState, Step
 
 if TYPE_CHECKING:
     from migrator.cli import OrchestrateCommand
@@ -149,7 +156,7 @@ def show_graph(command: OrchestrateCommand, form: str) -> None:
 def run_checks(command: OrchestrateCommand, options: dict[str, Any]) -> None:
     """Before a run, ``--plan`` or ``--check`` (unless ``--skip-checks``): refuse when the
     routing doctor finds an error, then run Django's system checks as Django runs them before a
-    command (warnings to stderr)."""
+    command (warnings to stderr), without the databases: nothing here opens a connection."""
     if options.get("skip_checks"):
         return
     aliases = inspect.alias_names()
@@ -159,9 +166,58 @@ def run_checks(command: OrchestrateCommand, options: dict[str, Any]) -> None:
         raise ChecksFailed(doctor_report.refusal_message(errors, aliases, command_name(command)))
     try:
         with checks.migrations_checked_by_planner():
-            command.check()
+            # databases=[]: every Django gives the checks no alias (None would mean all of them
+            # from Django 6.1 on, and the model checks would connect to each).
+            command.check(databases=[])
     except SystemCheckError as error:
         found = str(error).replace("SystemCheckError: ", "", 1).strip()
         raise ChecksFailed(
             f"{found}\nFix them, or pass --skip-checks to run anyway; nothing was touched."
         ) from None
+
+
+def migrated_aliases(state: PlanState, *, force_migrate: bool) -> list[str]:
+    """The aliases a run of ``state`` hands to Django's executor, in plan order."""
+    return list(dict.fromkeys(s.step.alias for s in state.states if s.has_work or force_migrate))
+
+
+def database_checks(command: OrchestrateCommand, aliases: list[str]) -> None:
+    """After preflight, before a run changes anything (unless ``--skip-checks``): Django's system
+    checks on the ``aliases`` the run migrates, as ``migrate --database X`` runs them on X (the
+    database checks, and the model checks that ask each database what it supports). Only what
+    the databases add to ``run_checks``' findings is shown: warnings on stderr, an error refuses
+    the run before its first migration."""
+    if not aliases:
+        return
+    with checks.migrations_checked_by_planner():
+        without = django_checks.run_checks(databases=[])
+        found = [
+            issue
+            for issue in django_checks.run_checks(databases=aliases)
+            if issue not in without and not issue.is_silenced()
+        ]
+    if not found:
+        return
+    # Laid out as Django's BaseCommand.check lays out its findings.
+    body = ""
+    for name, low, high in (
+        ("CRITICALS", django_checks.CRITICAL, None),
+        ("ERRORS", django_checks.ERROR, django_checks.CRITICAL),
+        ("WARNINGS", django_checks.WARNING, django_checks.ERROR),
+        ("INFOS", django_checks.INFO, django_checks.WARNING),
+        ("DEBUGS", None, django_checks.INFO),
+    ):
+        group = sorted(
+            str(issue)
+            for issue in found
+            if (low is None or issue.level >= low) and (high is None or issue.level < high)
+        )
+        if group:
+            body += f"\n{name}:\n" + "\n".join(group) + "\n"
+    header = f"System check identified some issues on {', '.join(aliases)}:\n"
+    if any(issue.is_serious() for issue in found):
+        raise ChecksFailed(
+            f"{header}{body.rstrip()}\nFix them, or pass --skip-checks to run anyway; "
+            "nothing was migrated."
+        )
+    command.stderr.write(command._redact(header + body), lambda text: text)

@@ -17,7 +17,7 @@ import questionary
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
 from prompt_toolkit.keys import Keys
 
-from migrator import api, checks, doctor_report, drift, drift_report, inspect, report
+from migrator import api, checks, doctor, doctor_report, drift, drift_report, inspect, report
 from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal
 from migrator.errors import MigratorError, PreflightError, UsageError
 from migrator.report import Line
@@ -447,6 +447,9 @@ class Menu:
         ``--fail-fast``), with the progress lines and the summary. Ctrl-C stops the run before
         the next migration; the locks' context managers release every lock."""
         state = prepared.state
+        if not self.opts.skip_checks:  # the database checks, as before a run of migrate_all
+            aliases = doctor.migrated_aliases(state, force_migrate=self.opts.run.force_migrate)
+            doctor.database_checks(self.command, aliases)
         applied: list[PendingMigration] = []
 
         def progress(event: Progress) -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core import checks
 from django.db import connections
 
 from tests import helpers
@@ -95,3 +96,17 @@ def sqlite_project(tmp_path: Path, unblocked: None) -> Iterator[Path]:
     entries = {alias: sqlite_entry(tmp_path / f"{alias}.sqlite3") for alias in connections.settings}
     with aliases_pointed_at(entries):
         yield tmp_path
+
+
+@pytest.fixture
+def register_check() -> Iterator[Callable[..., None]]:
+    """``register_check(check, *tags)``: a system check registered for one test only."""
+    added: list[Callable[..., Any]] = []
+
+    def register(check: Callable[..., Any], *tags: str) -> None:
+        checks.register(check, *tags)
+        added.append(check)
+
+    yield register
+    for check in added:
+        checks.registry.registry.registered_checks.discard(check)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -285,7 +286,9 @@ SCENARIOS = {
 }
 
 
-def test_the_testproject_is_clean() -> None:
+# Django's own `check` gets a database: from Django 6.1 on it hands every alias to the model
+# checks, and JSONField's check connects to analytics_db (sqlite_project: files in tmp_path).
+def test_the_testproject_is_clean(sqlite_project: Path) -> None:
     assert checks.doctor() == []
     out, err, code = run("check")
     assert (out, err, code) == ("System check identified no issues (0 silenced).\n", "", 0)
@@ -308,9 +311,18 @@ def test_each_scenario_finds_exactly_its_check(
     assert messages == [(f.id, levels[f.level], f.obj, f.message, f.hint) for f in expected]
 
 
-def test_a_raising_router_does_not_crash_manage_py_check() -> None:
+def test_a_raising_router_does_not_crash_manage_py_check(sqlite_project: Path) -> None:
     with override_settings(**routers("RaisingRouter")):
-        out, err, code = run("check")
+        if django.VERSION >= (6, 1):
+            # Django 6.1's own model checks ask the routers about every alias (allow_migrate_model
+            # in JSONField's and the index/constraint checks), so the router's error escapes
+            # Django's check before migrator's E006 is reported; `check --tag migrator`,
+            # --doctor and migrate_all report E006.
+            with pytest.raises(KeyError, match="shop_rules"):
+                run("check")
+            out, err, code = run("check", tag=["migrator"])
+        else:
+            out, err, code = run("check")
     assert (out, code) == ("", 1)
     assert err.startswith(
         "CommandError: SystemCheckError: System check identified some issues:\n\nERRORS:\n"
@@ -346,7 +358,7 @@ def test_checks_of_named_apps_only() -> None:
 
 
 @pytest.mark.parametrize(("silenced", "counted"), [("migrator.W004", 1), ("migrator.E002", 0)])
-def test_silenced_findings_are_left_out(silenced: str, counted: int) -> None:
+def test_silenced_findings_are_left_out(silenced: str, counted: int, sqlite_project: Path) -> None:
     # E002 is W004's ID in 0.1.0: silencing it still works, in --doctor and in Django's checks
     # (which then do not count it: migrator leaves it out before Django sees it).
     with override_settings(
@@ -627,7 +639,7 @@ def test_an_unimportable_migration_module_refuses_migrators_runs(sqlite_project:
 
 
 @override_settings(MIGRATION_MODULES={"legacy": MISSING_MODULE})
-def test_an_unimportable_migration_module_is_a_deploy_check() -> None:
+def test_an_unimportable_migration_module_is_a_deploy_check(sqlite_project: Path) -> None:
     # Not in the checks every command runs: makemigrations creates that package.
     assert run("check") == (
         "System check identified no issues (0 silenced).\n",

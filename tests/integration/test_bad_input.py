@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import django
 import pytest
 from django.test import override_settings
 
@@ -44,6 +45,12 @@ def _preflight(*lines: str) -> str:
         f"Preflight found {count} problem{'s' if count != 1 else ''}; nothing was changed on any "
         "database:\n  " + "\n  ".join(lines)
     )
+
+
+def _django_9(servers: Servers) -> Callable[[], None]:
+    real = django.VERSION
+    django.VERSION = (9, 0, 0, "final", 0)
+    return lambda: setattr(django, "VERSION", real)
 
 
 def _record_blog_0002(servers: Servers) -> Callable[[], None]:
@@ -385,7 +392,7 @@ CASES = [
         "unknown MIGRATOR key",
         {},
         2,
-        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE.",
+        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO.",
         settings={"MIGRATOR": {"LOCK_TIMOUT": 5}},
     ),
     Case(
@@ -395,6 +402,27 @@ CASES = [
         "settings.MIGRATOR['SESSION']['legacy_db'] has unknown key 'statement_timeout' for a mysql "
         "database; use one of lock_wait_timeout.",
         settings={"MIGRATOR": {"SESSION": {"legacy_db": {"statement_timeout": "5s"}}}},
+    ),
+    Case(
+        "ALLOW_UNTESTED_DJANGO that is not True or False",
+        {},
+        2,
+        "MIGRATOR['ALLOW_UNTESTED_DJANGO'] = 'yes' must be True or False; use "
+        "'ALLOW_UNTESTED_DJANGO': True to run on a Django series django-migrate-all is not tested "
+        "with.",
+        settings={"MIGRATOR": {"ALLOW_UNTESTED_DJANGO": "yes"}},
+    ),
+    Case(
+        "a Django series newer than the tested ones",
+        {},
+        2,
+        "Django 9.0 is installed, but django-migrate-all ",
+        exact=False,
+        contains=(
+            "is tested with Django 4.2 to 6.1 only",
+            'set MIGRATOR = {"ALLOW_UNTESTED_DJANGO": True}',
+        ),
+        setup=_django_9,
     ),
     Case(
         "lock held by another run",

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.core import checks as django_checks
 from django.test import override_settings
 
 import migrator
 from tests.commands.test_doctor import CROSSDB
 from tests.commands.test_migrate_all import EXPECTED_RECORDED
+from tests.commands.test_system_checks import users_db_says
 from tests.conftest import PASSWORD, aliases_pointed_at, sqlite_entry
 from tests.helpers import ALIASES, recorded, run, summary_rows, table_rows, tables
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, TOP, MenuDriver, top
@@ -425,6 +428,26 @@ def test_routing_errors_keep_the_menu_closed_unless_skipped(
     )
     assert err.endswith("or pass --skip-checks to run anyway.\n")
     assert list(sqlite_project.iterdir()) == []
+
+
+def test_database_checks_run_before_a_menu_run_only(
+    menu: MenuDriver, sqlite_project: Path, register_check: Callable[..., None]
+) -> None:
+    register_check(users_db_says(django_checks.Error), django_checks.Tags.database)
+    # Opening the menu runs the checks without the databases: no database file is created.
+    out, err, code = menu(top("Show plan"), CTRL_C, skip_checks=False)
+    assert (err, code) == ("", 0)
+    assert "  analytics_db (sqlite " in out
+    assert list(sqlite_project.iterdir()) == []
+    # A run checks the databases it migrates once preflight has passed, and stops on an error.
+    out, err, code = menu(top("Migrate everything"), "y", CTRL_C, skip_checks=False)
+    assert code == 0
+    assert (
+        "System check identified some issues on default, users_db, analytics_db, legacy_db, "
+        "cache_db:\n\nERRORS:\n?: (tests.D001) users_db cannot take this.\n\tHINT: Upgrade it.\n"
+        "Fix them, or pass --skip-checks to run anyway; nothing was migrated.\n"
+    ) in out
+    assert all(recorded(alias) == set() for alias in ALIASES)
 
 
 def test_only_the_menu_imports_questionary() -> None:

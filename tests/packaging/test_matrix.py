@@ -8,8 +8,13 @@ import json
 import re
 import sys
 from importlib.metadata import metadata
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import pytest
+
+from migrator import django_compat
 from tests.helpers import REPO
 
 
@@ -40,7 +45,23 @@ def test_matrix_covers_exactly_the_classifiers() -> None:
     names = [c.name for c in combinations]
     assert len(names) == len(set(names))
     assert "django42-py310" in names
-    assert {"django52-py311", "django60-py312", "django60-py313"} <= set(names)
+    assert {"django52-py311", "django60-py312", "django60-py313", "django61-py313"} <= set(names)
+
+
+def test_the_django_gate_and_requirement_span_the_matrix() -> None:
+    """The oldest and newest series the matrix tests are what the version gate lets through and
+    what the distribution's Django requirement allows (nothing newer)."""
+    matrix = load_matrix()
+    series = sorted(tuple(int(part) for part in name.split(".")) for name in matrix.DJANGO_SERIES)
+    oldest, newest = series[0], series[-1]
+    assert (oldest, newest) == (django_compat.OLDEST_TESTED, django_compat.NEWEST_TESTED)
+    requires = metadata("django-migrate-all").get_all("Requires-Dist") or []
+    django = [r for r in requires if re.match(r"Django\b", r, re.IGNORECASE)]
+    assert len(django) == 1
+    assert set(django[0][len("Django") :].split(",")) == {
+        f">={oldest[0]}.{oldest[1]}",
+        f"<{newest[0]}.{newest[1] + 1}",
+    }
 
 
 def test_readme_table_is_generated_from_the_last_matrix_run() -> None:
@@ -53,3 +74,89 @@ def test_readme_table_is_generated_from_the_last_matrix_run() -> None:
         "(or python3 scripts/matrix.py --render)"
     )
     assert [item["name"] for item in data["combinations"]] == [c.name for c in matrix.COMBINATIONS]
+
+
+def test_only_replaces_its_own_rows_and_keeps_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    matrix = load_matrix()
+    results, readme = tmp_path / "matrix.json", tmp_path / "README.md"
+    old = {
+        "finished": "2026-12-04 18:55 UTC",
+        "commit": "d6d9e75",
+        "machine": "2 cores, Linux x86_64",
+        "ci": True,
+        "seconds": 1715.8,
+        "combinations": [
+            {
+                "name": c.name,
+                "django_series": c.django,
+                "python_series": c.python,
+                "requirement": c.requirement,
+                **(
+                    {"status": "not run", "reason": "ran as make test (.venv)"}
+                    if c.name == "django52-py311"
+                    else {"status": "passed", "passed": 344, "failed": 0, "skipped": 9}
+                ),
+            }
+            for c in matrix.COMBINATIONS
+            if c.django != "6.1"  # the file was written before 6.1 was in the matrix
+        ],
+    }
+    results.write_text(json.dumps(old))
+    readme.write_text(f"before\n{matrix.START_MARKER}\nold table\n{matrix.END_MARKER}\nafter\n")
+    ran = []
+    monkeypatch.setattr(matrix, "RESULTS", results)
+    monkeypatch.setattr(matrix, "README", readme)
+    monkeypatch.setattr(matrix, "git_commit", lambda: "abc1234")
+
+    def fake_run(combination: Any) -> dict[str, Any]:
+        ran.append(combination.name)
+        return {
+            "name": combination.name,
+            "django_series": combination.django,
+            "python_series": combination.python,
+            "requirement": combination.requirement,
+            "django": "6.1.3",
+            "python": f"{combination.python}.0",
+            "seconds": 200.0,
+            "setup_seconds": 20.0,
+            "passed": 360,
+            "failed": 0,
+            "skipped": 0,
+            "status": "passed",
+        }
+
+    monkeypatch.setattr(matrix, "run_combination", fake_run)
+    assert matrix.main(["--only", "django61-py312", "--only", "django61-py313"]) == 0
+    assert ran == ["django61-py312", "django61-py313"]
+    data = json.loads(results.read_text())
+    rows = {item["name"]: item for item in data["combinations"]}
+    assert [item["name"] for item in data["combinations"]] == [c.name for c in matrix.COMBINATIONS]
+    # The rows of the earlier run are kept, stamped with that run; the new ones with this run.
+    assert rows["django42-py310"] == {
+        **old["combinations"][0],  # type: ignore[index]
+        "finished": "2026-12-04 18:55 UTC",
+        "commit": "d6d9e75",
+    }
+    assert rows["django52-py311"]["status"] == "not run"
+    assert rows["django61-py313"]["passed"] == 360
+    assert rows["django61-py313"]["commit"] == "abc1234"
+    assert [run["commit"] for run in data["runs"]] == ["d6d9e75", "abc1234"]
+    table = readme.read_text()
+    assert table.startswith("before\n")
+    assert table.endswith("after\n")
+    assert "| 4.2 | 3.10 | passed | 344 | 0 | 9 |" in table
+    assert "| 6.1.3 | 3.13.0 | passed | 360 | 0 | 0 | 3m 20s | 20s |" in table
+    assert (
+        "10 of 11 combinations ran in 2 runs: 8 in the run of 2026-12-04 18:55 UTC (commit "
+        "d6d9e75, 2 cores, Linux x86_64; that run took 28m 36s, venvs included); 2 in the run of "
+    ) in table
+    assert "kept from earlier runs" in capfd.readouterr().out
+
+    # A whole run replaces every row: one run again.
+    assert matrix.main([]) == 0
+    data = json.loads(results.read_text())
+    assert [run["commit"] for run in data["runs"]] == ["abc1234"]
+    assert all(item["commit"] == "abc1234" for item in data["combinations"])
+    assert "11 of 11 combinations ran on " in readme.read_text()

@@ -99,6 +99,7 @@ def test_wheel_metadata(dist: Path) -> None:
         "Framework :: Django :: 4.2",
         "Framework :: Django :: 5.2",
         "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
         "Programming Language :: Python :: 3.10",
         "Programming Language :: Python :: 3.11",
         "Programming Language :: Python :: 3.12",
@@ -108,7 +109,10 @@ def test_wheel_metadata(dist: Path) -> None:
     urls = dict(url.split(", ", 1) for url in metadata.get_all("Project-URL") or [])
     assert set(urls) >= {"Homepage", "Changelog", "Issues"}
     requires = metadata.get_all("Requires-Dist") or []
-    assert any(req.replace(" ", "").startswith("Django>=4.2") for req in requires), requires
+    django = [req.replace(" ", "") for req in requires if req.startswith("Django")]
+    assert len(django) == 1, requires
+    # From the oldest to the newest series the matrix tests (test_matrix.py checks that span).
+    assert set(django[0][len("Django") :].split(",")) == {">=4.2", "<6.2"}, requires
 
 
 def test_sdist_holds_what_builds_and_documents_the_package(dist: Path) -> None:
