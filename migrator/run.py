@@ -123,8 +123,6 @@ class _Tracker:
         if executes:
             event: Event = "migration-done" if done else "migration-start"
             self.report(Progress(event, self.state.step, migration=item, fake=fake))
-        if done:
-            self.watch(f"after {item}")
 
 
 def _targets(state: StepState, loader: MigrationLoader) -> list[tuple[str, str | None]]:
@@ -180,7 +178,8 @@ def _execute(
         # that an alias whose migrations all ran ends with Django's history.
         # A squashed migration records what it replaces: skip what is recorded meanwhile.
         todo = [item for item in state.record_after if (item.app, item.name) not in applied]
-        tracker.watch("before recording " + ", ".join(map(str, todo)))
+        if todo:
+            tracker.watch("before recording " + ", ".join(map(str, todo)))
         executor.record([graph_loader.disk_migrations[(m.app, m.name)] for m in todo])
         tracker.recorded.extend(todo)
         executor.check_replacements()
@@ -236,13 +235,14 @@ def run_step(
     values = options.session.get(step.alias, {})
     try:
         graph = loader or MigrationLoader(None, ignore_no_migrations=True)
-        with vendor.lock(info, lock_timeout, LockWait(should_stop, waiting)) as lock:
+        wait = LockWait(should_stop, waiting)
+        with vendor.lock(info, lock_timeout, wait) as lock:
             waited = lock.waited
             tracker.lost = lock.lost
 
             def guard(migration: Any, backwards: bool) -> AbstractContextManager[None]:
                 return vendor.guard(
-                    Guard(step.alias, lock.scope, migration, backwards, values, lock_timeout)
+                    Guard(step.alias, lock.scope, migration, backwards, values, lock_timeout, wait)
                 )
 
             with connections[step.alias].execute_wrapper(record_sql):
@@ -582,6 +582,13 @@ def _run_forked(
                 results.append(result)
                 report(Progress("step-done", step, result=result))
             waiting.clear()
+        stop = options.should_stop() if options.should_stop else None
+        if stop and waiting:  # a stop request: start no further worker
+            for step in waiting:
+                result = StepResult(step, "skipped", error="not started: the run was interrupted")
+                results.append(result)
+                report(Progress("step-done", step, result=result))
+            waiting.clear()
         while len(running) < workers:
             chosen = next_startable(waiting, running, scopes)
             if chosen is None:
@@ -621,6 +628,7 @@ def _run_forked(
                     str(worker.current or ""),
                     time.monotonic() - worker.begun,
                 )
+                _log(result)  # the worker could not log it
             results.append(result)
             report(Progress("step-done", step, result=result))
     return results
@@ -673,7 +681,8 @@ def _child(
     try:
         result = run_step(state, info, options, forward, loader=loader, first=first)
     except BaseException as exc:  # a worker must always answer
-        result = StepResult(state.step, "failed", error=f"{type(exc).__name__}: {first_line(exc)}")
+        error = f"{type(exc).__name__}: {first_line(exc)}"
+        result = StepResult(state.step, "failed", error=error, traceback=scrubbed_traceback(exc))
     finally:
         connections.close_all()
     writer.send(("result", result))

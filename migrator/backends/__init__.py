@@ -107,6 +107,7 @@ class Guard:
     backwards: bool
     values: Mapping[str, str]
     timeout: float
+    wait: LockWait = NO_WAIT  # a stop request ends the wait for another run's migration
 
     def held_by_another(self) -> str:
         name = f"{self.migration.app_label}.{self.migration.name}"
@@ -195,30 +196,35 @@ def holder_name() -> str:
     return f"{LOCK_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]
 
 
-def changed_meanwhile(connection: Any, migration: Any, backwards: bool) -> None:
-    """Raise ``ChangedMeanwhile`` when ``django_migrations`` on ``connection`` no longer calls for
-    ``migration`` (its rows were written, or removed, by another run since this run planned).
-
-    A squashed migration counts as applied when everything it replaces is recorded, as Django's
-    loader counts it."""
-    from django.db.migrations.recorder import MigrationRecorder
-
-    recorder = MigrationRecorder(connection)
-    if not recorder.has_table():
-        return
+def recorded_rows(cursor: Any, migration: Any) -> set[tuple[str, str]]:
+    """The ``django_migrations`` rows of ``migration`` (of what it replaces, for a squash) that
+    exist now, read with ``cursor`` (Django's or a driver's: both take ``%s`` parameters)."""
     keys = list(migration.replaces or [(migration.app_label, migration.name)])
-    recorded = 0
-    for app, name in keys:
-        recorded += recorder.migration_qs.filter(app=app, name=name).count()
+    apps = sorted({app for app, _ in keys})
+    cursor.execute(
+        f"SELECT app, name FROM django_migrations WHERE app IN ({', '.join(['%s'] * len(apps))})",
+        apps,
+    )
+    wanted = set(keys)
+    return {(str(app), str(name)) for app, name in cursor.fetchall()} & wanted
+
+
+def changed_meanwhile(
+    alias: str, migration: Any, backwards: bool, rows: set[tuple[str, str]]
+) -> None:
+    """Raise ``ChangedMeanwhile`` when ``rows`` (``recorded_rows``, read once this run holds the
+    guard) show that another run recorded ``migration`` (any of what a squash replaces) since this
+    run planned it, or, unapplying, removed any of its rows."""
+    keys = set(migration.replaces or [(migration.app_label, migration.name)])
     name = f"{migration.app_label}.{migration.name}"
-    if not backwards and recorded >= len(keys):
+    if not backwards and rows:
         raise ChangedMeanwhile(
-            f"{name} was applied on {connection.alias} by another run while this run waited to "
-            "apply it (this run's lock had been lost); it was not applied again. Run again to "
+            f"{name} was applied on {alias} by another run while this run waited to apply it (a "
+            "run whose lock was lost, or a plain migrate); it was not applied again. Run again to "
             "continue."
         )
-    if backwards and recorded == 0:
+    if backwards and rows != keys:
         raise ChangedMeanwhile(
-            f"{name} was unapplied on {connection.alias} by another run while this run waited; "
-            "it was not unapplied again. Run again to continue."
+            f"{name} was unapplied on {alias} by another run while this run waited; it was not "
+            "unapplied again. Run again to continue."
         )

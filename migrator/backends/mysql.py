@@ -18,12 +18,12 @@ from migrator.backends import (
     LOCK_NAME,
     NO_WAIT,
     Guard,
-    LockTimeout,
     LockWait,
     acquire,
     changed_meanwhile,
     lock_connect_timeout,
     own_connection,
+    recorded_rows,
     restore_quietly,
 )
 from migrator.inspect import first_line
@@ -32,11 +32,13 @@ from migrator.types import AliasInfo, LockInfo, Missing, Probe
 READ_ONLY_VARIABLES = ("read_only", "super_read_only", "transaction_read_only", "tx_read_only")
 
 
-def connect(alias: str, timeout: float, *, with_database: bool = True) -> Any:
+def connect(
+    alias: str, timeout: float, *, with_database: bool = True, extra: Mapping[str, Any] = {}
+) -> Any:
     """A new autocommit connection with the alias's parameters and Django's set-up
     (``own_connection``), optionally without selecting the database (so a missing database can
     be reported and created)."""
-    options = {"connect_timeout": max(1, math.ceil(timeout))}
+    options = {**extra, "connect_timeout": max(1, math.ceil(timeout))}
     if with_database:
         connection = own_connection(alias, options)
     else:
@@ -67,6 +69,8 @@ _LOCK_SESSION = (
     "SET SESSION max_execution_time = 0",
     "SET SESSION wait_timeout = 31536000",
 )
+# The lock's connection gives up on a server that stopped answering (a GET_LOCK waits a second).
+_LOCK_OPTIONS = {"read_timeout": 30, "write_timeout": 30}
 
 
 def _unknown_database(exc: Exception) -> str:
@@ -159,7 +163,8 @@ class MySQL:
         (MariaDB ``max_statement_time``, MySQL ``max_execution_time``) ends it early; the
         connection's ``wait_timeout`` is lifted, so the server does not close it while the
         migrations run on Django's connection."""
-        connection = connect(info.alias, lock_connect_timeout(timeout))
+        connection = connect(info.alias, lock_connect_timeout(timeout), extra=_LOCK_OPTIONS)
+        name = ""
         try:
             cursor = connection.cursor()
             for statement in _LOCK_SESSION:
@@ -177,7 +182,10 @@ class MySQL:
                 cursor.execute("SELECT GET_LOCK(%s, %s)", (name, seconds))
                 got = cursor.fetchone()[0]
                 if got is None:
-                    raise LockTimeout(f"GET_LOCK({name!r}) failed on the server (killed?)")
+                    raise RuntimeError(
+                        f"GET_LOCK({name!r}) returned NULL: the lock's connection was killed or "
+                        "the server ran out of memory; run again"
+                    )
                 return bool(got == 1)
 
             waited = acquire(attempt, lambda: self._holder(cursor, name), timeout, wait)
@@ -191,9 +199,12 @@ class MySQL:
                 return None if held == 1 else "the server no longer lists it (IS_USED_LOCK)"
 
             yield LockInfo(info.alias, waited, scope=database, lost=lost)
-            # Closing the session below releases the lock too, also when this fails.
-            cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
         finally:
+            # Closing the session releases the lock too, also when this fails (the step's
+            # outcome does not depend on it).
+            with contextlib.suppress(Exception):
+                if name:
+                    connection.cursor().execute("SELECT RELEASE_LOCK(%s)", (name,))
             connection.close()
 
     @contextmanager
@@ -205,11 +216,20 @@ class MySQL:
         connection: Any = connections[guard.alias]
         name = lock_name(guard.scope, kind="apply")
         with connection.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, %s)", (name, max(0, math.ceil(guard.timeout))))
-            if cursor.fetchone()[0] != 1:
-                raise LockTimeout(f"{guard.held_by_another()} ({self._holder(cursor, name)})")
+
+            def attempt(again: bool) -> bool:
+                # At once, then a second at a time, so that a stop request is seen.
+                cursor.execute("SELECT GET_LOCK(%s, %s)", (name, 1 if again else 0))
+                return bool(cursor.fetchone()[0] == 1)
+
+            def holder() -> str:
+                return f"{guard.held_by_another()} ({self._holder(cursor, name)})"
+
+            acquire(attempt, holder, guard.timeout, guard.wait)
         try:
-            changed_meanwhile(connection, guard.migration, guard.backwards)
+            with connection.cursor() as cursor:
+                rows = recorded_rows(cursor, guard.migration)
+            changed_meanwhile(guard.alias, guard.migration, guard.backwards, rows)
             with self.session(guard.alias, guard.values):
                 yield
         finally:

@@ -12,19 +12,19 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from django.db import OperationalError, connections, transaction
+from django.db import connections, transaction
 
 from migrator.backends import (
     LOCK_NAME,
     NO_WAIT,
     Guard,
-    LockTimeout,
     LockWait,
     acquire,
     changed_meanwhile,
     holder_name,
     lock_connect_timeout,
     own_connection,
+    recorded_rows,
     restore_quietly,
 )
 from migrator.backends.pgoptions import (
@@ -50,6 +50,7 @@ KEEPALIVE = {
     "keepalives_idle": 30,
     "keepalives_interval": 10,
     "keepalives_count": 3,
+    "tcp_user_timeout": 60000,  # a query sent to a server that went away fails within a minute
 }
 
 
@@ -102,6 +103,15 @@ def _resolved(info: AliasInfo, database: str, connection: Any) -> AliasInfo:
         host = ""  # a Unix socket directory: shown as localhost
     port = info.port or str(getattr(details, "port", "") or "")
     return replace(info, name=database, host=host, port=port)
+
+
+def _recorded_elsewhere(guard: Guard) -> set[tuple[str, str]]:
+    connection = connect(guard.alias, 5.0)
+    try:
+        with connection.cursor() as cursor:
+            return recorded_rows(cursor, guard.migration)
+    finally:
+        connection.close()
 
 
 class PostgreSQL:
@@ -211,6 +221,11 @@ class PostgreSQL:
                 # The transaction stays idle while the migrations run on Django's connection.
                 cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
                 cursor.execute("SET LOCAL statement_timeout = 0")
+                # PostgreSQL 17's transaction_timeout (a role's or database's) would end it too.
+                cursor.execute(
+                    "SELECT set_config('transaction_timeout', '0', true) "
+                    "WHERE current_setting('transaction_timeout', true) IS NOT NULL"
+                )
                 cursor.execute("SELECT current_database(), current_schemas(false)")
                 database, schemas = cursor.fetchone()
                 scope = f"{database}/{(schemas or [''])[0]}"
@@ -259,29 +274,29 @@ class PostgreSQL:
             with self.session(guard.alias, guard.values):
                 yield
             return
+        key = lock_key(guard.scope, APPLY)
         with transaction.atomic(using=guard.alias):
             with connection.cursor() as cursor:
-                # Another run's migration holds it at most --lock-timeout: lock_timeout bounds the
-                # wait (then the session's own value again, unless the settings set one).
-                cursor.execute("SELECT current_setting('lock_timeout')")
-                previous = cursor.fetchone()[0]
-                waits = f"{max(1, math.ceil(guard.timeout * 1000))}ms"
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", (waits,))
-                try:
-                    with transaction.atomic(using=guard.alias):
-                        cursor.execute(
-                            "SELECT pg_advisory_xact_lock(%s, %s)", lock_key(guard.scope, APPLY)
-                        )
-                except OperationalError as exc:
-                    cause = exc.__cause__
-                    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
-                    if code != "55P03":  # lock_not_available
-                        raise
-                    raise LockTimeout(guard.held_by_another()) from None
-                settings = {"lock_timeout": previous, **guard.values}
-                for name, value in settings.items():
-                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
-            changed_meanwhile(connection, guard.migration, guard.backwards)
+
+                def attempt(again: bool) -> bool:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
+                    return bool(cursor.fetchone()[0])
+
+                acquire(attempt, guard.held_by_another, guard.timeout, guard.wait, 0.1)
+                if guard.values:
+                    calls = ", ".join(["set_config(%s, %s, true)"] * len(guard.values))
+                    cursor.execute(
+                        f"SELECT {calls}", [x for pair in guard.values.items() for x in pair]
+                    )
+                cursor.execute("SELECT current_setting('transaction_isolation')")
+                read_committed = cursor.fetchone()[0] == "read committed"
+                if read_committed:
+                    rows = recorded_rows(cursor, guard.migration)
+            if not read_committed:
+                # REPEATABLE READ/SERIALIZABLE (OPTIONS["isolation_level"]): this transaction's
+                # snapshot predates the other run's commit; a connection of its own sees it.
+                rows = _recorded_elsewhere(guard)
+            changed_meanwhile(guard.alias, guard.migration, guard.backwards, rows)
             yield
 
     @staticmethod

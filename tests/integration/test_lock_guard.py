@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db.backends.signals import connection_created
 from django.test import override_settings
 
@@ -31,6 +32,7 @@ from tests.servers import (
     maria_recorded,
     maria_tables,
     pg_connect,
+    pg_entry,
     pg_recorded,
 )
 
@@ -55,9 +57,24 @@ def _in_thread(**options: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, outcome
 
 
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read"])
 def test_postgresql_migration_applied_meanwhile_is_not_applied_again(
-    on_servers: Servers,
+    on_servers: Servers, isolation: str
 ) -> None:
+    """Under REPEATABLE READ (``OPTIONS["isolation_level"]``) the guard's transaction has a
+    snapshot from before the other run's commit: the re-read must not use it."""
+    import psycopg
+
+    options = (
+        {}
+        if isolation == "read committed"
+        else {"isolation_level": psycopg.IsolationLevel.REPEATABLE_READ}
+    )
+    with aliases_pointed_at({"users_db": pg_entry(on_servers.users, OPTIONS=options)}):
+        _applied_meanwhile_on_postgresql(on_servers)
+
+
+def _applied_meanwhile_on_postgresql(on_servers: Servers) -> None:
     other = pg_connect(on_servers.users)
     other.autocommit = False
     key = lock_key(f"{on_servers.users}/public", APPLY)
@@ -66,11 +83,13 @@ def test_postgresql_migration_applied_meanwhile_is_not_applied_again(
     try:
 
         def waits_on_guard() -> bool:
+            # Django's connection (not the lock's, which is named) tries the guard's lock.
             with pg_connect(on_servers.users) as admin:
                 row = admin.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                    "AND classid = %s::bigint::oid",
-                    (APPLY,),
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND application_name NOT LIKE 'django-migrator%%' "
+                    "AND query LIKE %s",
+                    (on_servers.users, f"%pg_try_advisory_xact_lock({key[0]}, %"),
                 ).fetchone()
             return bool(row and row[0])
 
@@ -87,8 +106,8 @@ def test_postgresql_migration_applied_meanwhile_is_not_applied_again(
     assert outcome["code"] == 1, outcome["err"]
     assert (
         "  FAILED on users_db: ChangedMeanwhile: users.0001_initial was applied on users_db by "
-        "another run while this run waited to apply it (this run's lock had been lost); it was "
-        "not applied again. Run again to continue."
+        "another run while this run waited to apply it (a run whose lock was lost, or a plain "
+        "migrate); it was not applied again. Run again to continue."
     ) in outcome["out"]
     assert pg_recorded(on_servers.users) == ["users.0001_initial"]
     with pg_connect(on_servers.users) as admin:
@@ -149,15 +168,15 @@ def test_a_lost_lock_stops_the_step_before_the_next_migration(on_servers: Server
     # PostgreSQL: the migration that ended the lock connection committed (its guard held);
     # the next one did not start.
     assert re.search(
-        r"  FAILED on users_db: LockLost: lock lost on users_db after users\.0002_kill_lock: its "
-        r"connection ended \(.+\)\. Stopped, so that no other run applies a migration twice; "
+        r"  FAILED on users_db: LockLost: lock lost on users_db before users\.0003_user_is_active: "
+        r"its connection ended \(.+\)\. Stopped, so that no other run applies a migration twice; "
         r"what was applied is recorded\. Run again to continue",
         out,
     ), out
     assert pg_recorded(on_servers.users) == USERS_KILLING[:2]
     assert re.search(
-        r"  FAILED on legacy_db: LockLost: lock lost on legacy_db after legacy\.0002_kill_lock: "
-        r"its connection ended \(.+\)\.",
+        r"  FAILED on legacy_db: LockLost: lock lost on legacy_db before "
+        r"legacy\.0003_note_pinned: its connection ended \(.+\)\.",
         out,
     ), out
     assert maria_recorded(on_servers.legacy) == LEGACY_KILLING[:2]
