@@ -105,6 +105,32 @@ def _resolved(info: AliasInfo, database: str, connection: Any) -> AliasInfo:
     return replace(info, name=database, host=host, port=port)
 
 
+@contextmanager
+def _held_transaction(alias: str, timeout: float) -> Iterator[Any]:
+    """A cursor in a transaction of a connection of migrator's own, kept open until the block
+    ends: transaction-scoped advisory locks taken there hold behind a transaction pooler (the
+    transaction keeps its server connection) and end with the connection."""
+    connection = connect(alias, timeout, keepalive=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+            # The transaction stays idle while the migrations run on Django's connection.
+            cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+            cursor.execute("SET LOCAL statement_timeout = 0")
+            # PostgreSQL 17's transaction_timeout (a role's or database's) would end it too.
+            cursor.execute(
+                "SELECT set_config('transaction_timeout', '0', true) "
+                "WHERE current_setting('transaction_timeout', true) IS NOT NULL"
+            )
+            yield cursor
+    finally:
+        # Ending the transaction releases its locks (a pooler then frees its server connection
+        # at once); closing the connection does too, should this fail.
+        with contextlib.suppress(Exception), connection.cursor() as cursor:
+            cursor.execute("ROLLBACK")
+        connection.close()
+
+
 def _recorded_elsewhere(guard: Guard) -> set[tuple[str, str]]:
     connection = connect(guard.alias, 5.0)
     try:
@@ -214,50 +240,33 @@ class PostgreSQL:
         from what the server calls the database and the first schema of the search_path, so
         every spelling of one database (NAME, a service file, a pooler's alias) gets one lock.
         """
-        connection = connect(info.alias, lock_connect_timeout(timeout), keepalive=True)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("BEGIN")
-                # The transaction stays idle while the migrations run on Django's connection.
-                cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
-                cursor.execute("SET LOCAL statement_timeout = 0")
-                # PostgreSQL 17's transaction_timeout (a role's or database's) would end it too.
-                cursor.execute(
-                    "SELECT set_config('transaction_timeout', '0', true) "
-                    "WHERE current_setting('transaction_timeout', true) IS NOT NULL"
-                )
-                cursor.execute("SELECT current_database(), current_schemas(false)")
-                database, schemas = cursor.fetchone()
-                scope = f"{database}/{(schemas or [''])[0]}"
-                key = lock_key(scope)
+        with _held_transaction(info.alias, lock_connect_timeout(timeout)) as cursor:
+            cursor.execute("SELECT current_database(), current_schemas(false)")
+            database, schemas = cursor.fetchone()
+            scope = f"{database}/{(schemas or [''])[0]}"
+            key = lock_key(scope)
 
-                def attempt(again: bool) -> bool:
-                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
-                    return bool(cursor.fetchone()[0])
+            def attempt(again: bool) -> bool:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
+                return bool(cursor.fetchone()[0])
 
-                waited = acquire(attempt, lambda: self._holder(cursor, key), timeout, wait, 0.1)
+            waited = acquire(attempt, lambda: self._holder(cursor, key), timeout, wait, 0.1)
 
-                def lost() -> str | None:
-                    try:
-                        cursor.execute(
-                            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
-                            "AND locktype = 'advisory' AND granted "
-                            "AND classid = %s::bigint::oid AND objid = %s::bigint::oid "
-                            "AND objsubid = 2",
-                            (key[0], key[1] & 0xFFFFFFFF),
-                        )
-                        held = cursor.fetchone()[0]
-                    except Exception as exc:
-                        return f"its connection ended ({first_line(exc)})"
-                    return None if held else "the server no longer lists it in pg_locks"
+            def lost() -> str | None:
+                try:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+                        "AND locktype = 'advisory' AND granted "
+                        "AND classid = %s::bigint::oid AND objid = %s::bigint::oid "
+                        "AND objsubid = 2",
+                        (key[0], key[1] & 0xFFFFFFFF),
+                    )
+                    held = cursor.fetchone()[0]
+                except Exception as exc:
+                    return f"its connection ended ({first_line(exc)})"
+                return None if held else "the server no longer lists it in pg_locks"
 
-                yield LockInfo(info.alias, waited, scope=scope, lost=lost)
-        finally:
-            # Ending the transaction releases the lock (a pooler then frees its server
-            # connection at once); closing the connection does too, should this fail.
-            with contextlib.suppress(Exception), connection.cursor() as cursor:
-                cursor.execute("ROLLBACK")
-            connection.close()
+            yield LockInfo(info.alias, waited, scope=scope, lost=lost)
 
     @contextmanager
     def guard(self, guard: Guard) -> Iterator[None]:
@@ -270,34 +279,44 @@ class PostgreSQL:
         the settings apply to the session for this migration only, and the watched lock guards
         it."""
         connection: Any = connections[guard.alias]
-        if not (guard.migration.atomic and connection.features.can_rollback_ddl):
-            with self.session(guard.alias, guard.values):
-                yield
-            return
         key = lock_key(guard.scope, APPLY)
+        if not (guard.migration.atomic and connection.features.can_rollback_ddl):
+            # No transaction to take the lock in: a transaction of a connection of its own holds
+            # it while the migration runs (a session lock would not hold behind a pooler).
+            with _held_transaction(guard.alias, 5.0) as cursor:
+                self._take_guard(cursor, key, guard)
+                with self.session(guard.alias, guard.values):
+                    yield
+            return
         with transaction.atomic(using=guard.alias):
             with connection.cursor() as cursor:
-
-                def attempt(again: bool) -> bool:
-                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
-                    return bool(cursor.fetchone()[0])
-
-                acquire(attempt, guard.held_by_another, guard.timeout, guard.wait, 0.1)
+                self._take_guard(cursor, key, guard)
                 if guard.values:
                     calls = ", ".join(["set_config(%s, %s, true)"] * len(guard.values))
                     cursor.execute(
                         f"SELECT {calls}", [x for pair in guard.values.items() for x in pair]
                     )
-                cursor.execute("SELECT current_setting('transaction_isolation')")
-                read_committed = cursor.fetchone()[0] == "read committed"
-                if read_committed:
-                    rows = recorded_rows(cursor, guard.migration)
-            if not read_committed:
-                # REPEATABLE READ/SERIALIZABLE (OPTIONS["isolation_level"]): this transaction's
-                # snapshot predates the other run's commit; a connection of its own sees it.
-                rows = _recorded_elsewhere(guard)
-            changed_meanwhile(guard.alias, guard.migration, guard.backwards, rows)
             yield
+
+    @staticmethod
+    def _take_guard(cursor: Any, key: tuple[int, int], guard: Guard) -> None:
+        """Take the guard's lock in ``cursor``'s transaction (waiting at most --lock-timeout; a
+        stop request ends the wait), then raise ``ChangedMeanwhile`` if another run recorded (or
+        unrecorded) the migration since this run planned it."""
+
+        def attempt(again: bool) -> bool:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key)
+            return bool(cursor.fetchone()[0])
+
+        acquire(attempt, guard.held_by_another, guard.timeout, guard.wait, 0.1)
+        cursor.execute("SELECT current_setting('transaction_isolation')")
+        if cursor.fetchone()[0] == "read committed":
+            rows = recorded_rows(cursor, guard.migration)
+        else:
+            # REPEATABLE READ/SERIALIZABLE (OPTIONS["isolation_level"]): this transaction's
+            # snapshot predates the other run's commit; a connection of its own sees it.
+            rows = _recorded_elsewhere(guard)
+        changed_meanwhile(guard.alias, guard.migration, guard.backwards, rows)
 
     @staticmethod
     def _holder(cursor: Any, key: tuple[int, int]) -> str:
