@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from importlib.metadata import packages_distributions, requires
+from importlib.metadata import distributions, requires
 
 from tests.helpers import REPO
 
@@ -27,10 +27,24 @@ def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def providers() -> dict[str, set[str]]:
+    """Top-level module -> the distributions whose installed files provide it, from their
+    RECORD (``packages_distributions`` on Python 3.10 reads only top_level.txt, which wheels
+    built by some tools, questionary's among them, do not have)."""
+    found: dict[str, set[str]] = {}
+    for dist in distributions():
+        for file in dist.files or ():
+            top = file.parts[0] if file.parts else ""
+            module = top.removesuffix(".py")
+            if module and not top.endswith((".dist-info", ".egg-info", ".data", ".pth")):
+                found.setdefault(module, set()).add(normalized(dist.metadata["Name"]))
+    return found
+
+
 def test_every_imported_package_is_declared() -> None:
     third_party = imported_top_level_modules() - set(sys.stdlib_module_names) - {"migrator"}
-    providers = packages_distributions()
-    imported = {module: {normalized(d) for d in providers[module]} for module in third_party}
+    provided = providers()
+    imported = {module: provided[module] for module in third_party}
     declared = {
         normalized(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
         for requirement in requires("django-migrate-all") or []
