@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from migrator import api, config, django_compat, doctor, drift_cli, inspect, report
+from migrator import run as run_module
 from migrator.errors import MigratorError, RunError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -427,6 +429,10 @@ class StopOnSignal:
         if self.signal and number == signal.SIGINT:
             raise KeyboardInterrupt
         self.signal, self.number = signal.Signals(number).name, number
+        if os.getpid() == self._pid:  # workers inherit this handler; only the command passes it on
+            for pid in list(run_module.WORKERS):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, number)
         if self._notify is not None and os.getpid() == self._pid:
             self._notify(self.signal)
 

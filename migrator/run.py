@@ -605,6 +605,7 @@ def _run_forked(
             process.start()
             writer.close()  # the child's end: once the child is gone, reading ends (EOFError)
             running[chosen] = _Worker(process, reader, time.monotonic())
+            WORKERS.add(cast(int, process.pid))  # started: it has one
         if not running:
             continue
         if options.should_stop and options.should_stop() and not forwarded:
@@ -636,6 +637,10 @@ def _run_forked(
 
 _DIED = StepResult(Step("", (), 0), "failed")  # stands for "no result: the worker is gone"
 
+# The pids of this process's running workers: a stop signal is passed on to them from the signal
+# handler at once (cli.StopOnSignal), not only when the scheduler next looks.
+WORKERS: set[int] = set()
+
 
 class _Worker:
     """A forked worker: its process, the reading end of its pipe, when it began, and the
@@ -663,6 +668,7 @@ class _Worker:
             return None
         self.reader.close()
         self.process.join()
+        WORKERS.discard(self.process.pid)
         return cast(StepResult, payload)
 
 
