@@ -363,7 +363,7 @@ class OrchestrateCommand(BaseCommand):
         plan_lines = report.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        with StopOnSignal() as stop:
+        with StopOnSignal(notify=lambda name: say_stopping(self, name)) as stop:
             options = replace(
                 api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
             )
@@ -411,6 +411,17 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
     )
 
 
+def say_stopping(command: BaseCommand, name: str) -> None:
+    """Said on stderr when the first SIGINT/SIGTERM arrives (from the signal handler: a write it
+    interrupts may refuse a second one, which is then left out)."""
+    what = "Ctrl-C" if name == "SIGINT" else name
+    message = f"{what}: stopping after the current migration."
+    if name == "SIGINT":
+        message += " Ctrl-C again stops at once."
+    with contextlib.suppress(Exception):
+        command.stderr.write(message, style_func=command.style.WARNING)
+
+
 class StopOnSignal:
     """While active, SIGINT and SIGTERM ask the run to stop between two migrations; a second
     SIGINT interrupts at once (the running migration rolls back where the database can)."""
@@ -420,21 +431,23 @@ class StopOnSignal:
         self.number = 0
         self._previous: dict[int, Any] = {}
         self._notify = notify  # told the signal's name on the first one (the menu says so)
-        self._pid = os.getpid()  # forked workers inherit the handler; only this process tells
 
     def requested(self) -> str | None:
         return self.signal
 
     def _handle(self, number: int, frame: object) -> None:
-        if self.signal and number == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signal, self.number = signal.Signals(number).name, number
-        if os.getpid() == self._pid:  # workers inherit this handler; only the command passes it on
-            for pid in list(run_module.WORKERS):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, number)
-        if self._notify is not None and os.getpid() == self._pid:
-            self._notify(self.signal)
+        # --parallel workers are told from here (run.tell_workers): a second SIGINT cuts their
+        # migrations short, and this process, which runs none, goes on to collect their results.
+        again = self.signal is not None and number == signal.SIGINT
+        if again:
+            run_module.tell_workers("now")
+            if not run_module.WORKERS:
+                raise KeyboardInterrupt
+        if self.signal is None:
+            run_module.tell_workers(signal.Signals(number).name)
+            self.signal, self.number = signal.Signals(number).name, number
+            if self._notify is not None:
+                self._notify(self.signal)
 
     def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():

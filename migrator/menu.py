@@ -9,7 +9,6 @@ questionary prompts from a pipe.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -18,7 +17,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bin
 from prompt_toolkit.keys import Keys
 
 from migrator import api, checks, doctor, doctor_report, drift, drift_report, inspect, report
-from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal
+from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal, say_stopping
 from migrator.errors import MigratorError, PreflightError, UsageError
 from migrator.report import Line
 from migrator.run import run_plan
@@ -486,12 +485,7 @@ class Menu:
 
     def _stopping(self, name: str) -> None:
         """Said when the first SIGINT/SIGTERM arrives (from the signal handler)."""
-        what = "Ctrl-C" if name == "SIGINT" else name
-        message = f"{what}: stopping after the current migration."
-        if name == "SIGINT":
-            message += " Ctrl-C again stops at once."
-        with suppress(Exception):
-            self.command.stderr.write(message, style_func=self.command.style.WARNING)
+        say_stopping(self.command, name)
 
 
 def _alias_mark(row: AliasStatus) -> str:

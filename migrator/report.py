@@ -506,7 +506,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 ],
                 "seconds": round(result.seconds, 3),
                 "lock_wait": round(result.lock_wait, 3),
-                "error": result.error if result.status == "failed" else None,
+                "error": result.error if result.status in ("failed", "interrupted") else None,
                 "failed_migration": result.failed_migration,
                 "executed_sql": list(result.executed_sql),
                 "traceback": result.traceback or None,

@@ -3,6 +3,7 @@ step's alias, as Django's ``migrate`` runs it (``django_compat``)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -13,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, cast
 
 from django.db import connections
@@ -65,6 +67,11 @@ _ACTIONS = {
     "unapply_start": (True, False),
     "unapply_success": (True, True),
 }
+
+
+# In a --parallel worker, its signal handler (_WorkerStop): there a second SIGINT cuts the running
+# migration short and ends the step, reported as interrupted.
+_WORKER_STOP: _WorkerStop | None = None
 
 
 def _ignore(progress: Progress) -> None:
@@ -220,6 +227,8 @@ def run_step(
 
     should_stop = options.should_stop or _never
     tracker = _Tracker(state, report, should_stop, statements)
+    if _WORKER_STOP is not None:
+        _WORKER_STOP.tracker = tracker
     started = time.monotonic()
     error = None
     trace = ""
@@ -253,6 +262,15 @@ def run_step(
     except Interrupted as exc:
         error, status = f"Interrupted: {exc}", "interrupted"
         tracker.current = None
+    except KeyboardInterrupt:
+        if _WORKER_STOP is None:
+            raise  # the command's own second Ctrl-C: it ends the command (the menu reports it)
+        during = f" during {tracker.current}" if tracker.current else ""
+        error = (
+            f"Interrupted: stopped at once by a second SIGINT{during}; it rolled back where the "
+            "database can"
+        )
+        status = "interrupted"
     except LockInterrupted as exc:
         error = f"Interrupted: stopped by {exc} while waiting for the lock on {step.alias}"
         status = "interrupted"
@@ -567,7 +585,6 @@ def _run_forked(
     connections.close_all()  # children must not share this process's sockets
     scopes = _scopes(state.plan)
     waiting = list(steps)
-    forwarded = False
     running: dict[Step, _Worker] = {}
     results: list[StepResult] = []
     while waiting or running:
@@ -602,16 +619,20 @@ def _run_forked(
                 args=(state.state(chosen), info, options, writer, loader, first),
                 daemon=False,
             )
-            process.start()
+            # No stop signal is handled between the fork and WORKERS naming the worker: the
+            # signal handler passes each signal on to every worker (tell_workers).
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _handled_in_workers())
+            try:
+                process.start()
+                WORKERS.add(cast(int, process.pid))  # started: it has one
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             writer.close()  # the child's end: once the child is gone, reading ends (EOFError)
             running[chosen] = _Worker(process, reader, time.monotonic())
-            WORKERS.add(cast(int, process.pid))  # started: it has one
         if not running:
             continue
-        if options.should_stop and options.should_stop() and not forwarded:
-            forwarded = True  # a SIGTERM to this process alone: pass it on to the workers
-            for worker in running.values():
-                os.kill(worker.process.pid, signal.SIGTERM)
+        if stop and not TOLD:  # a stop asked for by the caller, not by a signal: pass it on
+            tell_workers("SIGTERM")
         ready = multiprocessing.connection.wait([w.reader for w in running.values()], timeout=0.5)
         for step, worker in list(running.items()):
             if worker.reader not in ready:
@@ -637,9 +658,59 @@ def _run_forked(
 
 _DIED = StepResult(Step("", (), 0), "failed")  # stands for "no result: the worker is gone"
 
-# The pids of this process's running workers: a stop signal is passed on to them from the signal
-# handler at once (cli.StopOnSignal), not only when the scheduler next looks.
+# The pids of this process's running workers, and how many messages each was sent: each stop
+# signal the command receives is passed on from its signal handler at once (cli.StopOnSignal).
 WORKERS: set[int] = set()
+TOLD: dict[int, int] = {}
+
+
+def _worker_signals() -> dict[str, int]:
+    """What the command sends a worker (POSIX only, like fork): "SIGINT"/"SIGTERM": stop between
+    two migrations, named after the command's signal; "now": cut the running migration short.
+    SIGUSR1/SIGUSR2 carry what SIGINT alone cannot (a worker given SIGINT directly, by
+    ``pkill -INT``, say, cannot tell it from the command's)."""
+    return {"SIGINT": signal.SIGUSR1, "SIGTERM": signal.SIGTERM, "now": signal.SIGUSR2}
+
+
+def tell_workers(name: str) -> None:
+    """Send every running worker ``name`` (``_worker_signals``)."""
+    if not WORKERS:
+        return  # nothing to tell (and no SIGUSR1 where there is no fork: Windows)
+    number = _worker_signals()[name]
+    for pid in list(WORKERS):
+        TOLD[pid] = TOLD.get(pid, 0) + 1
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, number)
+
+
+def _handled_in_workers() -> set[int]:
+    return {signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2}
+
+
+class _WorkerStop:
+    """A worker's signal handler. The command passes on the first SIGINT/SIGTERM it receives as a
+    request to stop between two migrations (SIGUSR1 for SIGINT, SIGTERM) and a second SIGINT as
+    SIGUSR2: cut the running migration short (it rolls back where the database can), as in the
+    command itself. SIGINTs sent to the worker directly (a terminal's Ctrl-C reaches its whole
+    foreground process group) count apart: the first, with the command's SIGUSR1, is one stop."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.sigints = 0  # sent to the worker directly
+        self.interrupted = False
+        self.tracker: _Tracker | None = None  # the step's, once it runs
+
+    def __call__(self, number: int, frame: object) -> None:
+        self.sigints += number == signal.SIGINT
+        name = "SIGINT" if number in (signal.SIGINT, signal.SIGUSR1) else "SIGTERM"
+        self.signal = self.signal or name
+        at_once = number == signal.SIGUSR2 or self.sigints > 1
+        # Only a running migration is cut short (once: never again while it rolls back); between
+        # two, the stop request already ends the step before the next one (its lock released).
+        running = self.tracker is not None and self.tracker.current is not None
+        if at_once and running and not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
 
 
 class _Worker:
@@ -669,6 +740,7 @@ class _Worker:
         self.reader.close()
         self.process.join()
         WORKERS.discard(self.process.pid)
+        TOLD.pop(self.process.pid, None)
         return cast(StepResult, payload)
 
 
@@ -680,6 +752,17 @@ def _child(
     loader: MigrationLoader | None,
     first: bool,
 ) -> None:
+    # Installed here, after multiprocessing's bootstrap (and whatever patches it: coverage's
+    # installs a SIGTERM handler of its own), before the signals blocked for the fork are let in.
+    stop = _WorkerStop()
+    for number in _handled_in_workers():
+        signal.signal(number, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _handled_in_workers())
+    asked = options.should_stop or _never
+    options = replace(options, should_stop=lambda: stop.signal or asked())
+    global _WORKER_STOP
+    _WORKER_STOP = stop
+
     def forward(progress: Progress) -> None:
         if progress.event != "step-done":
             writer.send(("progress", progress))

@@ -163,8 +163,11 @@ def summary_rows(out: str) -> dict[str, dict[str, str]]:
     return table_rows(out, "Summary")
 
 
-def manage_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    """Start ``manage.py ARGS`` without waiting (for concurrent-run tests)."""
+def manage_background(
+    *args: str, env: dict[str, str], own_group: bool = False
+) -> subprocess.Popen[str]:
+    """Start ``manage.py ARGS`` without waiting (for concurrent-run tests); ``own_group``: in a
+    process group of its own, which the test signals as a terminal signals its foreground job."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")}
     full_env["PYTHONPATH"] = str(REPO)
     full_env.update(env)
@@ -175,6 +178,7 @@ def manage_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
+        start_new_session=own_group,
     )
 
 
@@ -186,14 +190,18 @@ def finish(process: subprocess.Popen[str], timeout: float = 300) -> tuple[str, s
     return out, err
 
 
-def read_until(process: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
-    """Read a background child's stdout until ``text`` appears; returns what was read."""
-    assert process.stdout is not None
+def read_until(
+    process: subprocess.Popen[str], text: str, timeout: float = 60, stderr: bool = False
+) -> str:
+    """Read a background child's stdout (or stderr) until ``text`` appears; returns what was
+    read."""
+    stream = process.stderr if stderr else process.stdout
+    assert stream is not None
     seen = ""
     deadline = time.monotonic() + timeout
     while text not in seen:
         assert time.monotonic() < deadline, seen
-        line = process.stdout.readline()
+        line = stream.readline()
         assert line, f"process ended before {text!r}: {seen}"
         seen += line
     return seen

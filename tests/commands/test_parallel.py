@@ -6,9 +6,11 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from django.db import connections
 from django.test import override_settings
 
@@ -19,6 +21,7 @@ from tests.helpers import (
     every_migration,
     finish,
     manage_background,
+    read_until,
     run,
     sqlite_recorded,
     summary_rows,
@@ -139,10 +142,10 @@ def test_a_killed_worker_reports_what_it_committed(tmp_path: Path, unblocked: No
     assert sqlite_recorded(tmp_path / "p" / "users_db.sqlite3") == {"users.0001_initial"}
 
 
-def test_sigterm_reaches_the_workers_and_each_finishes_its_migration(tmp_path: Path) -> None:
-    """Two workers are held inside a migration at the same time (two pids, neither the
-    command's); SIGTERM to the command alone is passed on: each finishes its migration, nothing
-    else starts, the command exits 143."""
+def _held_pair(tmp_path: Path) -> tuple[subprocess.Popen[str], Path, set[int]]:
+    """``migrate_all --parallel 4 --json`` on slow_pair in a process group of its own, once both
+    held migrations (users.0002_slow, legacy.0002_hold) run; the release file and the two worker
+    pids (neither the command's)."""
     folder = tmp_path / "held"
     folder.mkdir()
     held, entered, release = handshake(folder)
@@ -153,15 +156,22 @@ def test_sigterm_reaches_the_workers_and_each_finishes_its_migration(tmp_path: P
         "PYTHONUNBUFFERED": "1",
         **held,
     }
-    process = manage_background("migrate_all", "--parallel", "4", "--json", env=env)
+    process = manage_background("migrate_all", "--parallel", "4", "--json", env=env, own_group=True)
     deadline = time.monotonic() + 60
     while len(list(entered.iterdir())) < 2:
         assert time.monotonic() < deadline, "the two held migrations did not run at once"
         assert process.poll() is None, finish(process)
         time.sleep(0.02)
     pids = {int(path.name) for path in entered.iterdir()}
-    assert len(pids) == 2
     assert process.pid not in pids
+    return process, release, pids
+
+
+def test_sigterm_reaches_the_workers_and_each_finishes_its_migration(tmp_path: Path) -> None:
+    """Two workers are held inside a migration at the same time (two pids, neither the
+    command's); SIGTERM to the command alone is passed on: each finishes its migration, nothing
+    else starts, the command exits 143."""
+    process, release, _ = _held_pair(tmp_path)
     process.send_signal(signal.SIGTERM)
     release.touch()
     out, err = finish(process, timeout=60)
@@ -177,3 +187,59 @@ def test_sigterm_reaches_the_workers_and_each_finishes_its_migration(tmp_path: P
     assert "users.0002_slow" in sqlite_recorded(tmp_path / "users_db.sqlite3")
     assert steps["default"]["status"] in ("interrupted", "skipped")
     assert all(step["status"] != "failed" for step in steps.values())
+
+
+def test_ctrl_c_from_the_terminal_lets_each_worker_finish_its_migration(tmp_path: Path) -> None:
+    """A terminal sends Ctrl-C's SIGINT to its whole foreground process group: each worker gets
+    it directly and from the command, counts one stop (two Ctrl-C would cut its migration short)
+    and finishes its migration; the command exits 130."""
+    process, release, pids = _held_pair(tmp_path)
+    os.killpg(process.pid, signal.SIGINT)
+    read_until(process, "Ctrl-C: stopping after the current migration.", stderr=True)
+    release.touch()
+    out, err = finish(process, timeout=60)
+    assert process.returncode == 130, err
+    assert "CommandError: Interrupted by SIGINT" in err
+    assert {"legacy.0001_initial", "legacy.0002_hold"} <= sqlite_recorded(
+        tmp_path / "legacy_db.sqlite3"
+    )
+    assert "users.0002_slow" in sqlite_recorded(tmp_path / "users_db.sqlite3")
+    steps = {step["alias"]: step for step in json.loads(out)["results"]["steps"]}
+    assert steps["legacy_db"]["status"] == "interrupted"
+    assert steps["legacy_db"]["error"] == (
+        "Interrupted: stopped by SIGINT before legacy.0003_note_pinned"
+    )
+    assert all(step["status"] != "failed" for step in steps.values())
+    for pid in pids:  # the workers are gone with the command
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("second_to", ["group", "command"])
+def test_a_second_ctrl_c_cuts_the_workers_migrations_short(tmp_path: Path, second_to: str) -> None:
+    """The second SIGINT, from a terminal (the whole group) or to the command alone (passed on):
+    each worker's held migration is interrupted at once and rolled back (SQLite), never
+    recorded; the summary and the JSON still come, exit 130."""
+    process, release, _ = _held_pair(tmp_path)
+    os.killpg(process.pid, signal.SIGINT)
+    read_until(process, "Ctrl-C again stops at once.", stderr=True)
+    if second_to == "group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    out, err = finish(process, timeout=60)
+    assert not release.exists()  # nothing released the held migrations: the signal ended them
+    assert process.returncode == 130, err
+    assert sqlite_recorded(tmp_path / "legacy_db.sqlite3") == {"legacy.0001_initial"}
+    assert "users.0002_slow" not in sqlite_recorded(tmp_path / "users_db.sqlite3")
+    steps = {step["alias"]: step for step in json.loads(out)["results"]["steps"]}
+    assert steps["legacy_db"]["status"] == "interrupted"
+    assert steps["legacy_db"]["error"] == (
+        "Interrupted: stopped at once by a second SIGINT during legacy.0002_hold; it rolled back "
+        "where the database can"
+    )
+    assert steps["users_db"]["error"] == (
+        "Interrupted: stopped at once by a second SIGINT during users.0002_slow; it rolled back "
+        "where the database can"
+    )
+    assert not list(tmp_path.glob("*.migrator-lock"))
