@@ -77,6 +77,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers of README "Layout" (pyproject: tool.importlinter)
 
 clean:
 	rm -rf $(VENV) .venvs var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,12 +7,25 @@ from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import config, django_compat, inspect, preflight, project, routing_cache
-from migrator.errors import PreflightError, UsageError
-from migrator.plan import build_plan, unordered_plan, upstream, validate_selection
-from migrator.run import ProgressCallback, run_plan
+from migrator import conf, django_compat, history, preflight
+from migrator.exceptions import PreflightError
+from migrator.execution.schedule import run_plan
+from migrator.execution.step import ProgressCallback
+from migrator.planning.plan import build_plan, unordered_plan, upstream, validate_selection
+from migrator.project import operations, routing_cache
+from migrator.project.databases import alias_infos, alias_names, not_databases
+from migrator.project.loader import (
+    app_dependencies,
+    app_leaves,
+    disk_migration_stamps,
+    installed_app_labels,
+    load_migrations,
+    migrated_app_labels,
+    resolve_target,
+)
+from migrator.project.routing import check_write_routes
+from migrator.text import first_line
 from migrator.types import (
-    AliasStatus,
     Missing,
     Node,
     PendingMigration,
@@ -27,19 +40,8 @@ from migrator.types import (
 )
 
 
-def parse_target(text: str) -> tuple[str, str]:
-    """``APP:MIGRATION`` (or ``APP:zero``) from ``--target``."""
-    app, sep, name = text.partition(":")
-    if not sep or not app or not name or ":" in name:
-        raise UsageError(
-            f"--target {text!r}: expected APP:MIGRATION, e.g. --target blog:0002_post_slug "
-            "or --target blog:zero."
-        )
-    return app, name
-
-
-def load_settings() -> config.MigratorSettings:
-    return config.load({info.alias: info.vendor for info in inspect.alias_infos()})
+def load_settings() -> conf.MigratorSettings:
+    return conf.load({info.alias: info.vendor for info in alias_infos()})
 
 
 def make_plan(
@@ -50,35 +52,35 @@ def make_plan(
 ) -> tuple[Plan, MigrationLoader]:
     """Read settings, routers and migration files; return the plan (no database is touched).
 
-    The routers are asked per migration operation (``project.migration_routing``), as Django's
+    The routers are asked per migration operation (``operations.migration_routing``), as Django's
     operations ask them at run time; an (alias, app) pair is planned when any operation of any
     of the app's migrations executes there. ``cache_key``: the routing cache's key of this
     project (``routing_cache.fingerprint()``); the answers are kept under it for the fast path.
     """
-    aliases = inspect.alias_infos()
-    loader = loader or inspect.load_migrations()
-    apps = inspect.migrated_app_labels(loader)
+    aliases = alias_infos()
+    loader = loader or load_migrations()
+    apps = migrated_app_labels(loader)
     validate_selection(
         selection,
         [info.alias for info in aliases],
-        inspect.installed_app_labels(),
+        installed_app_labels(),
         apps,
-        not_databases=inspect.not_databases(),
+        not_databases=not_databases(),
     )
     if selection.target:
         app, name = selection.target
         selection = Selection(
             databases=selection.databases,
             apps=selection.apps,
-            target=(app, inspect.resolve_target(loader, app, name)),
+            target=(app, resolve_target(loader, app, name)),
             include=selection.include,
         )
     databases = [info for info in aliases if info.is_database]
     names = [info.alias for info in databases]
-    inspect.check_write_routes(names, apps)
-    routing = project.migration_routing(loader, project.Router.of(databases))
-    matrix = project.app_matrix(routing, apps, names)
-    plan = build_plan(aliases, apps, matrix, inspect.app_dependencies(loader), selection)
+    check_write_routes(names, apps)
+    routing = operations.migration_routing(loader, operations.Router.of(databases))
+    matrix = operations.app_matrix(routing, apps, names)
+    plan = build_plan(aliases, apps, matrix, app_dependencies(loader), selection)
     plan = replace(
         plan,
         executes={key: entry.aliases for key, entry in routing.items()},
@@ -105,10 +107,10 @@ def read_applied(plan: Plan, probes: tuple[Probe, ...] = ()) -> Applied:
     problems = []
     for alias in preflight.planned_aliases(plan):
         try:
-            applied[alias] = set() if alias in absent else inspect.read_applied(alias)
+            applied[alias] = set() if alias in absent else history.read_applied(alias)
         except Exception as exc:
             info = plan.alias_info(alias)
-            problems.append(f"{alias} ({info.vendor} {info.location}): {inspect.first_line(exc)}")
+            problems.append(f"{alias} ({info.vendor} {info.location}): {first_line(exc)}")
     if problems:
         raise PreflightError(
             "Cannot read the migration state of "
@@ -132,14 +134,14 @@ def read_state(
     problems = [
         problem
         for alias in preflight.planned_aliases(plan)
-        for problem in inspect.history_problems(loader, alias, applied[alias])
+        for problem in history.history_problems(loader, alias, applied[alias])
     ]
     if problems:
         raise PreflightError(
             f"Preflight found {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing "
             "was changed on any database:\n  " + "\n  ".join(problems)
         )
-    leaves = inspect.app_leaves(loader)
+    leaves = app_leaves(loader)
     return PlanState(plan=plan, states=step_states(plan, loader, applied, leaves), probes=probes)
 
 
@@ -157,21 +159,21 @@ def step_states(
     after = {alias: set(keys) for alias, keys in applied.items()}
     chosen = plan.steps if steps is None else steps
     last = {step.alias: step for step in chosen}
-    all_apps = inspect.migrated_app_labels(loader)
+    all_apps = migrated_app_labels(loader)
     states = []
     for step in chosen:
 
         def executes(app: str, name: str, alias: str = step.alias) -> bool:
             return plan.runs_on(alias, app, name)
 
-        state = inspect.step_state(
+        state = history.step_state(
             loader, step, after[step.alias], step.alias, leaves, executes=executes
         )
         _advance(after[step.alias], (*state.pending, *state.recorded_dependencies))
         if last[step.alias] is step:
             tail: tuple[PendingMigration, ...] = ()
             if plan.records_all:
-                rest = inspect.step_state(
+                rest = history.step_state(
                     loader,
                     Step(step.alias, all_apps, level=0),
                     after[step.alias],
@@ -217,13 +219,13 @@ def _advance(applied: set[tuple[str, str]], migrations: Iterable[PendingMigratio
 @dataclass(frozen=True)
 class Prepared:
     state: PlanState
-    settings: config.MigratorSettings
+    settings: conf.MigratorSettings
     missing: tuple[Missing, ...]  # what --create-schemas created (or would create, on a dry run)
     loader: MigrationLoader | None = None  # the planner's migration graph (None: fast path)
 
 
 def _preflight(
-    plan: Plan, settings: config.MigratorSettings, create_schemas: bool, dry_run: bool
+    plan: Plan, settings: conf.MigratorSettings, create_schemas: bool, dry_run: bool
 ) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
     probes = preflight.probe_all(plan, settings.connect_timeout)
     preflight.check(probes, create=create_schemas)
@@ -272,19 +274,19 @@ def prepare(
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
     quick: Plan | None = None
-    stamps = inspect.disk_migration_stamps() if fast and not selection.target else None
+    stamps = disk_migration_stamps() if fast and not selection.target else None
     disk = None if stamps is None else {app: frozenset(names) for app, names in stamps.items()}
     key = routing_cache.fingerprint(stamps) if stamps is not None else None
     matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
-        aliases = inspect.alias_infos()
-        apps = [label for label in inspect.installed_app_labels() if label in disk]
+        aliases = alias_infos()
+        apps = [label for label in installed_app_labels() if label in disk]
         validate_selection(
             selection,
             [info.alias for info in aliases],
-            inspect.installed_app_labels(),
+            installed_app_labels(),
             apps,
-            not_databases=inspect.not_databases(),
+            not_databases=not_databases(),
         )
         matrix = {app: matrix.get(app, ()) for app in apps}
         quick = unordered_plan(aliases, apps, matrix, selection)
@@ -305,7 +307,7 @@ def prepare(
     return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
 
 
-def resolve_options(options: RunOptions, settings: config.MigratorSettings) -> RunOptions:
+def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> RunOptions:
     """Fill what the caller left to settings: the lock timeout and the session settings."""
     return replace(
         options,
@@ -338,96 +340,8 @@ def migrate_all(
 def dependencies(selection: Selection) -> tuple[Node, ...]:
     """The (alias, app) pairs outside ``selection`` that a selected pair depends on, directly or
     through others, in settings and INSTALLED_APPS order (no database is touched)."""
-    aliases = list(inspect.alias_names())
-    loader = inspect.load_migrations()
-    apps = inspect.migrated_app_labels(loader)
-    found = upstream(project.routed_matrix(loader), inspect.app_dependencies(loader), selection)
+    aliases = list(alias_names())
+    loader = load_migrations()
+    apps = migrated_app_labels(loader)
+    found = upstream(operations.routed_matrix(loader), app_dependencies(loader), selection)
     return tuple(sorted(found, key=lambda node: (aliases.index(node.alias), apps.index(node.app))))
-
-
-@dataclass(frozen=True)
-class Survey:
-    """Every alias as the menu shows it. Unlike ``prepare``, a database that is down or not
-    ready is part of the answer (``AliasStatus.error``, the probe), not an error."""
-
-    plan: Plan
-    aliases: tuple[AliasStatus, ...]
-    migrations: Mapping[str, tuple[str, ...]]  # app -> its migration names, dependency order
-
-    @property
-    def missing(self) -> tuple[Missing, ...]:
-        return tuple(m for row in self.aliases if row.probe for m in row.probe.missing)
-
-    def routed(self, app: str) -> tuple[str, ...]:
-        """The aliases the routers send ``app``'s migrations to."""
-        return tuple(row.info.alias for row in self.aliases if app in row.apps)
-
-    def pending(self, app: str) -> int | None:
-        """Migrations of ``app`` still to run on all its aliases; None when one is unknown."""
-        counts = [
-            sum(1 for m in row.pending if m.app == app) if row.pending is not None else None
-            for row in self.aliases
-            if app in row.apps
-        ]
-        return None if None in counts else sum(c or 0 for c in counts)
-
-    def applied(self, app: str) -> tuple[str, ...]:
-        """Migrations of ``app`` recorded on any of its aliases, in dependency order."""
-        names = {
-            m.name
-            for row in self.aliases
-            if row.applied and app in row.apps  # where it executes, not where only recorded
-            for m in row.applied
-            if m.app == app
-        }
-        ordered = [name for name in self.migrations.get(app, ()) if name in names]
-        return tuple(ordered + sorted(names - set(ordered)))
-
-
-def survey() -> Survey:
-    """Plan everything, probe every planned alias and read ``django_migrations`` where it can be
-    read: the same probes, reads and pending computation as ``prepare``, nothing created."""
-    settings = load_settings()
-    plan, loader = make_plan()
-    probes = {
-        probe.info.alias: probe for probe in preflight.probe_all(plan, settings.connect_timeout)
-    }
-    plan = preflight.resolved(plan, probes.values())
-    leaves = inspect.app_leaves(loader)
-    rows = []
-    for info in plan.aliases:
-        steps = [step for step in plan.steps if step.alias == info.alias]
-        apps = tuple(dict.fromkeys(app for step in steps for app in step.apps))
-        probe = probes.get(info.alias)
-        if probe is None:
-            rows.append(AliasStatus(info))
-            continue
-        if not probe.reachable:
-            rows.append(AliasStatus(info, apps, probe, error="; ".join(probe.problems)))
-            continue
-        absent = any(m.kind in ("database", "folder") for m in probe.missing)
-        try:
-            applied = set() if absent else inspect.read_applied(info.alias)
-        except Exception as exc:
-            rows.append(AliasStatus(info, apps, probe, error=inspect.first_line(exc)))
-            continue
-        pending = tuple(
-            m
-            for state in step_states(plan, loader, {info.alias: applied}, leaves, tuple(steps))
-            for m in (*state.pending, *state.recorded)
-        )
-        recorded = tuple(PendingMigration(app, name) for app, name in sorted(applied))
-        history = "; ".join(
-            problem.removeprefix(f"{info.alias}: ")
-            for problem in inspect.history_problems(loader, info.alias, applied)
-        )
-        rows.append(AliasStatus(info, apps, probe, recorded, pending, error=history))
-    migrations = {}
-    for app in inspect.migrated_app_labels(loader):
-        names: dict[str, None] = {}
-        for leaf in sorted(loader.graph.leaf_nodes(app)):
-            names.update(
-                (key[1], None) for key in loader.graph.forwards_plan(leaf) if key[0] == app
-            )
-        migrations[app] = tuple(names)
-    return Survey(plan=plan, aliases=tuple(rows), migrations=migrations)

@@ -9,4 +9,4 @@ class MigratorConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the routing doctor as system checks (tag "migrator"): manage.py check runs it.
-        from migrator import checks  # noqa: F401
+        from migrator.doctor import system_checks  # noqa: F401

@@ -27,10 +27,10 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ModelState, ProjectState
 
-from migrator import __version__, config
-from migrator.errors import ConfigurationError
+from migrator import __version__, conf
+from migrator.exceptions import ConfigurationError
+from migrator.types import MigrationKey
 
-MigrationKey = tuple[str, str]
 PlanItem = tuple[Migration, bool]
 
 # The oldest and the newest Django series the test matrix runs (scripts/matrix.py DJANGO_SERIES;
@@ -72,7 +72,7 @@ def refuse_untested_django() -> None:
     """Raise ``ConfigurationError`` (exit 2) on an untested Django, unless
     ``MIGRATOR["ALLOW_UNTESTED_DJANGO"]`` is True. Reads only the settings."""
     problem = untested_django()
-    if problem is not None and not config.allow_untested_django():
+    if problem is not None and not conf.allow_untested_django():
         raise ConfigurationError(problem)
 
 

@@ -13,8 +13,8 @@ from dataclasses import replace
 from migrator.backends import backend
 from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.backends.sqlite import database_file
-from migrator.errors import ConfigurationError, PreflightError
-from migrator.inspect import first_line
+from migrator.exceptions import ConfigurationError, PreflightError
+from migrator.text import first_line
 from migrator.types import AliasInfo, Missing, Plan, Probe
 
 

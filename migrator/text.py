@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import quote, quote_plus
 
 MASK = "********"
@@ -39,3 +39,28 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 migration``, ``2 migrations`` (``many``: the plural when it is not ``word + "s"``)."""
     return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def join(items: Iterable[str]) -> str:
+    """``a, b, c``: names listed in a message."""
+    return ", ".join(items)
+
+
+def quoted(items: Iterable[str]) -> str:
+    """``'a', 'b'``: values listed as Python would write them."""
+    return ", ".join(repr(item) for item in items)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: items in a sentence."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def run_command(command: str) -> str:
+    """The command line that migrates: ``migrator`` alone opens the interactive menu."""
+    return f"{command} --auto" if command == "migrator" else command

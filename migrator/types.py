@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 # The states and kinds passed between layers, checked by mypy wherever one is written.
+MigrationKey = tuple[str, str]  # (app label, migration name)
+
 Level = Literal["error", "warning", "info"]
 StepStatus = Literal["applied", "up-to-date", "failed", "skipped", "interrupted"]
 Event = Literal[

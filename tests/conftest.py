@@ -35,7 +35,7 @@ def own_routing_cache(
     """Each test keeps its routing cache (the fast path's) in a folder of its own, so that test
     runs sharing this checkout never see each other's entries. A test that sets
     ``MIGRATOR["ROUTING_CACHE"]`` itself still wins."""
-    from migrator import routing_cache
+    from migrator.project import routing_cache
 
     folder = str(tmp_path_factory.mktemp("routing-cache"))
     monkeypatch.setattr(routing_cache, "default_folder", lambda: folder)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from django.db import connections
 
 from migrator.backends import NO_WAIT, Guard, LockWait
-from migrator.inspect import first_line
+from migrator.text import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 

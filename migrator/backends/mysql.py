@@ -26,7 +26,7 @@ from migrator.backends import (
     recorded_rows,
     restore_quietly,
 )
-from migrator.inspect import first_line
+from migrator.text import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 READ_ONLY_VARIABLES = ("read_only", "super_read_only", "transaction_read_only", "tx_read_only")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from migrator.errors import ConfigurationError
+from migrator.exceptions import ConfigurationError
 
 USER_SCHEMA = "$user"
 # PostgreSQL's NAMEDATALEN - 1: longer identifiers are truncated (at a character boundary).

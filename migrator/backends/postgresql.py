@@ -36,7 +36,7 @@ from migrator.backends.pgoptions import (
     resolved,
     schemas_to_create,
 )
-from migrator.inspect import first_line
+from migrator.text import first_line
 from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 OPTIONS_SOURCE = "OPTIONS['options']"

@@ -12,7 +12,9 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from migrator import checks
+from migrator.doctor import system_checks
+from migrator.doctor.migrations import migration_findings
+from migrator.doctor.routing import routing_findings
 from migrator.types import Finding
 from tests.helpers import run
 
@@ -289,7 +291,7 @@ SCENARIOS = {
 # Django's own `check` gets a database: from Django 6.1 on it hands every alias to the model
 # checks, and JSONField's check connects to analytics_db (sqlite_project: files in tmp_path).
 def test_the_testproject_is_clean(sqlite_project: Path) -> None:
-    assert checks.doctor() == []
+    assert system_checks.doctor() == []
     out, err, code = run("check")
     assert (out, err, code) == ("System check identified no issues (0 silenced).\n", "", 0)
 
@@ -299,13 +301,13 @@ def test_each_scenario_finds_exactly_its_check(
     overrides: dict[str, Any], expected: list[Finding]
 ) -> None:
     with override_settings(**overrides):
-        assert checks.doctor() == expected
+        assert system_checks.doctor() == expected
         # The same findings as Django system checks (tag "migrator"), hint and all.
         messages = [
             (m.id, m.level, m.obj, m.msg, m.hint)
-            for m in checks.check_routing()
-            + checks.check_migration_modules()
-            + checks.check_migration_graph()
+            for m in system_checks.check_routing()
+            + system_checks.check_migration_modules()
+            + system_checks.check_migration_graph()
         ]
     levels = {"error": 40, "warning": 30, "info": 20}
     assert messages == [(f.id, levels[f.level], f.obj, f.message, f.hint) for f in expected]
@@ -350,11 +352,11 @@ def test_manage_py_check_shows_infos_and_the_migrator_tag() -> None:
 
 def test_checks_of_named_apps_only() -> None:
     with override_settings(**CROSSDB):
-        assert checks.routing_findings({"crossdb"}) == CROSS_DATABASE_KEYS
-        assert checks.routing_findings({"shop", "blog"}) == []
+        assert routing_findings({"crossdb"}) == CROSS_DATABASE_KEYS
+        assert routing_findings({"shop", "blog"}) == []
     with override_settings(**SCENARIOS["alias-cycle"][0]):
-        assert checks.migration_findings({"shop"}) == []
-        assert checks.migration_findings({"users"}) == [CYCLE]
+        assert migration_findings({"shop"}) == []
+        assert migration_findings({"users"}) == [CYCLE]
 
 
 @pytest.mark.parametrize(("silenced", "counted"), [("migrator.W004", 1), ("migrator.E002", 0)])
@@ -364,7 +366,7 @@ def test_silenced_findings_are_left_out(silenced: str, counted: int, sqlite_proj
     with override_settings(
         SILENCED_SYSTEM_CHECKS=[silenced], **routers("CacheWritesToDefaultRouter")
     ):
-        assert checks.doctor() == []
+        assert system_checks.doctor() == []
         out, err, code = run("check")
     assert (out, err, code) == (
         f"System check identified no issues ({counted} silenced).\n",
@@ -598,7 +600,7 @@ def test_a_django_check_error_refuses_too(sqlite_project: Path) -> None:
 
 @override_settings(**routers("AlwaysRaisingRouter"))
 def test_a_router_raising_for_every_model_is_one_finding() -> None:
-    assert checks.doctor() == [
+    assert system_checks.doctor() == [
         Finding(
             "migrator.E006",
             "error",
@@ -665,7 +667,7 @@ def test_an_unimportable_migration_module_is_a_deploy_check(sqlite_project: Path
 
 @override_settings(MIGRATION_MODULES={"legacy": None})
 def test_a_disabled_migration_module_is_fine(sqlite_project: Path) -> None:
-    assert checks.doctor() == []
+    assert system_checks.doctor() == []
     out, err, code = run("migrate_all")
     assert (err, code) == ("", 0)
     # legacy's migrations disabled: 22 migrations, each recorded on the 4 migrated aliases.

@@ -328,7 +328,7 @@ def test_repair_asks_and_no_changes_nothing(
 ) -> None:
     _repairable(sqlite_project)
     before = files(sqlite_project)
-    monkeypatch.setattr("migrator.cli.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", lambda: answer)
     out, err, code = run("migrate_all", drift=True, repair=True)
     assert code == 1
@@ -350,7 +350,7 @@ def test_repair_asks_and_yes_repairs(
     sqlite_project: Path, monkeypatch: pytest.MonkeyPatch, answer: str
 ) -> None:
     _repairable(sqlite_project)
-    monkeypatch.setattr("migrator.cli.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", lambda: answer)
     out, err, code = run("migrator", drift=True, repair=True)
     assert (err, code) == ("", 0)
@@ -370,7 +370,7 @@ def test_end_of_input_is_no(sqlite_project: Path, monkeypatch: pytest.MonkeyPatc
     def closed() -> str:
         raise EOFError
 
-    monkeypatch.setattr("migrator.cli.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", closed)
     out, _, code = run("migrate_all", drift=True, repair=True)
     assert code == 1
@@ -399,7 +399,7 @@ def test_repair_json(sqlite_project: Path) -> None:
 
 def test_repair_json_asks_on_stderr(sqlite_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _repairable(sqlite_project)
-    monkeypatch.setattr("migrator.cli.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     monkeypatch.setattr("builtins.input", lambda: "n")
     out, err, code = run("migrate_all", drift=True, repair=True, json=True)
     assert code == 1

@@ -17,7 +17,8 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
-from migrator import api, report
+from migrator import render
+from migrator.survey import survey
 from tests.commands.test_migrate_all import ALL_MIGRATIONS
 from tests.conftest import close_all, forget, sqlite_entry
 from tests.helpers import manage, run, sqlite_recorded, sqlite_tables
@@ -144,7 +145,7 @@ def test_run_plan_check_and_json_in_process(empty_default: Path) -> None:
 
 
 def test_menu_status_names_it_not_a_database(empty_default: Path) -> None:
-    lines = [line.text for line in report.status_lines(api.survey().aliases)]
+    lines = [line.text for line in render.status_lines(survey().aliases)]
     assert lines[2].split() == ["default", "dummy", "-", "-", "-", "-", "-"]
     assert "default: not a database (no ENGINE: Django's dummy backend); never connected to." in (
         lines

@@ -9,7 +9,7 @@ from django.db import connections
 from django.test import override_settings
 
 from migrator import api
-from migrator.errors import PreflightError
+from migrator.exceptions import PreflightError
 from migrator.types import Selection
 from tests.helpers import run
 

@@ -17,7 +17,7 @@ from django.db import connections
 
 from migrator.backends import LockTimeout
 from migrator.backends.sqlite import SQLite, has_flock
-from migrator.run import no_fork_notice
+from migrator.execution.schedule import no_fork_notice
 from migrator.types import AliasInfo
 from tests.commands.test_parallel import snapshot
 from tests.conftest import aliases_pointed_at, sqlite_entry
@@ -80,7 +80,7 @@ def test_every_module_imports_without_posix_only_modules() -> None:
         names = [m.name for m in pkgutil.walk_packages(migrator.__path__, "migrator.")]
         for name in names:
             importlib.import_module(name)
-        print(len(names), "modules imported; menu:", "migrator.menu" in sys.modules)
+        print(len(names), "modules imported; menu:", "migrator.cli.menu" in sys.modules)
         """
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO), str(REPO / "testproject")))}

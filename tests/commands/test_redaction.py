@@ -28,7 +28,7 @@ def test_every_form_of_a_password_is_scrubbed(tmp_path: Path) -> None:
     traced = manage("migrate_all", "--noinput", "--skip-checks", "--traceback", env=env)
     assert traced.returncode == 1  # Django re-raises under --traceback
     # The real cause is shown: the router's frame and its KeyError, scrubbed.
-    assert "migrator.cli.ScrubbedCause: Traceback (most recent call last):" in traced.stderr
+    assert "migrator.exceptions.ScrubbedCause: Traceback (most recent call last):" in traced.stderr
     assert 'tests/routers.py", line' in traced.stderr
     assert "KeyError: 'no rule for postgres://app:********@db.internal/rules" in traced.stderr
     for result in (plain, as_json, traced):

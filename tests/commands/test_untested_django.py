@@ -12,8 +12,7 @@ import pytest
 from django.test import override_settings
 
 from migrator import api, django_compat
-from migrator.errors import ConfigurationError
-from migrator.management.commands import migrator as migrator_command
+from migrator.exceptions import ConfigurationError
 from tests.helpers import run
 
 
@@ -46,7 +45,7 @@ def test_every_mode_is_refused_before_touching_anything(
     command: str,
     options: dict[str, Any],
 ) -> None:
-    monkeypatch.setattr(migrator_command, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     out, err, code = run(command, skip_checks=False, **options)
     assert (out, err, code) == ("", f"CommandError: {django_6_2}\n", 2)
     assert list(sqlite_project.iterdir()) == []

@@ -6,7 +6,6 @@ import pytest
 from django.test import override_settings
 
 from migrator.backends.postgresql import LOCK_CLASS
-from migrator.management.commands import migrator as migrator_command
 from tests.helpers import every_migration, run
 from tests.integration.conftest import Servers
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, MenuDriver, top
@@ -29,7 +28,7 @@ def migrator_locks(database: str) -> int:
 def test_ctrl_c_in_the_menu_releases_the_postgresql_lock(
     on_servers: Servers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(migrator_command, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     menu = MenuDriver(monkeypatch)
     out, err, code = menu(top("Migrate one database"), DOWN + ENTER, "y", CTRL_C)  # users_db
     assert (err, code) == (

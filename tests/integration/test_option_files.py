@@ -12,7 +12,7 @@ import pytest
 
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import lock_key
-from migrator.inspect import alias_infos
+from migrator.project.databases import alias_infos
 from tests.conftest import aliases_pointed_at
 from tests.helpers import every_migration, manage, run, sqlite_recorded, sqlite_tables, summary_rows
 from tests.integration.conftest import Servers

@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from migrator.backends.mysql import lock_name
 from migrator.backends.postgresql import lock_key
-from migrator.inspect import alias_infos
+from migrator.project.databases import alias_infos
 from tests.conftest import aliases_pointed_at
 from tests.helpers import (
     UNREACHABLE_PASSWORD,

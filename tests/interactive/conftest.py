@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from migrator.management.commands import migrator as migrator_command
 from tests.interactive.driver import MenuDriver
 
 
 @pytest.fixture
 def menu(sqlite_project: Path, monkeypatch: pytest.MonkeyPatch) -> MenuDriver:
-    monkeypatch.setattr(migrator_command, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("migrator.cli.output.stdin_is_terminal", lambda: True)
     return MenuDriver(monkeypatch)

@@ -15,8 +15,8 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from migrator import menu as menu_module
-from migrator.menu import Choice, QuestionaryPrompter
+from migrator.cli import menu as menu_module
+from migrator.cli.prompts import Choice, QuestionaryPrompter
 from tests.helpers import run
 
 DOWN = "\x1b[B"

@@ -457,4 +457,11 @@ def test_only_the_menu_imports_questionary() -> None:
         for path in package.rglob("*.py")
         if re.search(r"^\s*(import|from) (questionary|prompt_toolkit)\b", path.read_text(), re.M)
     }
-    assert importers == {"menu.py"}
+    assert importers == {"cli/prompts.py"}
+    # ... which only the menu imports, and the menu is imported only when it opens.
+    prompts_importers = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if re.search(r"^\s*from migrator\.cli\.prompts import", path.read_text(), re.M)
+    }
+    assert prompts_importers == {"cli/menu.py"}

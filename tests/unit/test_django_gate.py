@@ -7,8 +7,8 @@ import django
 import pytest
 from django.test import override_settings
 
-from migrator import __version__, config, django_compat
-from migrator.errors import ConfigurationError
+from migrator import __version__, conf, django_compat
+from migrator.exceptions import ConfigurationError
 
 OPT_OUT = 'To run anyway, at your own risk, set MIGRATOR = {"ALLOW_UNTESTED_DJANGO": True} in your settings.'
 
@@ -28,7 +28,7 @@ OPT_OUT = 'To run anyway, at your own risk, set MIGRATOR = {"ALLOW_UNTESTED_DJAN
 def test_a_tested_series_passes(monkeypatch: pytest.MonkeyPatch, version: tuple[object]) -> None:
     monkeypatch.setattr(django, "VERSION", version)
     assert django_compat.untested_django() is None
-    # A tested Django never reads the setting (so a bad value is left to config.load).
+    # A tested Django never reads the setting (so a bad value is left to conf.load).
     with override_settings(MIGRATOR={"ALLOW_UNTESTED_DJANGO": "yes"}):
         django_compat.refuse_untested_django()
 
@@ -101,9 +101,9 @@ def test_the_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_bad_opt_out_is_named_on_an_untested_django(
     monkeypatch: pytest.MonkeyPatch, value: dict[str, object], message: str
 ) -> None:
-    # config.load (every run, plan and check) refuses it on any Django, this one included.
+    # conf.load (every run, plan and check) refuses it on any Django, this one included.
     with override_settings(MIGRATOR=value), pytest.raises(ConfigurationError) as refused:
-        config.load({"default": "sqlite"})
+        conf.load({"default": "sqlite"})
     assert str(refused.value) == message
     monkeypatch.setattr(django, "VERSION", (6, 2, 0, "final", 0))
     with override_settings(MIGRATOR=value), pytest.raises(ConfigurationError) as refused:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from migrator.doctor_report import (
+from migrator.doctor.render import (
     doctor_document,
     doctor_lines,
     dot,
     mermaid,
     refusal_message,
 )
-from migrator.report import Line
+from migrator.render import Line
 from migrator.types import Finding, Level, Node
 
 ALIASES = ("default", "users_db", "replica")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrator.drift_report import (
+from migrator.drift.render import (
     after_lines,
     document,
     failure_message,
@@ -11,9 +11,9 @@ from migrator.drift_report import (
     repair_failure_message,
     repair_text,
     result_lines,
-    run_command,
 )
-from migrator.report import Line
+from migrator.render import Line
+from migrator.text import run_command
 from migrator.types import (
     AliasInfo,
     DriftFinding,

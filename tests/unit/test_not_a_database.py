@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from migrator import report
-from migrator.errors import UsageError
-from migrator.plan import build_plan, validate_selection
+from migrator import render
+from migrator.exceptions import UsageError
+from migrator.planning.plan import build_plan, validate_selection
 from migrator.types import DUMMY_ENGINE, DUMMY_VENDOR, AliasInfo, PlanState, Selection, StepState
 
 DUMMY = AliasInfo(alias="default", vendor=DUMMY_VENDOR, engine=DUMMY_ENGINE, name="")
@@ -23,12 +23,12 @@ def test_dummy_alias_is_listed_as_not_a_database() -> None:
     plan = build_plan((DUMMY, PRIMARY, REPLICA), ("blog",), {"blog": ("primary",)}, {})
     state = PlanState(plan, tuple(StepState(step, ()) for step in plan.steps))
     assert plan.unplanned_aliases == ("default", "replica")
-    assert [line.text for line in report.plan_lines(state)][-2:] == [
+    assert [line.text for line in render.plan_lines(state)][-2:] == [
         "Not touched: default (not a database: no ENGINE, Django's dummy backend; never "
         "connected to).",
         "Not touched: replica (the routers allow no migrations there).",
     ]
-    assert report.plan_json(state)["unplanned"] == [
+    assert render.plan_json(state)["unplanned"] == [
         {"alias": "default", "reason": "not-a-database"},
         {"alias": "replica", "reason": "no-routes"},
     ]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from migrator.execution.workers import committed, next_startable, overlap
 from migrator.preflight import resolved, scope
-from migrator.run import committed, next_startable, overlap
 from migrator.types import AliasInfo, PendingMigration, Plan, Probe, Step, StepState
 
 PG = "django.db.backends.postgresql"

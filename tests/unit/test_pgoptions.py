@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from migrator.backends.pgoptions import parse_search_path, search_path, server_settings
-from migrator.errors import ConfigurationError
+from migrator.exceptions import ConfigurationError
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from migrator.errors import ConfigurationError, UsageError
-from migrator.plan import alias_cycles, build_graph, build_plan, upstream, validate_selection
+from migrator.exceptions import ConfigurationError, UsageError
+from migrator.planning.graph import alias_cycles, build_graph
+from migrator.planning.plan import build_plan, upstream, validate_selection
 from migrator.types import AliasInfo, Node, Selection, Step
 from tests.helpers import REPO
 
@@ -81,7 +82,7 @@ def test_cross_alias_cycle_is_reported_as_a_path() -> None:
 def test_the_cycle_message_does_not_depend_on_the_hash_seed() -> None:
     code = (
         "from tests.unit.test_plan import ALIASES, APPS, DEPS, MATRIX\n"
-        "from migrator.plan import build_plan\n"
+        "from migrator.planning.plan import build_plan\n"
         "try:\n"
         "    build_plan(ALIASES, APPS, MATRIX, {**DEPS, 'users': frozenset({'blog'})})\n"
         "except Exception as exc:\n"

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import migrations, models
 from django.db.migrations.graph import MigrationGraph
 
-from migrator import project
+from migrator.project.operations import Router, migration_routing
 
 
 def graph_of(*operations_per_migration: list[Any]) -> Any:
@@ -31,10 +31,8 @@ def graph_of(*operations_per_migration: list[Any]) -> Any:
 
 
 def executes(loader: Any) -> dict[str, frozenset[str]]:
-    router = project.Router(["default", "users_db"], {"default": "sqlite", "users_db": "sqlite"})
-    return {
-        key[1]: entry.aliases for key, entry in project.migration_routing(loader, router).items()
-    }
+    router = Router(["default", "users_db"], {"default": "sqlite", "users_db": "sqlite"})
+    return {key[1]: entry.aliases for key, entry in migration_routing(loader, router).items()}
 
 
 ID = ("id", models.BigAutoField(primary_key=True))

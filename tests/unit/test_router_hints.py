@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrator.router_hints import RouterHints, probe_routers
+from migrator.project.router_hints import RouterHints, probe_routers
 
 ALIASES = ("default", "other")
 APPS = ("shop", "blog")

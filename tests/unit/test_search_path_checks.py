@@ -17,7 +17,7 @@ from migrator.backends.pgoptions import (
     truncated,
 )
 from migrator.backends.sqlite import SQLite
-from migrator.errors import ConfigurationError
+from migrator.exceptions import ConfigurationError
 from migrator.preflight import problems
 from migrator.types import AliasInfo, Missing, Probe
 

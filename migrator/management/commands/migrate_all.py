@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from migrator.cli import OrchestrateCommand
+from migrator.cli.command import OrchestrateCommand
 
 
 class Command(OrchestrateCommand):

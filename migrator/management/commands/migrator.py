@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from migrator.cli import CommandOptions, OrchestrateCommand, stdin_is_terminal
+from migrator.cli import output
+from migrator.cli.command import OrchestrateCommand
+from migrator.cli.options import CommandOptions, without_menu
 
 
 class Command(OrchestrateCommand):
@@ -23,11 +25,8 @@ class Command(OrchestrateCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        automatic = options["auto"] or options["plan_only"] or options["check"] or options["json"]
-        automatic = automatic or options["doctor"] or options["graph"]
-        automatic = automatic or options["drift"] or options["repair"]
-        self._menu = not automatic
-        if self._menu and not stdin_is_terminal():
+        self._menu = not (options["auto"] or without_menu(options))
+        if self._menu and not output.stdin_is_terminal():
             raise CommandError(
                 "migrator: no terminal for the interactive menu. Pass --auto to plan and "
                 "migrate every database without it (or use 'manage.py migrate_all').",
@@ -39,6 +38,8 @@ class Command(OrchestrateCommand):
         if not self._menu:
             super().orchestrate(opts)
             return
-        from migrator.menu import Menu  # the only importer of questionary: loaded for the menu only
+        from migrator.cli.menu import (
+            Menu,  # the only importer of questionary: loaded for the menu only
+        )
 
         Menu(self, opts).loop()

@@ -6,20 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from migrator.report import JSON_VERSION, Line
-from migrator.text import plural
+from migrator.render import JSON_VERSION, Line
+from migrator.text import and_list, plural, run_command
 from migrator.types import DriftFinding, DriftRepair, DriftReport, RepairResult
 
 HISTORY_MODEL = "the migration history"
-
-
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def run_command(command: str) -> str:
-    """The command line that migrates: ``migrator`` alone opens the interactive menu."""
-    return f"{command} --auto" if command == "migrator" else command
 
 
 def _aliases(findings: Sequence[DriftFinding]) -> list[str]:
@@ -35,11 +26,11 @@ def headline(finding: DriftFinding) -> str:
         what = f"{recorded}, but the table is not {where}"
     elif finding.kind == "missing-columns":
         noun = "column" if len(finding.columns) == 1 else "columns"
-        what = f"{recorded}, but {finding.table} has no {noun} {_join(finding.columns)}"
+        what = f"{recorded}, but {finding.table} has no {noun} {and_list(finding.columns)}"
     elif finding.kind == "wrong-schema":
         schemas = "schema" if len(finding.found_in) == 1 else "schemas"
         what = (
-            f"in {schemas} {_join(finding.found_in)}, not in {finding.schema}, where "
+            f"in {schemas} {and_list(finding.found_in)}, not in {finding.schema}, where "
             f"{finding.alias}'s tables belong"
         )
     else:  # unrecorded
@@ -105,17 +96,19 @@ def finding_lines(report: DriftReport, command: str, *, repairing: bool = False)
 
 
 def repair_text(repair: DriftRepair, command: str) -> str:
-    tables = _join(repair.tables)
+    tables = and_list(repair.tables)
     if repair.action == "unrecord":
         verb = "is" if len(repair.tables) == 1 else "are"
         return (
-            f"{repair.alias}: unrecord {_join(repair.migrations)} ({tables} {verb} missing; "
+            f"{repair.alias}: unrecord {and_list(repair.migrations)} ({tables} {verb} missing; "
             f"the next 'manage.py {run_command(command)}' creates "
             f"{'it' if len(repair.tables) == 1 else 'them'} "
             "again)"
         )
     verb = "exists" if len(repair.tables) == 1 else "exist"
-    return f"{repair.alias}: record {_join(repair.migrations)} ({tables} {verb} with every column)"
+    return (
+        f"{repair.alias}: record {and_list(repair.migrations)} ({tables} {verb} with every column)"
+    )
 
 
 def repair_plan_lines(report: DriftReport, command: str) -> list[Line]:
@@ -152,7 +145,7 @@ def result_lines(results: Sequence[RepairResult]) -> list[Line]:
         if result.status == "done":
             verb = "unrecorded" if repair.action == "unrecord" else "recorded"
             lines.append(
-                Line(f"Repaired {repair.alias}: {verb} {_join(repair.migrations)}.", "success")
+                Line(f"Repaired {repair.alias}: {verb} {and_list(repair.migrations)}.", "success")
             )
         elif result.status == "skipped":
             lines.append(Line(f"Not repaired on {repair.alias}: {result.error}.", "warning"))
@@ -169,7 +162,7 @@ def after_lines(after: DriftReport, results: Sequence[RepairResult], command: st
         drifted = _aliases(after.findings)
         lines.append(
             Line(
-                f"Drift left: {plural(len(after.findings), 'finding')} on {_join(drifted)}, "
+                f"Drift left: {plural(len(after.findings), 'finding')} on {and_list(drifted)}, "
                 "for the steps shown above:",
                 "warning",
             )
@@ -197,7 +190,9 @@ def after_lines(after: DriftReport, results: Sequence[RepairResult], command: st
 def failure_message(report: DriftReport, command: str) -> str:
     """Why ``--drift`` exits 1."""
     count = len(report.findings)
-    start = f"Schema drift found: {plural(count, 'finding')} on {_join(_aliases(report.findings))}."
+    start = (
+        f"Schema drift found: {plural(count, 'finding')} on {and_list(_aliases(report.findings))}."
+    )
     repairable = sum(1 for finding in report.findings if finding.repair)
     fix = f"'manage.py {command} --drift --repair'"
     if repairable == count:
@@ -217,7 +212,7 @@ def repair_failure_message(
     if after is None:
         return (
             f"Nothing was repaired; schema drift remains: {plural(len(report.findings), 'finding')} "
-            f"on {_join(_aliases(report.findings))}."
+            f"on {and_list(_aliases(report.findings))}."
         )
     parts = []
     failed = [r for r in results if r.status != "done"]
@@ -231,7 +226,7 @@ def repair_failure_message(
         count = len(after.findings)
         parts.append(
             f"Schema drift left: {plural(count, 'finding')} on "
-            f"{_join(_aliases(after.findings))}; {'it needs' if count == 1 else 'they need'} "
+            f"{and_list(_aliases(after.findings))}; {'it needs' if count == 1 else 'they need'} "
             "the manual steps shown."
         )
     return " ".join(parts)

@@ -34,7 +34,9 @@ import django
 from django.conf import settings
 from django.db import router
 
-from migrator import inspect
+from migrator.project.databases import alias_names
+from migrator.project.loader import Stamp, disk_migration_stamps, installed_app_labels
+from migrator.project.routing import routing_matrix
 
 FORMAT = 1
 
@@ -67,16 +69,16 @@ def _module_file(name: str) -> str | None:
     return getattr(module, "__file__", None)
 
 
-def fingerprint(stamps: Mapping[str, Mapping[str, inspect.Stamp]] | None = None) -> str | None:
+def fingerprint(stamps: Mapping[str, Mapping[str, Stamp]] | None = None) -> str | None:
     """A hash of everything the routing answers depend on; None when the migration files cannot be
     listed without importing them (the planner then imports them, as Django does). ``stamps``:
-    ``inspect.disk_migration_stamps()`` when the caller has it already."""
+    ``disk_migration_stamps()`` when the caller has it already."""
     if stamps is None:
-        stamps = inspect.disk_migration_stamps()
+        stamps = disk_migration_stamps()
     if stamps is None:
         return None
-    aliases = inspect.alias_names()
-    apps = [label for label in inspect.installed_app_labels() if label in stamps]
+    aliases = alias_names()
+    apps = [label for label in installed_app_labels() if label in stamps]
     databases = {
         alias: str((settings.DATABASES[alias] or {}).get("ENGINE") or "") for alias in aliases
     }
@@ -92,7 +94,7 @@ def fingerprint(stamps: Mapping[str, Mapping[str, inspect.Stamp]] | None = None)
         "migration_modules": repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items())),
         "user_model": str(getattr(settings, "AUTH_USER_MODEL", "")),
         "files": {app: sorted(stamps[app].items()) for app in sorted(stamps)},
-        "models": inspect.routing_matrix(aliases, apps),
+        "models": routing_matrix(aliases, apps),
     }
     text = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

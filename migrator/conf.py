@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from migrator.errors import ConfigurationError
+from migrator.exceptions import ConfigurationError
 
 KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE", "ALLOW_UNTESTED_DJANGO")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock

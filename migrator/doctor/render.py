@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from migrator.report import JSON_VERSION, Line, Style
+from migrator.render import JSON_VERSION, Line, Style
 from migrator.text import plural
 from migrator.types import Finding, Level, Node
 

@@ -1,26 +1,28 @@
 """The interactive operator menu of ``manage.py migrator`` on a terminal.
 
 The only module that imports questionary. Every entry drives the same planner, preflight, runner,
-doctor and report code as ``migrate_all`` (``api.prepare``, ``api.survey``, ``run.run_plan``,
-``checks.doctor``, ``report.*``, ``doctor_report.*``): the menu only asks and shows. Prompts go through a ``Prompter``, so tests can drive the real
+doctor and report code as ``migrate_all`` (``api.prepare``, ``survey.survey``, ``schedule.run_plan``,
+``system_checks.doctor``, ``report.*``, ``doctor_render.*``): the menu only asks and shows. Prompts go through a ``Prompter``, so tests can drive the real
 questionary prompts from a pipe.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
 
-import questionary
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent, merge_key_bindings
-from prompt_toolkit.keys import Keys
-
-from migrator import api, checks, doctor, doctor_report, drift, drift_report, inspect, report
-from migrator.cli import CommandOptions, OrchestrateCommand, StopOnSignal, say_stopping
-from migrator.errors import MigratorError, PreflightError, UsageError
-from migrator.report import Line
-from migrator.run import run_plan
+from migrator import api, drift, render
+from migrator.cli import doctor as doctor_cli
+from migrator.cli.command import OrchestrateCommand, StopOnSignal, say_stopping
+from migrator.cli.options import CommandOptions
+from migrator.cli.prompts import Choice, Prompter, terminal_prompter
+from migrator.doctor import render as doctor_render
+from migrator.doctor import system_checks
+from migrator.drift import render as drift_render
+from migrator.exceptions import MigratorError, PreflightError, UsageError
+from migrator.execution.schedule import run_plan
+from migrator.project.databases import alias_names
+from migrator.render import Line
+from migrator.survey import Survey, survey
 from migrator.text import plural
 from migrator.types import (
     AliasStatus,
@@ -31,95 +33,6 @@ from migrator.types import (
     Progress,
     Selection,
 )
-
-
-@dataclass(frozen=True)
-class Choice:
-    title: str
-    value: str
-    disabled: str = ""  # why it cannot be chosen, shown beside it; empty: it can
-
-
-class Prompter(Protocol):
-    """Asks the operator. Every method returns None for "back" (Esc or Ctrl-C)."""
-
-    def select(
-        self,
-        message: str,
-        choices: Sequence[Choice],
-        default: str | None = None,
-        back: str = "back",
-    ) -> str | None: ...
-
-    def confirm(self, message: str) -> bool | None: ...  # the default answer is No
-
-    def text(self, message: str) -> str | None: ...
-
-
-class QuestionaryPrompter:
-    """The questionary prompts, with Esc bound to "back" like Ctrl-C.
-
-    ``io`` goes to prompt_toolkit (``input=``, ``output=``): tests pass a pipe input.
-    """
-
-    def __init__(self, **io: Any) -> None:
-        self._io = io
-
-    def select(
-        self,
-        message: str,
-        choices: Sequence[Choice],
-        default: str | None = None,
-        back: str = "back",
-    ) -> str | None:
-        options = [
-            questionary.Choice(c.title, value=c.value, disabled=c.disabled or None) for c in choices
-        ]
-        chosen = next(
-            (
-                o
-                for o, c in zip(options, choices, strict=True)
-                if c.value == default and not c.disabled
-            ),
-            None,
-        )
-        question = questionary.select(
-            message,
-            options,
-            default=chosen,
-            instruction=f"(arrows and Enter; Esc or Ctrl-C: {back})",
-            **self._io,
-        )
-        answer = self._ask(question)
-        return None if answer is None else str(answer)
-
-    def confirm(self, message: str) -> bool | None:
-        answer = self._ask(questionary.confirm(message, default=False, **self._io))
-        return None if answer is None else bool(answer)
-
-    def text(self, message: str) -> str | None:
-        answer = self._ask(questionary.text(message, **self._io))
-        return None if answer is None else str(answer)
-
-    @staticmethod
-    def _ask(question: Any) -> Any:
-        escape = KeyBindings()
-
-        @escape.add(Keys.Escape, eager=True)
-        def _back(event: KeyPressEvent) -> None:
-            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
-
-        application = question.application
-        application.key_bindings = merge_key_bindings([application.key_bindings, escape])
-        try:
-            return question.unsafe_ask()
-        except KeyboardInterrupt:
-            return None
-
-
-def terminal_prompter() -> Prompter:
-    return QuestionaryPrompter()
-
 
 ENTRIES = (
     ("status", "Status"),
@@ -167,7 +80,7 @@ class Menu:
         refuse_options(self.opts)
         api.make_plan(self.opts.selection)  # an unknown --database/--app is refused up front
         try:
-            self.show(report.status_lines(self._survey().aliases)[-1])
+            self.show(render.status_lines(self._survey().aliases)[-1])
         except KeyboardInterrupt:  # while probing a slow server: leave quietly
             return
         selection = self.opts.selection
@@ -218,21 +131,21 @@ class Menu:
     def show(self, lines: list[Line] | Line) -> None:
         self.command.emit(lines, minimum_verbosity=0)
 
-    def _survey(self) -> api.Survey:
-        survey = api.survey()
-        self.missing = survey.missing
-        return survey
+    def _survey(self) -> Survey:
+        found = survey()
+        self.missing = found.missing
+        return found
 
     # -- entries ----------------------------------------------------------------------------
     def status(self) -> None:
-        self.show(report.status_lines(self._survey().aliases))
+        self.show(render.status_lines(self._survey().aliases))
 
     def show_plan(self) -> None:
-        self.show(report.plan_lines(api.prepare(dry_run=True).state, self.opts.verbosity))
+        self.show(render.plan_lines(api.prepare(dry_run=True).state, self.opts.verbosity))
 
     def migrate_everything(self) -> None:
         prepared = api.prepare(dry_run=True)
-        self.show(report.plan_lines(prepared.state, self.opts.verbosity))
+        self.show(render.plan_lines(prepared.state, self.opts.verbosity))
         self._confirm_and_run(prepared, "every database")
 
     def migrate_database(self) -> None:
@@ -313,7 +226,7 @@ class Menu:
             return
         prepared = api.prepare(Selection(target=(app, name)), dry_run=True)
         state = prepared.state
-        self.show(report.plan_lines(state, max(self.opts.verbosity, 2)))
+        self.show(render.plan_lines(state, max(self.opts.verbosity, 2)))
         if not state.todo_count:
             self.show(Line(f"Nothing to roll back: {app} is at {name} already.", "success"))
             return
@@ -336,7 +249,7 @@ class Menu:
         if not missing:
             self.show(Line("Nothing is missing.", "success"))
             return
-        self.show(report.created_lines(missing, dry_run=True))
+        self.show(render.created_lines(missing, dry_run=True))
         answer = self.prompter.confirm(f"Create {'it' if len(missing) == 1 else 'them'}?")
         if answer is None:
             return
@@ -345,36 +258,36 @@ class Menu:
             return
         aliases = tuple(dict.fromkeys(item.alias for item in missing))
         prepared = api.prepare(Selection(databases=aliases), create_schemas=True)
-        self.show(report.created_lines(prepared.missing, dry_run=False))
+        self.show(render.created_lines(prepared.missing, dry_run=False))
         self._survey()
 
     def check_routing(self) -> None:
         """The routing doctor, as ``--doctor`` prints it."""
-        self.show(doctor_report.doctor_lines(checks.doctor(), inspect.alias_names()))
+        self.show(doctor_render.doctor_lines(system_checks.doctor(), alias_names()))
 
     def check_drift(self) -> None:
         """Schema drift, as ``--drift`` prints it; then the safe repairs, confirmed (default No)."""
         name = "migrator"
         found = drift.detect(Selection(), command=name)
-        self.show(drift_report.finding_lines(found, name, repairing=bool(found.repairs)))
+        self.show(drift_render.finding_lines(found, name, repairing=bool(found.repairs)))
         if not found.repairs:
             return
-        self.show(drift_report.repair_plan_lines(found, name))
-        answer = self.prompter.confirm(drift_report.question(found))
+        self.show(drift_render.repair_plan_lines(found, name))
+        answer = self.prompter.confirm(drift_render.question(found))
         if not answer:
             self.show(Line("Nothing was changed.", "notice"))
             return
         results = drift.repair(found, lock_timeout=self.opts.run.lock_timeout, command=name)
-        self.show(drift_report.result_lines(results))
+        self.show(drift_render.result_lines(results))
         after = drift.detect(Selection(), command=name)
-        self.show(drift_report.after_lines(after, results, name))
+        self.show(drift_render.after_lines(after, results, name))
 
     # -- shared steps -----------------------------------------------------------------------
     def _migrate_selection(self, selection: Selection, what: str) -> None:
         """Show the selection's plan and what it depends on elsewhere; offer to include pending
         dependencies (or refuse, saying why); confirm; run."""
         prepared = api.prepare(selection, dry_run=True)
-        self.show(report.plan_lines(prepared.state, self.opts.verbosity))
+        self.show(render.plan_lines(prepared.state, self.opts.verbosity))
         if not prepared.state.todo_count and not self.opts.run.force_migrate:
             self.show(Line(f"Nothing to migrate: {what} is up to date.", "success"))
             return
@@ -419,7 +332,7 @@ class Menu:
                     return
                 prepared = api.prepare(replace(selection, include=pending), dry_run=True)
                 self.show(Line("With the dependencies included:", "heading"))
-                self.show(report.plan_lines(prepared.state, self.opts.verbosity))
+                self.show(render.plan_lines(prepared.state, self.opts.verbosity))
         self._confirm_and_run(prepared, what)
 
     def _confirm_and_run(self, prepared: api.Prepared, what: str) -> None:
@@ -447,14 +360,14 @@ class Menu:
         the next migration; the locks' context managers release every lock."""
         state = prepared.state
         if not self.opts.skip_checks:  # the database checks, as before a run of migrate_all
-            aliases = doctor.migrated_aliases(state, force_migrate=self.opts.run.force_migrate)
-            doctor.database_checks(self.command, aliases)
+            aliases = doctor_cli.migrated_aliases(state, force_migrate=self.opts.run.force_migrate)
+            doctor_cli.database_checks(self.command.output, aliases)
         applied: list[PendingMigration] = []
 
         def progress(event: Progress) -> None:
             if event.event == "migration-done" and event.migration is not None:
                 applied.append(event.migration)
-            line = report.progress_line(event, prefix=self.opts.parallel > 1)
+            line = render.progress_line(event, prefix=self.opts.parallel > 1)
             if line is not None:
                 self.show(line)
 
@@ -481,11 +394,11 @@ class Menu:
                 )
             )
             return
-        self.show(report.summary_lines(state, results))
+        self.show(render.summary_lines(state, results))
 
     def _stopping(self, name: str) -> None:
         """Said when the first SIGINT/SIGTERM arrives (from the signal handler)."""
-        say_stopping(self.command, name)
+        say_stopping(self.command.output, name)
 
 
 def _alias_mark(row: AliasStatus) -> str:

@@ -49,10 +49,10 @@ from django.db.migrations.operations.base import Operation
 from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.operations.models import IndexOperation, ModelOperation
 
-from migrator import inspect
-from migrator.types import AliasInfo
-
-MigrationKey = tuple[str, str]
+from migrator.project.databases import alias_infos
+from migrator.project.loader import migrated_app_labels
+from migrator.project.routing import allow_migrate
+from migrator.types import AliasInfo, MigrationKey
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Router:
             answer = frozenset(
                 alias
                 for alias in self.aliases
-                if inspect.allow_migrate(alias, app, model_name=model, model=hint)
+                if allow_migrate(alias, app, model_name=model, model=hint)
             )
             self._model_answers[key] = answer
         return answer
@@ -142,7 +142,7 @@ class Router:
         answer = self._hint_answers.get(key) if frozen is not None else None
         if answer is None:
             answer = frozenset(
-                alias for alias in self.aliases if inspect.allow_migrate(alias, app, **hints)
+                alias for alias in self.aliases if allow_migrate(alias, app, **hints)
             )
             if frozen is not None:
                 self._hint_answers[key] = answer
@@ -330,8 +330,6 @@ def app_matrix(
 
 def routed_matrix(loader: MigrationLoader) -> dict[str, tuple[str, ...]]:
     """For each app with migrations, the aliases where any of its migrations executes."""
-    aliases = [info for info in inspect.alias_infos() if info.is_database]
+    aliases = [info for info in alias_infos() if info.is_database]
     routing = migration_routing(loader, Router.of(aliases))
-    return app_matrix(
-        routing, inspect.migrated_app_labels(loader), [info.alias for info in aliases]
-    )
+    return app_matrix(routing, migrated_app_labels(loader), [info.alias for info in aliases])

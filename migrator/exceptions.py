@@ -50,3 +50,8 @@ class PreflightError(MigratorError):
 
 class RunError(MigratorError):
     """A migration failed while running."""
+
+
+class ScrubbedCause(Exception):
+    """What caused a command's failure, as its formatted traceback with passwords scrubbed; the
+    original exception is not chained (its message may hold a password)."""

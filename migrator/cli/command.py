@@ -1,0 +1,242 @@
+"""The shared body of ``migrate_all`` and ``migrator --auto``: options in, output through
+``self.stdout``/``self.stderr`` and ``self.style``, ``MigratorError`` out as ``CommandError``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import traceback
+from argparse import ArgumentParser
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, NoReturn
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from migrator import api, django_compat, render
+from migrator.cli import doctor as doctor_cli
+from migrator.cli import drift as drift_cli
+from migrator.cli.options import CommandOptions, add_arguments, command_options, refuse_conflicts
+from migrator.cli.output import Output
+from migrator.exceptions import MigratorError, RunError, ScrubbedCause
+from migrator.execution import signals as worker_signals
+from migrator.execution.schedule import run_plan
+from migrator.project.databases import passwords
+from migrator.render import Line
+from migrator.text import secrets_of
+from migrator.types import Progress, RunOptions, Selection, StepResult
+
+
+class OrchestrateCommand(BaseCommand):
+    """Base of ``migrate_all`` and ``migrator``: plan, show, check or run."""
+
+    help = "Migrate every database alias the routers send migrations to, in dependency order."
+    requires_system_checks = ()  # handle() runs them: migrator.cli.doctor.run_checks
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        add_arguments(parser)
+
+    @property
+    def name(self) -> str:
+        """``migrate_all`` or ``migrator``: the command the texts tell people to run."""
+        return type(self).__module__.rpartition(".")[2]
+
+    def emit(self, lines: list[Line] | Line | None, minimum_verbosity: int = 1) -> None:
+        self.output.emit(lines, minimum_verbosity)
+
+    def write_json(self, document: dict[str, Any]) -> None:
+        self.output.write_json(document)
+
+    def _fail(self, error: MigratorError) -> NoReturn:
+        message = self.output.redact(str(error))
+        if self._opts.json and not self.output.json_written:
+            document = {
+                "version": render.JSON_VERSION,
+                "mode": self._opts.mode,
+                "ok": False,
+                "error": {"message": message, "exit_code": error.exit_code},
+                "plan": None,
+                "results": None,
+            }
+            self.write_json(document)
+        # --traceback prints the chain of causes: the real cause, as text scrubbed of passwords.
+        cause = ScrubbedCause(
+            self.output.redact("".join(traceback.format_exception(error)).rstrip())
+        )
+        raise CommandError(message, returncode=error.exit_code) from cause
+
+    # -- flow -------------------------------------------------------------------------------
+    def handle(self, *args: Any, **options: Any) -> None:
+        verbosity = int(options.get("verbosity", 1))
+        # Each password as written, URL-encoded, repr()- and JSON-escaped.
+        self.output = Output(
+            self.stdout,
+            self.stderr,
+            self.style,
+            secrets_of(passwords()),
+            name=self.name,
+            json_only=bool(options.get("json")),
+            verbosity=verbosity,
+        )
+        # Until the options are validated, errors are rendered with these (JSON or not).
+        self._opts = CommandOptions(
+            selection=Selection(),
+            run=RunOptions(),
+            create_schemas=False,
+            plan_only=False,
+            check=False,
+            json=bool(options.get("json")),
+            makemigrations=False,
+            verbosity=verbosity,
+        )
+        try:
+            django_compat.refuse_untested_django()  # before anything else, in every mode
+            refuse_conflicts(options, self.name)
+            self._opts = command_options(options)
+            if drift_cli.run_instead(self.output, self._opts):  # --drift, --drift --repair
+                return
+            if doctor_cli.run_instead(self.output, options):  # --doctor, --graph
+                return
+            doctor_cli.run_checks(self.output, self.check, options)
+            self.orchestrate(self._opts)
+        except MigratorError as error:
+            self._fail(error)
+
+    def orchestrate(self, opts: CommandOptions) -> None:
+        if opts.makemigrations:
+            call_command(
+                "makemigrations",
+                interactive=False,
+                verbosity=opts.verbosity,
+                stdout=self.stderr if opts.json else self.stdout,
+            )
+        dry_run = opts.plan_only or opts.check
+        prepared = api.prepare(
+            opts.selection,
+            create_schemas=opts.create_schemas,
+            dry_run=dry_run,
+            # --plan shows the order, so it loads the graph; a run or --check needs no order
+            # when everything is up to date.
+            fast=not opts.plan_only and not opts.run.force_migrate,
+        )
+        state = prepared.state
+        self.emit(render.created_lines(prepared.missing, dry_run=dry_run))
+        if dry_run:
+            self.emit(render.plan_lines(state, opts.verbosity))
+            pending = state.todo_count
+            if opts.json:
+                ok = not (opts.check and pending)
+                self.write_json(render.document(state, None, mode=opts.mode, ok=ok))
+            if opts.check and pending:
+                aliases = sorted({s.step.alias for s in state.states if s.has_work})
+                only = (
+                    f" ({state.recorded_count} of them only to record: they execute nothing "
+                    "there, but Django's migrate --check counts them)"
+                    if state.recorded_count
+                    else ""
+                )
+                raise RunError(
+                    f"{pending} migration{'s' if pending != 1 else ''} pending on "
+                    f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
+                )
+            return
+        if not opts.skip_checks:  # the database checks, now that preflight has passed
+            aliases = doctor_cli.migrated_aliases(state, force_migrate=opts.run.force_migrate)
+            doctor_cli.database_checks(self.output, aliases)
+        plan_lines = render.plan_lines(state, opts.verbosity)
+        self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
+        self.emit(plan_lines[1:], minimum_verbosity=2)
+        with StopOnSignal(notify=lambda name: say_stopping(self.output, name)) as stop:
+            options = replace(
+                api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
+            )
+            results = run_plan(
+                state,
+                options,
+                self._progress,
+                parallel=opts.parallel,
+                fail_fast=opts.fail_fast,
+                loader=prepared.loader,
+            )
+        self.emit(render.summary_lines(state, results))
+        ok = all(r.status in ("applied", "up-to-date") for r in results)
+        if opts.json:
+            self.write_json(render.document(state, results, mode="run", ok=ok))
+        if stop.signal:
+            applied = sum(len(r.applied) for r in results)
+            raise RunError(
+                f"Interrupted by {stop.signal}: {applied} migration{'s' if applied != 1 else ''} "
+                "applied, the current one finished or rolled back, locks released. Run again to "
+                "continue.",
+                exit_code=128 + stop.number,
+            )
+        if not ok:
+            raise RunError(_failure_message(results))
+
+    def _progress(self, progress: Progress) -> None:
+        prefix = self._opts.parallel > 1
+        self.emit(render.progress_line(progress, prefix=prefix))
+        result = progress.result
+        if result is not None and result.traceback:
+            # Django's migrate shows the failing migration's frames with --traceback; so do we,
+            # and at -v 3, scrubbed of passwords.
+            wanted = 1 if self._opts.traceback else 3
+            self.emit(render.traceback_lines(result, prefix=prefix), minimum_verbosity=wanted)
+
+
+def _failure_message(results: tuple[StepResult, ...]) -> str:
+    failed = [r for r in results if r.status == "failed"]
+    skipped = sum(1 for r in results if r.status == "skipped")
+    what = "; ".join(render.problem_lines(failed))
+    return (
+        f"{what}. {skipped} dependent step{'s' if skipped != 1 else ''} skipped. Fix the cause "
+        "and run again; steps that completed are not repeated."
+    )
+
+
+def say_stopping(output: Output, name: str) -> None:
+    """Said on stderr when the first SIGINT/SIGTERM arrives (from the signal handler)."""
+    what = "Ctrl-C" if name == "SIGINT" else name
+    message = f"{what}: stopping after the current migration."
+    if name == "SIGINT":
+        message += " Ctrl-C again stops at once."
+    output.note_from_signal_handler(message)
+
+
+class StopOnSignal:
+    """While active, SIGINT and SIGTERM ask the run to stop between two migrations; a second
+    SIGINT interrupts at once (the running migration rolls back where the database can)."""
+
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
+        self.signal: str | None = None
+        self.number = 0
+        self._previous: dict[int, Any] = {}
+        self._notify = notify  # told the signal's name on the first one (the menu says so)
+
+    def requested(self) -> str | None:
+        return self.signal
+
+    def _handle(self, number: int, frame: object) -> None:
+        # --parallel workers are told from here (run.tell_workers): a second SIGINT cuts their
+        # migrations short, and this process, which runs none, goes on to collect their results.
+        again = self.signal is not None and number == signal.SIGINT
+        if again:
+            worker_signals.tell_workers("now")
+            if not worker_signals.WORKERS:
+                raise KeyboardInterrupt
+        if self.signal is None:
+            worker_signals.tell_workers(signal.Signals(number).name)
+            self.signal, self.number = signal.Signals(number).name, number
+            if self._notify is not None:
+                self._notify(self.signal)
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)

@@ -1,0 +1,112 @@
+"""The plan's levels in order: a step whose requirement failed, was skipped or was interrupted is
+skipped with the reason; ``--fail-fast`` and a stop request start nothing further; independent
+steps of a level go to forked workers with ``--parallel`` where the platform can fork."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db.migrations.loader import MigrationLoader
+
+from migrator.execution.step import ProgressCallback, first_on_alias, ignore_progress, run_step
+from migrator.execution.workers import can_fork, fork_available, run_forked
+from migrator.types import (
+    Plan,
+    PlanState,
+    Progress,
+    RunOptions,
+    Step,
+    StepResult,
+)
+
+
+def skip_reason(
+    step: Step, plan: Plan, results: Mapping[Step, StepResult], fail_fast: bool
+) -> str | None:
+    """Why ``step`` must not start, given the results so far; None when it may run."""
+    for required in sorted(plan.requires.get(step, ()), key=plan.steps.index):
+        done = results.get(required)
+        if done is not None and done.status in ("failed", "skipped", "interrupted"):
+            verb = {"failed": "failed", "skipped": "was skipped", "interrupted": "was interrupted"}[
+                done.status
+            ]
+            return f"depends on {required.alias} ({', '.join(required.apps)}), which {verb}"
+    interrupted = [r for r in results.values() if r.status == "interrupted"]
+    if interrupted:
+        return "not started: the run was interrupted"
+    if fail_fast:
+        failed = [r for r in results.values() if r.status == "failed"]
+        if failed:
+            return f"not started: --fail-fast after {failed[0].step.alias} failed"
+    return None
+
+
+def run_plan(
+    state: PlanState,
+    options: RunOptions,
+    report: ProgressCallback = ignore_progress,
+    *,
+    parallel: int = 1,
+    fail_fast: bool = False,
+    loader: MigrationLoader | None = None,
+) -> tuple[StepResult, ...]:
+    """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
+    that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
+    one level run at the same time in forked worker processes."""
+    if loader is None and (
+        options.force_migrate or any(step_state.has_work for step_state in state.states)
+    ):
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+    if parallel > 1 and not fork_available() and any(len(level) > 1 for level in state.plan.levels):
+        # Said once, before the first step, and only where steps could have run at once.
+        report(Progress("notice", state.plan.steps[0], detail=no_fork_notice(parallel)))
+        parallel = 1
+    return _run_levels(state, options, report, parallel, fail_fast, loader)
+
+
+def no_fork_notice(parallel: int) -> str:
+    return (
+        f"Running the steps one after another instead of in {parallel} parallel workers: this "
+        "platform has no 'fork' start method (multiprocessing), which the workers need."
+    )
+
+
+def _run_levels(
+    state: PlanState,
+    options: RunOptions,
+    report: ProgressCallback,
+    parallel: int,
+    fail_fast: bool,
+    loader: MigrationLoader | None,
+) -> tuple[StepResult, ...]:
+    plan = state.plan
+    results: dict[Step, StepResult] = {}
+    started: set[str] = set()  # aliases whose first step has run (pre_migrate was sent)
+    for level in plan.levels:
+        runnable = []
+        for step in level:
+            reason = skip_reason(step, plan, results, fail_fast)
+            if reason is None:
+                runnable.append(step)
+                continue
+            results[step] = StepResult(step, "skipped", error=reason)
+            report(Progress("step-done", step, result=results[step]))
+        if parallel > 1 and len(runnable) > 1 and can_fork(state, runnable):
+            forked = run_forked(
+                state, runnable, options, report, parallel, fail_fast, loader, started
+            )
+            for result in forked:
+                results[result.step] = result
+            continue
+        for step in runnable:
+            reason = skip_reason(step, plan, results, fail_fast)
+            if reason is not None:
+                results[step] = StepResult(step, "skipped", error=reason)
+                report(Progress("step-done", step, result=results[step]))
+                continue
+            info = plan.alias_info(step.alias)
+            first = first_on_alias(state.state(step), options, started)
+            results[step] = run_step(
+                state.state(step), info, options, report, loader=loader, first=first
+            )
+    return tuple(results[step] for step in plan.steps)
