@@ -142,8 +142,9 @@ class AliasCheck(RepairPlans):
 
     def _missing_columns(self, table: Table, live: frozenset[str]) -> None:
         by_origin: dict[MigrationKey | None, list[str]] = {}
+        renames = dict(zip(table.columns, table.column_renames, strict=False))
         for column, origin in zip(table.columns, table.column_origins, strict=True):
-            if self.live.norm(column) not in live:
+            if self.live.column(column) not in live:
                 by_origin.setdefault(origin, []).append(column)
         for origin, columns in sorted(by_origin.items(), key=lambda item: self._position(item[0])):
             name = _label(origin)
@@ -153,6 +154,13 @@ class AliasCheck(RepairPlans):
                 else "dropped by hand, or the migration that adds them was recorded without running"
             )
             what = "it" if len(columns) == 1 else "them"
+            # sqlmigrate shows a renamed column under the name it was added with.
+            renamed = [
+                f"{column} as {rename[0]}, renamed by {_label(rename[1])}"
+                for column in columns
+                if (rename := renames.get(column))
+            ]
+            added = f"{what} ({'; '.join(renamed)})" if renamed else what
             source = (
                 self._sqlmigrate(origin)
                 if origin
@@ -167,7 +175,7 @@ class AliasCheck(RepairPlans):
                     cause=cause,
                     manual=(
                         f"Add {and_list(columns)} to {quote(self.vendor, table.name)} by hand: "
-                        f"{source} prints the SQL that adds {what}; run the statements for "
+                        f"{source} prints the SQL that adds {added}; run the statements for "
                         f"{and_list(columns)} on {self.alias}, or restore {what} from a backup.",
                     ),
                 )

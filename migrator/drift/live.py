@@ -5,7 +5,7 @@ identifiers quoted as the vendor's SQL writes them for the manual steps."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connections
 
@@ -44,9 +44,17 @@ class Live:
     home_missing: bool = False
     search: tuple[str, ...] = ()  # PostgreSQL: the existing search_path schemas, in order
     path: tuple[str, ...] = ()  # PostgreSQL: the search_path as configured
+    # The database's features.ignores_table_name_case, as Django's --fake-initial check reads it:
+    # SQLite ignores the case of table names, PostgreSQL compares quoted names exactly, MySQL
+    # and MariaDB as lower_case_table_names says.
+    ignores_case: bool = False
 
     def norm(self, name: str) -> str:
-        """PostgreSQL compares quoted identifiers exactly; MySQL and SQLite ignore case."""
+        """A table name as this database compares it."""
+        return name.casefold() if self.ignores_case else name
+
+    def column(self, name: str) -> str:
+        """A column name as this database compares it: MySQL and SQLite ignore case."""
         return name if self.vendor == "postgresql" else name.casefold()
 
     def columns(self, table: str) -> frozenset[str] | None:
@@ -107,17 +115,19 @@ def read_live(alias: str, probe: Probe | None, names: Iterable[str]) -> Live:
             }
             path = probe.schemas if probe is not None else search
             return Live(info, tables, home, home_missing, search, path)
-        wanted = {name.casefold() for name in names}
+        fold = bool(connection.features.ignores_table_name_case)
+        live = Live(info, {}, ignores_case=fold)
+        wanted = {live.norm(name) for name in names}
         existing = connection.introspection.table_names(cursor)
         here = {
-            name.casefold(): frozenset(
+            live.norm(name): frozenset(  # column names: case-insensitive in MySQL and SQLite
                 str(column.name).casefold()
                 for column in connection.introspection.get_table_description(cursor, name)
             )
             for name in existing
-            if name.casefold() in wanted
+            if live.norm(name) in wanted
         }
-    return Live(info, {"": here})
+    return replace(live, tables={"": here})
 
 
 def quote(vendor: str, name: str) -> str:

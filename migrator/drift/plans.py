@@ -268,7 +268,7 @@ class RepairPlans:
                 (column, source)
                 for column, source in zip(table.columns, table.column_origins, strict=True)
                 if column not in after_tables.get(table.name, set())
-                and self.live.norm(column) in live
+                and self.live.column(column) in live
             ]
             if later:
                 up_to = max(

@@ -46,6 +46,8 @@ class Origins:
 
     models: dict[tuple[str, str], MigrationKey] = field(default_factory=dict)
     fields: dict[tuple[str, str, str], MigrationKey] = field(default_factory=dict)
+    # A renamed field: the name the migration that added it gave it, and the last renaming one.
+    renamed: dict[tuple[str, str, str], tuple[str, MigrationKey]] = field(default_factory=dict)
 
     def trace(self, key: MigrationKey, operations: Iterable[Operation]) -> None:
         app = key[0]
@@ -60,12 +62,14 @@ class Origins:
                 self.fields[(app, operation.model_name_lower, operation.name)] = key
             elif isinstance(operation, RemoveField):
                 self.fields.pop((app, operation.model_name_lower, operation.name), None)
+                self.renamed.pop((app, operation.model_name_lower, operation.name), None)
             elif isinstance(operation, RenameField):
-                origin = self.fields.pop(
-                    (app, operation.model_name_lower, operation.old_name), None
-                )
+                model, old, new = operation.model_name_lower, operation.old_name, operation.new_name
+                origin = self.fields.pop((app, model, old), None)
                 if origin is not None:
-                    self.fields[(app, operation.model_name_lower, operation.new_name)] = origin
+                    self.fields[(app, model, new)] = origin
+                    first = self.renamed.pop((app, model, old), (old, key))[0]
+                    self.renamed[(app, model, new)] = (first, key)
             elif isinstance(operation, DeleteModel):
                 self.models.pop((app, operation.name_lower), None)
             elif isinstance(operation, RenameModel):
@@ -77,6 +81,8 @@ class Origins:
             self.models[(app, new)] = origin
         for key in [key for key in self.fields if key[:2] == (app, old)]:
             self.fields[(app, new, key[2])] = self.fields.pop(key)
+        for key in [key for key in self.renamed if key[:2] == (app, old)]:
+            self.renamed[(app, new, key[2])] = self.renamed.pop(key)
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,8 @@ class Table:
     columns: tuple[str, ...]
     origin: MigrationKey | None  # the migration that creates the table
     column_origins: tuple[MigrationKey | None, ...]  # per column: the migration that adds it
+    # Per column: for a renamed field, the name it was added with and the migration renaming it.
+    column_renames: tuple[tuple[str, MigrationKey] | None, ...] = ()
 
 
 def plan_order(graph: MigrationGraph) -> list[MigrationKey]:
@@ -149,6 +157,7 @@ def tables_of(apps: Apps, app_labels: Sequence[str], alias: str, origins: Origin
                 columns=tuple(str(f.column) for f in fields),
                 origin=origins.models.get(model_key),
                 column_origins=tuple(origins.fields.get((*model_key, f.name)) for f in fields),
+                column_renames=tuple(origins.renamed.get((*model_key, f.name)) for f in fields),
             )
         )
         for m2m in meta.local_many_to_many:

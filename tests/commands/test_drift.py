@@ -711,3 +711,93 @@ def test_a_later_migration_of_another_app_that_executes_there_refuses_the_repair
     )
     assert files(sqlite_project) == before
     assert recorded("users_db") == ALL
+
+
+RENAMING = "tests.fixtures.renaming_blog_migrations"
+BLOG = ["blog.0001_initial", "blog.0002_post_slug", "blog.0003_draft_article"]
+
+
+@override_settings(MIGRATION_MODULES={"blog": RENAMING})
+def test_a_renamed_table_is_traced_to_the_migration_that_created_it(sqlite_project: Path) -> None:
+    """blog_article was created as blog_post by blog.0001_initial and renamed by 0003: its
+    repair unrecords the whole chain (0003 creates Draft and renames Post, 0004 deletes Draft:
+    each touches only tables the chain created), and the next run creates it again."""
+    migrated(sqlite_project)
+    everything = {*BLOG, "blog.0004_delete_draft"}
+    assert {r for r in recorded("default") if r.startswith("blog.")} == everything
+    # A table of a deleted model (0004 deletes Draft) is nobody's: left alone, never reported.
+    sql(sqlite_project, "default", "CREATE TABLE blog_draft (id integer PRIMARY KEY)")
+    assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
+    sql(sqlite_project, "default", "DROP TABLE blog_article")
+    chain = (
+        "blog.0001_initial, blog.0002_post_slug, blog.0003_draft_article and blog.0004_delete_draft"
+    )
+    out, _, code = run("migrate_all", drift=True)
+    assert code == 1
+    assert out.splitlines()[2:5] == dropped(
+        "blog_article (blog.Article)",
+        "blog.0001_initial",
+        f"'manage.py migrate_all --drift --repair' unrecords {chain} on default; the next "
+        "'manage.py migrate_all' creates blog_article again.",
+    )
+    out, _, code = run("migrate_all", drift=True, repair=True, interactive=False)
+    assert code == 0
+    assert f"Repaired default: unrecorded {chain}." in out.splitlines()
+    assert not {r for r in recorded("default") if r.startswith("blog.")}
+    sql(sqlite_project, "default", "DROP TABLE blog_draft")  # 0003 creates it, 0004 drops it
+    _, err, code = run("migrate_all", interactive=False)
+    assert (code, err) == (0, "")
+    assert {r for r in recorded("default") if r.startswith("blog.")} == everything
+    assert "blog_article" in tables("default")
+    assert run("migrate_all", drift=True) == (NO_DRIFT, "", 0)
+
+
+@override_settings(MIGRATION_MODULES={"blog": RENAMING})
+def test_a_migration_that_renames_an_older_table_is_not_unrecorded(sqlite_project: Path) -> None:
+    """blog_draft is missing, but unrecording blog.0003 would rename Post again, a table it did
+    not create: manual steps only. A renamed column is traced to the migration that added it,
+    and its manual step says the name sqlmigrate shows it under."""
+    _, err, code = run("migrate_all", interactive=False, target="blog:0003_draft_article")
+    assert (code, err) == (0, "")
+    assert {r for r in recorded("default") if r.startswith("blog.")} == set(BLOG)
+    sql(
+        sqlite_project,
+        "default",
+        "DROP TABLE blog_draft",
+        "ALTER TABLE blog_article DROP COLUMN headline",
+    )
+    before = files(sqlite_project)
+    sqlmigrate = "'manage.py sqlmigrate blog {} --database default'"
+    out, err, code = run("migrate_all", drift=True, repair=True, interactive=False)
+    assert code == 1
+    assert out.splitlines() == [
+        "Schema drift: 2 findings on 1 database (5 checked).",
+        f"default (sqlite {sqlite_project / 'default.sqlite3'})",
+        "  missing-table blog_draft (blog.Draft): blog.0003_draft_article is recorded, but the "
+        "table is not in the database",
+        "    Probable cause: dropped by hand, or blog.0003_draft_article was recorded without "
+        "running (migrate --fake).",
+        "    Fix by hand:",
+        "      blog.0003_draft_article cannot simply be unrecorded: blog.0003_draft_article "
+        "renames Post, whose table it did not create.",
+        "      Recreate blog_draft by hand: "
+        + sqlmigrate.format("0003_draft_article")
+        + " prints its CREATE TABLE statement; run it on default (with the statements of later "
+        "migrations that change the table), or restore the table from a backup.",
+        "  missing-columns blog_article (blog.Article): blog.0001_initial is recorded, but "
+        "blog_article has no column headline",
+        "    Probable cause: dropped by hand, or blog.0001_initial was recorded without running "
+        "(migrate --fake).",
+        "    Fix by hand:",
+        '      Add headline to "blog_article" by hand: '
+        + sqlmigrate.format("0001_initial")
+        + " prints the SQL that adds it (headline as title, renamed by blog.0003_draft_article); "
+        "run the statements for headline on default, or restore it from a backup.",
+        "No drift on users_db, analytics_db, legacy_db, cache_db.",
+        "Nothing can be repaired automatically: every finding needs the steps shown.",
+    ]
+    assert err == (
+        "CommandError: Schema drift found: 2 findings on default. They need the manual steps "
+        "shown.\n"
+    )
+    assert files(sqlite_project) == before
