@@ -10,7 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from migrator import conf, django_compat, history, preflight
 from migrator.exceptions import PreflightError
 from migrator.execution.schedule import run_plan
-from migrator.execution.step import ProgressCallback
+from migrator.execution.step import ProgressCallback, ignore_progress
 from migrator.planning.plan import build_plan, unordered_plan, upstream, validate_selection
 from migrator.project import operations, routing_cache
 from migrator.project.databases import alias_infos, alias_names, not_databases
@@ -24,7 +24,7 @@ from migrator.project.loader import (
     resolve_target,
 )
 from migrator.project.routing import check_write_routes
-from migrator.text import first_line
+from migrator.text import first_line, plural
 from migrator.types import (
     Missing,
     Node,
@@ -138,7 +138,7 @@ def read_state(
     ]
     if problems:
         raise PreflightError(
-            f"Preflight found {len(problems)} problem{'s' if len(problems) != 1 else ''}; nothing "
+            f"Preflight found {plural(len(problems), 'problem')}; nothing "
             "was changed on any database:\n  " + "\n  ".join(problems)
         )
     leaves = app_leaves(loader)
@@ -227,7 +227,7 @@ class Prepared:
 def _preflight(
     plan: Plan, settings: conf.MigratorSettings, create_schemas: bool, dry_run: bool
 ) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
-    probes = preflight.probe_all(plan, settings.connect_timeout)
+    probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run)
     preflight.check(probes, create=create_schemas)
     missing = tuple(preflight.missing(probes)) if create_schemas else ()
     if missing and not dry_run:
@@ -318,10 +318,6 @@ def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> Run
     )
 
 
-def _quiet(progress: object) -> None:
-    return None
-
-
 def migrate_all(
     selection: Selection = Selection(),
     options: RunOptions = RunOptions(),
@@ -333,7 +329,7 @@ def migrate_all(
     migration: look at ``report.ok``)."""
     prepared = prepare(selection, create_schemas=create_schemas)
     options = resolve_options(options, prepared.settings)
-    results = run_plan(prepared.state, options, progress or _quiet, loader=prepared.loader)
+    results = run_plan(prepared.state, options, progress or ignore_progress, loader=prepared.loader)
     return RunReport(state=prepared.state, results=results)
 
 

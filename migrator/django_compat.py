@@ -33,33 +33,55 @@ from migrator.types import MigrationKey
 
 PlanItem = tuple[Migration, bool]
 
-# The oldest and the newest Django series the test matrix runs (scripts/matrix.py DJANGO_SERIES;
-# pyproject.toml's Django requirement stops below the series after NEWEST_TESTED).
-OLDEST_TESTED = (4, 2)
-NEWEST_TESTED = (6, 1)
+# The Django series the test matrix runs (scripts/matrix.py DJANGO_SERIES; a test keeps the two
+# equal): the version gate lets exactly these through, and pyproject.toml's Django requirement is
+# REQUIREMENT (tests/packaging). 5.0 and 5.1 are not tested: they ended before 6.1 came out.
+TESTED_SERIES = ((4, 2), (5, 2), (6, 0), (6, 1))
+OLDEST_TESTED, NEWEST_TESTED = TESTED_SERIES[0], TESTED_SERIES[-1]
 
 
 def _series(series: tuple[int, int]) -> str:
     return f"{series[0]}.{series[1]}"
 
 
+def _skipped() -> list[tuple[int, int]]:
+    """The series between the oldest and newest tested one that are not tested (each Django
+    major release has the series .0, .1 and .2)."""
+    every = [
+        (major, minor)
+        for major in range(OLDEST_TESTED[0], NEWEST_TESTED[0] + 1)
+        for minor in range(3)
+    ]
+    return [s for s in every if OLDEST_TESTED < s < NEWEST_TESTED and s not in TESTED_SERIES]
+
+
+REQUIREMENT = ",".join(
+    [
+        f"Django>={_series(OLDEST_TESTED)}",
+        *(f"!={_series(s)}.*" for s in _skipped()),
+        f"<{NEWEST_TESTED[0]}.{NEWEST_TESTED[1] + 1}",
+    ]
+)
+
+
 def untested_django() -> str | None:
-    """Why the installed Django (``django.VERSION``) is refused, or None when its series is in
-    the tested range (pre-releases of a tested series included)."""
+    """Why the installed Django (``django.VERSION``) is refused, or None when its series is a
+    tested one (pre-releases of a tested series included)."""
     series = (int(django.VERSION[0]), int(django.VERSION[1]))
-    if OLDEST_TESTED <= series <= NEWEST_TESTED:
+    if series in TESTED_SERIES:
         return None
-    tested = f"Django {_series(OLDEST_TESTED)} to {_series(NEWEST_TESTED)}"
-    install = (
-        f"pip install 'Django>={_series(OLDEST_TESTED)},<{NEWEST_TESTED[0]}.{NEWEST_TESTED[1] + 1}'"
-    )
+    names = [_series(s) for s in TESTED_SERIES]
+    tested = f"Django {', '.join(names[:-1])} and {names[-1]}"
+    install = f"pip install '{REQUIREMENT}'"
     if series > NEWEST_TESTED:
         fix = (
             f"Install a tested Django ({install}), or upgrade django-migrate-all (pip install "
             f"--upgrade django-migrate-all) to a release tested with Django {_series(series)}"
         )
-    else:
+    elif series < OLDEST_TESTED:
         fix = f"Upgrade Django to a tested series ({install})"
+    else:
+        fix = f"Install a tested Django ({install})"
     return (
         f"Django {django.get_version()} is installed, but django-migrate-all {__version__} is "
         f"tested with {tested} only: it runs migrations through Django internals that an "

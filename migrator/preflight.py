@@ -14,7 +14,7 @@ from migrator.backends import backend
 from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.backends.sqlite import database_file
 from migrator.exceptions import ConfigurationError, PreflightError
-from migrator.text import first_line
+from migrator.text import first_line, plural
 from migrator.types import AliasInfo, Missing, Plan, Probe
 
 
@@ -22,7 +22,7 @@ def planned_aliases(plan: Plan) -> list[str]:
     return list(dict.fromkeys(step.alias for step in plan.steps))
 
 
-def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
+def probe_all(plan: Plan, connect_timeout: float, *, writes: bool = True) -> tuple[Probe, ...]:
     # Without NAME, a PostgreSQL service or a MySQL option file may name the database (as
     # Django allows); the probe then asks the server which one it is.
     empty = [
@@ -38,7 +38,9 @@ def probe_all(plan: Plan, connect_timeout: float) -> tuple[Probe, ...]:
             "name it. Nothing was changed."
         )
     return tuple(
-        backend(plan.alias_info(alias).vendor).probe(plan.alias_info(alias), connect_timeout)
+        backend(plan.alias_info(alias).vendor).probe(
+            plan.alias_info(alias), connect_timeout, writes=writes
+        )
         for alias in planned_aliases(plan)
     )
 
@@ -140,7 +142,7 @@ def check(probes: Iterable[Probe], *, create: bool) -> None:
     found = problems(probes, create=create)
     if found:
         raise PreflightError(
-            f"Preflight found {len(found)} problem{'s' if len(found) != 1 else ''}; nothing was "
+            f"Preflight found {plural(len(found), 'problem')}; nothing was "
             "changed on any database:\n  " + "\n  ".join(found)
         )
 

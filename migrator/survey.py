@@ -66,7 +66,8 @@ def survey() -> Survey:
     settings = load_settings()
     plan, loader = make_plan()
     probes = {
-        probe.info.alias: probe for probe in preflight.probe_all(plan, settings.connect_timeout)
+        probe.info.alias: probe
+        for probe in preflight.probe_all(plan, settings.connect_timeout, writes=False)
     }
     plan = preflight.resolved(plan, probes.values())
     leaves = app_leaves(loader)

@@ -320,7 +320,8 @@ class AliasStatus:
     error: str = ""  # why the state could not be read, or what is wrong with the recorded history
 
 
-def _held() -> str | None:
+def never() -> str | None:
+    """No reason: a lock that is never lost, a run never asked to stop."""
     return None
 
 
@@ -333,7 +334,7 @@ class LockInfo:
     scope: str = ""
     # Asked before and after each migration: why the lock no longer holds (its connection died,
     # a DBA ended it), or None while it does.
-    lost: Callable[[], str | None] = field(default=_held, compare=False)
+    lost: Callable[[], str | None] = field(default=never, compare=False)
 
 
 @dataclass(frozen=True)

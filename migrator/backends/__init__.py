@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from django.db import connections
 
-from migrator.types import AliasInfo, LockInfo, Missing, Probe
+from migrator.types import AliasInfo, LockInfo, Missing, Probe, never
 
 LOCK_NAME = "django-migrator"
 
@@ -47,10 +47,6 @@ class ChangedMeanwhile(Exception):
     """Another run applied (or unapplied) the migration while this one waited to run it."""
 
 
-def _never() -> str | None:
-    return None
-
-
 def _ignore(holder: str) -> None:
     return None
 
@@ -61,7 +57,7 @@ class LockWait:
     name ends the wait with ``LockInterrupted``); ``waiting`` is told the holder once, when the
     lock is found taken."""
 
-    should_stop: Callable[[], str | None] = _never
+    should_stop: Callable[[], str | None] = never
     waiting: Callable[[str], None] = _ignore
 
 
@@ -115,7 +111,9 @@ class Guard:
 
 
 class Backend(Protocol):
-    def probe(self, info: AliasInfo, timeout: float) -> Probe: ...
+    # writes=False: only read (--plan, --check, --drift, the menu's status); a backend that would
+    # try something for real (SQLite: a file in the folder) asks instead.
+    def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe: ...
 
     def create(self, missing: Missing, timeout: float) -> None: ...
 

@@ -13,7 +13,7 @@ from migrator.types import AliasInfo, LockInfo, Missing, Probe
 
 
 class Generic:
-    def probe(self, info: AliasInfo, timeout: float) -> Probe:
+    def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         try:
             connections[info.alias].ensure_connection()
         except Exception as exc:

@@ -94,7 +94,7 @@ def _resolved(info: AliasInfo, database: str, connection: Any, port: str) -> Ali
 
 
 class MySQL:
-    def probe(self, info: AliasInfo, timeout: float) -> Probe:
+    def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         """Reachable, the version, read-only flags, and the database: NAME's exists; without
         NAME (OPTIONS['read_default_file'] names it, as Django allows) the server says which
         database the connection selected, and the returned probe's ``info`` carries its name."""

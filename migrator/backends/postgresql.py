@@ -141,7 +141,7 @@ def _recorded_elsewhere(guard: Guard) -> set[tuple[str, str]]:
 
 
 class PostgreSQL:
-    def probe(self, info: AliasInfo, timeout: float) -> Probe:
+    def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         options = connections[info.alias].settings_dict.get("OPTIONS") or {}
         # Malformed options: a ConfigurationError before connecting.
         configured = configured_value(options.get("options"))

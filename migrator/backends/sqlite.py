@@ -36,8 +36,14 @@ def _folder_refuses_files(folder: Path) -> str:
     return ""
 
 
+def _folder_denies_files(folder: Path) -> str:
+    """``_folder_refuses_files`` where nothing may be written (--plan, --check): the permission
+    bits for this user, which is what the system says without a try."""
+    return "" if os.access(folder, os.W_OK | os.X_OK) else "permission denied"
+
+
 class SQLite:
-    def probe(self, info: AliasInfo, timeout: float) -> Probe:
+    def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         path = database_file(info)
         version = sqlite3.sqlite_version
         if path is None:
@@ -52,7 +58,7 @@ class SQLite:
         read_only = ""
         if path.exists() and not os.access(path, os.W_OK):
             read_only = f"{path} is not writable"
-        refused = _folder_refuses_files(folder)
+        refused = _folder_refuses_files(folder) if writes else _folder_denies_files(folder)
         problems: tuple[str, ...] = ()
         if refused:
             problems = (

@@ -19,12 +19,13 @@ from migrator.cli import doctor as doctor_cli
 from migrator.cli import drift as drift_cli
 from migrator.cli.options import CommandOptions, add_arguments, command_options, refuse_conflicts
 from migrator.cli.output import Output
+from migrator.doctor import system_checks
 from migrator.exceptions import MigratorError, RunError, ScrubbedCause
 from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import run_plan
 from migrator.project.databases import passwords
 from migrator.render import Line
-from migrator.text import secrets_of
+from migrator.text import plural, secrets_of
 from migrator.types import Progress, RunOptions, Selection, StepResult
 
 
@@ -98,8 +99,11 @@ class OrchestrateCommand(BaseCommand):
                 return
             if doctor_cli.run_instead(self.output, options):  # --doctor, --graph
                 return
-            doctor_cli.run_checks(self.output, self.check, options)
-            self.orchestrate(self._opts)
+            # The routing doctor's findings are found once for the checks before the run and
+            # those on its databases after preflight.
+            with system_checks.checked_by_a_run():
+                doctor_cli.run_checks(self.output, self.check, options)
+                self.orchestrate(self._opts)
         except MigratorError as error:
             self._fail(error)
 
@@ -137,7 +141,7 @@ class OrchestrateCommand(BaseCommand):
                     else ""
                 )
                 raise RunError(
-                    f"{pending} migration{'s' if pending != 1 else ''} pending on "
+                    f"{plural(pending, 'migration')} pending on "
                     f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
                 )
             return
@@ -166,7 +170,7 @@ class OrchestrateCommand(BaseCommand):
         if stop.signal:
             applied = sum(len(r.applied) for r in results)
             raise RunError(
-                f"Interrupted by {stop.signal}: {applied} migration{'s' if applied != 1 else ''} "
+                f"Interrupted by {stop.signal}: {plural(applied, 'migration')} "
                 "applied, the current one finished or rolled back, locks released. Run again to "
                 "continue.",
                 exit_code=128 + stop.number,
@@ -190,7 +194,7 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
     skipped = sum(1 for r in results if r.status == "skipped")
     what = "; ".join(render.problem_lines(failed))
     return (
-        f"{what}. {skipped} dependent step{'s' if skipped != 1 else ''} skipped. Fix the cause "
+        f"{what}. {plural(skipped, 'dependent step')} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."
     )
 

@@ -31,6 +31,7 @@ from migrator.planning.graph import build_graph
 from migrator.project import operations
 from migrator.project.databases import alias_infos, alias_names, mirrors
 from migrator.project.loader import app_dependencies, load_migrations, migrated_app_labels
+from migrator.text import plural
 from migrator.types import Node, Plan, PlanState, Step
 
 
@@ -56,7 +57,7 @@ def show_doctor(output: Output, *, json_output: bool) -> None:
     if errors:
         count = sum(1 for finding in findings if finding.is_error)
         raise CommandError(
-            f"The routing doctor found {count} error{'s' if count != 1 else ''} "
+            f"The routing doctor found {plural(count, 'error')} "
             f"({', '.join(errors)}). {output.name} refuses to migrate until "
             f"{'it is' if count == 1 else 'they are'} fixed (or --skip-checks is passed).",
             returncode=1,
@@ -99,12 +100,14 @@ def run_checks(output: Output, check: Callable[..., None], options: Mapping[str,
     if options.get("skip_checks"):
         return
     aliases = alias_names()
-    # E007/I001/W006 are left out: the planner refuses a cycle itself before touching anything.
-    errors = [finding for finding in system_checks.doctor(migrations=False) if finding.is_error]
+    with system_checks.checked_by_a_run():
+        # E007/I001/W006 are left out: the planner refuses a cycle itself before touching anything.
+        findings = system_checks.doctor(migrations=False)
+    errors = [finding for finding in findings if finding.is_error]
     if errors:
         raise ChecksFailed(doctor_render.refusal_message(errors, aliases, output.name))
     try:
-        with system_checks.migrations_checked_by_planner():
+        with system_checks.checked_by_a_run():
             # databases=[]: every Django gives the checks no alias (None would mean all of them
             # from Django 6.1 on, and the model checks would connect to each).
             check(databases=[])
@@ -128,7 +131,7 @@ def database_checks(output: Output, aliases: list[str]) -> None:
     the run before its first migration."""
     if not aliases:
         return
-    with system_checks.migrations_checked_by_planner():
+    with system_checks.checked_by_a_run():
         without = django_checks.run_checks(databases=[])
         found = [
             issue

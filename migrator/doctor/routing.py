@@ -38,7 +38,7 @@ from migrator.project.routing import (
     db_for,
     model_aliases,
 )
-from migrator.text import join, quoted
+from migrator.text import join, plural, quoted
 from migrator.types import Finding
 
 
@@ -285,7 +285,7 @@ def _chosen_with_using(
     """W004/W005 when no router defines db_for_write/db_for_read: one finding for the project."""
     check = {"write": "migrator.W004", "read": "migrator.W005"}[action]
     listed = [f"{model._meta.label} ({join(homes)})" for model, homes in models]
-    count = f"{len(models)} model{'s' if len(models) != 1 else ''}"
+    count = plural(len(models), "model")
     return Finding(
         id=check,
         level="warning",

@@ -38,7 +38,7 @@ _MESSAGE_CLASSES: dict[str, Callable[..., checks.CheckMessage]] = {
 def doctor(app_labels: Collection[str] | None = None, *, migrations: bool = True) -> list[Finding]:
     """Every finding not silenced by ``SILENCED_SYSTEM_CHECKS``; ``migrations=False`` leaves out
     the checks that load the migration files (E007, I001, W006, W007)."""
-    found = routing_findings(app_labels) + module_findings(app_labels)
+    found = _routing_findings(app_labels) + module_findings(app_labels)
     if migrations:
         found += migration_findings(app_labels)
     return unsilenced(found)
@@ -70,12 +70,28 @@ def messages(findings: Sequence[Finding]) -> list[checks.CheckMessage]:
 
 
 @contextmanager
-def migrations_checked_by_planner() -> Iterator[None]:
-    token = _planner_checks_migrations.set(True)
+def checked_by_a_run() -> Iterator[None]:
+    """While a command that plans runs the system checks (before a run, and on the databases
+    after preflight): the migration-file checks are left out (its planner refuses a cycle
+    itself), and the routing findings are found once, not once per pass of Django's checks."""
+    planner = _planner_checks_migrations.set(True)
+    shared = _routing_cache.get()  # an enclosing run's, empty or not
+    cache = _routing_cache.set({} if shared is None else shared)
     try:
         yield
     finally:
-        _planner_checks_migrations.reset(token)
+        _planner_checks_migrations.reset(planner)
+        _routing_cache.reset(cache)
+
+
+def _routing_findings(app_labels: Collection[str] | None) -> list[Finding]:
+    cache = _routing_cache.get()
+    if cache is None:
+        return routing_findings(app_labels)
+    key = None if app_labels is None else frozenset(app_labels)
+    if key not in cache:
+        cache[key] = routing_findings(app_labels)
+    return list(cache[key])
 
 
 def _labels(app_configs: Sequence[AppConfig] | None) -> set[str] | None:
@@ -86,7 +102,7 @@ def _labels(app_configs: Sequence[AppConfig] | None) -> set[str] | None:
 def check_routing(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    return _check_messages(routing_findings(_labels(app_configs)))
+    return _check_messages(_routing_findings(_labels(app_configs)))
 
 
 # An unimportable MIGRATION_MODULES entry is an error for a deploy (Django's migrate fails on it),
@@ -115,4 +131,8 @@ def check_migration_graph(
 # cycle itself before touching anything, so loading the migration files twice is not needed.
 _planner_checks_migrations: ContextVar[bool] = ContextVar(
     "migrator_planner_checks_migrations", default=False
+)
+# Set by checked_by_a_run: the routing findings per set of app labels (None: every app).
+_routing_cache: ContextVar[dict[frozenset[str] | None, list[Finding]] | None] = ContextVar(
+    "migrator_routing_findings", default=None
 )

@@ -79,6 +79,14 @@ def _repair_alias(
                         RepairResult(item, "skipped", "not made: the repair before it failed")
                     )
                     continue
+                lost = lock.lost()
+                if lost:  # another run may hold the alias now: write nothing more
+                    error = (
+                        f"LockLost: lock lost on {alias} before this repair: {lost}. Nothing "
+                        "more was changed; run --drift again"
+                    )
+                    results.append(RepairResult(item, "failed", error, lock.waited))
+                    continue
                 if item not in check.repairs:
                     results.append(
                         RepairResult(

@@ -36,6 +36,7 @@ from migrator.types import (
     StepResult,
     StepState,
     StepStatus,
+    never,
 )
 
 ProgressCallback = Callable[[Progress], None]
@@ -61,10 +62,6 @@ _ACTIONS = {
 
 
 def ignore_progress(progress: Progress) -> None:
-    return None
-
-
-def never() -> str | None:
     return None
 
 

@@ -29,7 +29,6 @@ from migrator.execution.step import (
     ProgressCallback,
     first_on_alias,
     log_result,
-    never,
     run_step,
     scrubbed_traceback,
 )
@@ -45,6 +44,7 @@ from migrator.types import (
     Step,
     StepResult,
     StepState,
+    never,
 )
 
 

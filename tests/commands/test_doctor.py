@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from migrator.doctor import system_checks
+from migrator.doctor import routing, system_checks
 from migrator.doctor.migrations import migration_findings
 from migrator.doctor.routing import routing_findings
 from migrator.types import Finding
@@ -672,3 +672,25 @@ def test_a_disabled_migration_module_is_fine(sqlite_project: Path) -> None:
     assert (err, code) == ("", 0)
     # legacy's migrations disabled: 22 migrations, each recorded on the 4 migrated aliases.
     assert out.splitlines()[-1] == "Done: 21 migrations applied, 67 only recorded on 4 databases."
+
+
+def test_a_run_finds_the_routing_findings_once(
+    sqlite_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks before a run and Django's checks on its databases after preflight (each a
+    pass over every registered check) share one search for routing mistakes: the routers are
+    asked once per model and alias, not once per pass."""
+    calls: list[object] = []
+    find = routing.routing_findings
+
+    def counted(app_labels: object = None) -> list[Finding]:
+        calls.append(app_labels)
+        return find(app_labels)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(system_checks, "routing_findings", counted)
+    _, err, code = run("migrate_all", interactive=False, skip_checks=False)
+    assert (code, err) == (0, "")
+    assert calls == [None]
+    calls.clear()
+    assert system_checks.doctor() == []  # outside a run: found again
+    assert calls == [None]

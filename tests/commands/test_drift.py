@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
 from migrator import drift
@@ -801,3 +802,37 @@ def test_a_migration_that_renames_an_older_table_is_not_unrecorded(sqlite_projec
         "shown.\n"
     )
     assert files(sqlite_project) == before
+
+
+def test_a_repair_stops_when_its_lock_is_lost(
+    sqlite_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two repairs on default; while the first writes, the lock file is removed (an operator
+    cleaning up, say): the second is not made, so no other run can find its rows half changed."""
+    migrated(sqlite_project)
+    sql(
+        sqlite_project,
+        "default",
+        "DROP TABLE blog_post",
+        "DROP TABLE shop_product",
+        "DROP TABLE shop_order",
+    )
+    report = drift.detect(Selection(databases=("default",)))
+    assert [r.migrations[0] for r in report.repairs] == ["blog.0001_initial", "shop.0001_initial"]
+    lock_file = sqlite_project / "default.sqlite3.migrator-lock"
+    record_unapplied = MigrationRecorder.record_unapplied
+
+    def and_remove_the_lock_file(self: MigrationRecorder, app: str, name: str) -> None:
+        record_unapplied(self, app, name)
+        lock_file.unlink(missing_ok=True)
+
+    monkeypatch.setattr(MigrationRecorder, "record_unapplied", and_remove_the_lock_file)
+    first, second = drift.repair(report, lock_timeout=1)
+    assert first.status == "done"
+    assert (second.status, second.error) == (
+        "failed",
+        f"LockLost: lock lost on default before this repair: its lock file {lock_file} was "
+        "removed. Nothing more was changed; run --drift again",
+    )
+    assert "shop.0001_initial" in recorded("default")
+    assert not {"blog.0001_initial", "blog.0002_post_slug"} & recorded("default")

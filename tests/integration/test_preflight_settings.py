@@ -5,6 +5,7 @@ folder that takes no new file. Each case used to pass preflight and stop halfway
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from migrator.survey import survey
 from tests.conftest import aliases_pointed_at, sqlite_entry
 from tests.helpers import run
 from tests.integration.conftest import Servers
@@ -219,3 +221,20 @@ def test_an_sqlite_folder_that_takes_no_new_file_stops_preflight(sqlite_project:
     )
     assert database.read_bytes() == b""
     assert sorted(path.name for path in folder.iterdir()) == ["cache.sqlite3"]
+
+
+def test_modes_that_change_nothing_do_not_try_a_file_in_the_folder(sqlite_project: Path) -> None:
+    """A run tries a file in each SQLite folder for real (created and removed); --plan, --check,
+    --drift and the menu's status only ask the permission bits, so the folder is not written to
+    at all (its modification time stays)."""
+    for alias in ("default", "users_db", "analytics_db", "legacy_db", "cache_db"):
+        sqlite3.connect(sqlite_project / f"{alias}.sqlite3").close()
+    before = sqlite_project.stat().st_mtime_ns
+    for options in ({"plan_only": True}, {"check": True}, {"drift": True}):
+        run("migrate_all", **options)
+        assert sqlite_project.stat().st_mtime_ns == before, options
+    survey()
+    assert sqlite_project.stat().st_mtime_ns == before
+    _, err, code = run("migrate_all", interactive=False)
+    assert (code, err) == (0, "")
+    assert sqlite_project.stat().st_mtime_ns != before  # a run writes: its probe, lock, journal

@@ -18,7 +18,6 @@ OPT_OUT = 'To run anyway, at your own risk, set MIGRATOR = {"ALLOW_UNTESTED_DJAN
     [
         (4, 2, 0, "final", 0),
         (4, 2, 30, "final", 0),
-        (5, 0, 14, "final", 0),  # in the range, between two tested series
         (5, 2, 19, "final", 0),
         (6, 0, 10, "final", 0),
         (6, 1, 0, "alpha", 0),  # a pre-release of a tested series
@@ -37,8 +36,8 @@ def test_a_newer_series_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(django, "VERSION", (6, 2, 1, "final", 0))
     message = (
         f"Django 6.2.1 is installed, but django-migrate-all {__version__} is tested with Django "
-        "4.2 to 6.1 only: it runs migrations through Django internals that an untested Django may "
-        "have changed. Install a tested Django (pip install 'Django>=4.2,<6.2'), or upgrade "
+        "4.2, 5.2, 6.0 and 6.1 only: it runs migrations through Django internals that an untested Django may "
+        "have changed. Install a tested Django (pip install 'Django>=4.2,!=5.0.*,!=5.1.*,<6.2'), or upgrade "
         "django-migrate-all (pip install --upgrade django-migrate-all) to a release tested with "
         f"Django 6.2. {OPT_OUT}"
     )
@@ -65,10 +64,26 @@ def test_an_older_series_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(django, "VERSION", (4, 1, 13, "final", 0))
     assert django_compat.untested_django() == (
         f"Django 4.1.13 is installed, but django-migrate-all {__version__} is tested with Django "
-        "4.2 to 6.1 only: it runs migrations through Django internals that an untested Django may "
-        "have changed. Upgrade Django to a tested series (pip install 'Django>=4.2,<6.2'). "
+        "4.2, 5.2, 6.0 and 6.1 only: it runs migrations through Django internals that an untested Django may "
+        "have changed. Upgrade Django to a tested series (pip install 'Django>=4.2,!=5.0.*,!=5.1.*,<6.2'). "
         f"{OPT_OUT}"
     )
+
+
+def test_a_series_between_two_tested_ones_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5.0 and 5.1 lie between tested series, but the matrix does not run them."""
+    monkeypatch.setattr(django, "VERSION", (5, 1, 4, "final", 0))
+    assert django_compat.untested_django() == (
+        f"Django 5.1.4 is installed, but django-migrate-all {__version__} is tested with Django "
+        "4.2, 5.2, 6.0 and 6.1 only: it runs migrations through Django internals that an untested "
+        "Django may have changed. Install a tested Django (pip install "
+        f"'Django>=4.2,!=5.0.*,!=5.1.*,<6.2'). {OPT_OUT}"
+    )
+    monkeypatch.setattr(django, "VERSION", (5, 0, 0, "final", 0))
+    assert django_compat.untested_django() is not None
+    for series in django_compat.TESTED_SERIES:
+        monkeypatch.setattr(django, "VERSION", (*series, 0, "final", 0))
+        assert django_compat.untested_django() is None
 
 
 def test_the_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
