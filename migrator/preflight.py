@@ -82,9 +82,10 @@ def scope(info: AliasInfo, probe: Probe | None = None) -> tuple[str, ...]:
         # GET_LOCK is per server and database; with lower_case_table_names, "App" is "app".
         return ("mysql", info.name.lower())
     if info.vendor == "postgresql" and probe is not None and probe.schema:
-        # The advisory lock is keyed by the database and the first existing schema of
-        # current_schemas, which is what the probe read as probe.schema.
-        return ("postgresql", info.name, probe.schema)
+        # The advisory lock is keyed by current_database() and the first existing schema of
+        # current_schemas, which is what the probe read (probe.database, probe.schema): a
+        # PgBouncer alias and the database's own name get one scope, as they get one lock.
+        return ("postgresql", probe.database or info.name, probe.schema)
     return (info.vendor, info.name)
 
 

@@ -304,6 +304,9 @@ class Probe:
     missing: tuple[Missing, ...] = ()  # --create-schemas can create these
     problems: tuple[str, ...] = ()  # blocking problems that need a person
     user: str = ""  # PostgreSQL: the session's current_user, what "$user" in search_path stands for
+    # PostgreSQL: current_database(), the database the server says it is (NAME may be a
+    # PgBouncer alias or a service's); what the migration lock is keyed by.
+    database: str = ""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,9 +110,12 @@ def _config(
     pool_mode: PoolMode,
     default_pool_size: int,
     ignore_startup_parameters: str,
+    aliases: Mapping[str, str],
 ) -> str:
+    entries = {**{name: name for name in names}, **aliases}
     databases = "\n".join(
-        f"{name} = host={PG['host']} port={PG['port']} dbname={name}" for name in names
+        f"{name} = host={PG['host']} port={PG['port']} dbname={real}"
+        for name, real in entries.items()
     )
     return f"""\
 [databases]
@@ -145,6 +148,7 @@ def bouncer(
     default_pool_size: int = 3,
     ignore_startup_parameters: str = "extra_float_digits",
     users: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> Iterator[Bouncer]:
     """PgBouncer in front of 127.0.0.1:5432 for the databases ``names``, on a free port.
 
@@ -153,13 +157,22 @@ def bouncer(
     applies); without, it refuses the client: "unsupported startup parameter: options".
     ``default_pool_size``: server connections per database, all opened before this yields.
     ``users``: roles that may log in besides the superuser.
+    ``aliases``: PgBouncer database names for databases of other names (alias -> database).
     Shows PgBouncer's log when it does not start, and when the body fails.
     """
     binary = pgbouncer_binary()
     folder = Path(tempfile.mkdtemp(prefix="migrator-pgbouncer-"))
     port = free_port()
     (folder / "pgbouncer.ini").write_text(
-        _config(names, folder, port, pool_mode, default_pool_size, ignore_startup_parameters)
+        _config(
+            names,
+            folder,
+            port,
+            pool_mode,
+            default_pool_size,
+            ignore_startup_parameters,
+            aliases or {},
+        )
     )
     logins = dict.fromkeys((str(PG["user"]), *users))  # auth_type trust: any password
     (folder / "userlist.txt").write_text("".join(f'"{user}" ""\n' for user in logins))

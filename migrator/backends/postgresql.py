@@ -215,6 +215,7 @@ class PostgreSQL:
             missing=tuple(Missing(info.alias, "schema", name) for name in create),
             problems=tuple(problem for problem in problems if problem),
             user=str(user),
+            database=str(database),
         )
 
     def create(self, missing: Missing, timeout: float) -> None:

@@ -23,10 +23,11 @@ from migrator.doctor import system_checks
 from migrator.exceptions import MigratorError, RunError, ScrubbedCause
 from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import run_plan
+from migrator.execution.step import ProgressCallback
 from migrator.project.databases import passwords
 from migrator.render import Line
 from migrator.text import plural, secrets_of
-from migrator.types import Progress, RunOptions, Selection, StepResult
+from migrator.types import PlanState, Progress, RunOptions, Selection, StepResult
 
 
 class OrchestrateCommand(BaseCommand):
@@ -145,24 +146,11 @@ class OrchestrateCommand(BaseCommand):
                     f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
                 )
             return
-        if not opts.skip_checks:  # the database checks, now that preflight has passed
-            aliases = doctor_cli.migrated_aliases(state, force_migrate=opts.run.force_migrate)
-            doctor_cli.database_checks(self.output, aliases)
+        check_databases(self.output, opts, state)
         plan_lines = render.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        with StopOnSignal(notify=lambda name: say_stopping(self.output, name)) as stop:
-            options = replace(
-                api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
-            )
-            results = run_plan(
-                state,
-                options,
-                self._progress,
-                parallel=opts.parallel,
-                fail_fast=opts.fail_fast,
-                loader=prepared.loader,
-            )
+        results, stop = run_prepared(self.output, opts, prepared, self._progress)
         self.emit(render.summary_lines(state, results))
         ok = all(r.status in ("applied", "up-to-date") for r in results)
         if opts.json:
@@ -197,6 +185,36 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
         f"{what}. {plural(skipped, 'dependent step')} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."
     )
+
+
+def check_databases(output: Output, opts: CommandOptions, state: PlanState) -> None:
+    """Before a run's first migration, once preflight has passed (unless --skip-checks): Django's
+    system checks on the databases it migrates."""
+    if not opts.skip_checks:
+        aliases = doctor_cli.migrated_aliases(state, force_migrate=opts.run.force_migrate)
+        doctor_cli.database_checks(output, aliases)
+
+
+def run_prepared(
+    output: Output, opts: CommandOptions, prepared: api.Prepared, progress: ProgressCallback
+) -> tuple[tuple[StepResult, ...], StopOnSignal]:
+    """Run a prepared plan as ``migrate_all`` and the menu run it (after ``check_databases``):
+    the steps, SIGINT/SIGTERM asking them to stop between two migrations (said on stderr).
+    Returns the results and the signal handler, which says whether a signal stopped the run."""
+    state = prepared.state
+    with StopOnSignal(notify=lambda name: say_stopping(output, name)) as stop:
+        options = replace(
+            api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
+        )
+        results = run_plan(
+            state,
+            options,
+            progress,
+            parallel=opts.parallel,
+            fail_fast=opts.fail_fast,
+            loader=prepared.loader,
+        )
+    return results, stop
 
 
 def say_stopping(output: Output, name: str) -> None:

@@ -8,6 +8,8 @@ unless ``--noinput``; without a terminal to ask on it refuses (exit 2) before an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from migrator import drift
 from migrator.cli import output as output_module
 from migrator.cli.options import CommandOptions
@@ -15,6 +17,7 @@ from migrator.cli.output import Output
 from migrator.drift import render as drift_render
 from migrator.exceptions import RunError, UsageError
 from migrator.render import Line
+from migrator.types import DriftReport, RepairResult
 
 
 def run_instead(output: Output, opts: CommandOptions) -> bool:
@@ -53,13 +56,22 @@ def show(output: Output, opts: CommandOptions, *, repair: bool, interactive: boo
         if opts.json:
             output.write_json(drift_render.document(report, repairing=True))
         raise RunError(drift_render.repair_failure_message(report, (), None))
-    results = drift.repair(report, lock_timeout=opts.run.lock_timeout, command=name)
-    output.emit(drift_render.result_lines(results))
-    after = drift.detect(opts.selection, command=name)
-    output.emit(drift_render.after_lines(after, results, name))
+    results, after = repair_and_check_again(report, opts, name, output.emit)
     if opts.json:
         output.write_json(
             drift_render.document(report, results=results, after=after, repairing=True)
         )
     if after.findings or any(result.status != "done" for result in results):
         raise RunError(drift_render.repair_failure_message(report, results, after))
+
+
+def repair_and_check_again(
+    report: DriftReport, opts: CommandOptions, name: str, show: Callable[[list[Line]], None]
+) -> tuple[tuple[RepairResult, ...], DriftReport]:
+    """Make the report's repairs, then check again: what ``--drift --repair`` and the menu do
+    once the repairs are confirmed."""
+    results = drift.repair(report, lock_timeout=opts.run.lock_timeout, command=name)
+    show(drift_render.result_lines(results))
+    after = drift.detect(opts.selection, command=name)
+    show(drift_render.after_lines(after, results, name))
+    return results, after

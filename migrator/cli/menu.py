@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrator import api, drift, render
-from migrator.cli import doctor as doctor_cli
-from migrator.cli.command import OrchestrateCommand, StopOnSignal, say_stopping
+from migrator.cli.command import OrchestrateCommand, check_databases, run_prepared
+from migrator.cli.drift import repair_and_check_again
 from migrator.cli.options import CommandOptions
 from migrator.cli.prompts import Choice, Prompter, terminal_prompter
 from migrator.doctor import render as doctor_render
 from migrator.doctor import system_checks
 from migrator.drift import render as drift_render
 from migrator.exceptions import MigratorError, PreflightError, UsageError
-from migrator.execution.schedule import run_plan
 from migrator.project.databases import alias_names
 from migrator.render import Line
 from migrator.survey import Survey, survey
@@ -277,10 +276,7 @@ class Menu:
         if not answer:
             self.show(Line("Nothing was changed.", "notice"))
             return
-        results = drift.repair(found, lock_timeout=self.opts.run.lock_timeout, command=name)
-        self.show(drift_render.result_lines(results))
-        after = drift.detect(Selection(), command=name)
-        self.show(drift_render.after_lines(after, results, name))
+        repair_and_check_again(found, replace(self.opts, selection=Selection()), name, self.show)
 
     # -- shared steps -----------------------------------------------------------------------
     def _migrate_selection(self, selection: Selection, what: str) -> None:
@@ -358,10 +354,7 @@ class Menu:
         """``run_plan`` as ``migrate_all`` runs it (``StopOnSignal``, ``--parallel``,
         ``--fail-fast``), with the progress lines and the summary. Ctrl-C stops the run before
         the next migration; the locks' context managers release every lock."""
-        state = prepared.state
-        if not self.opts.skip_checks:  # the database checks, as before a run of migrate_all
-            aliases = doctor_cli.migrated_aliases(state, force_migrate=self.opts.run.force_migrate)
-            doctor_cli.database_checks(self.command.output, aliases)
+        check_databases(self.command.output, self.opts, prepared.state)
         applied: list[PendingMigration] = []
 
         def progress(event: Progress) -> None:
@@ -372,19 +365,7 @@ class Menu:
                 self.show(line)
 
         try:
-            with StopOnSignal(notify=self._stopping) as stop:
-                options = replace(
-                    api.resolve_options(self.opts.run, prepared.settings),
-                    should_stop=stop.requested,
-                )
-                results = run_plan(
-                    state,
-                    options,
-                    progress,
-                    parallel=self.opts.parallel,
-                    fail_fast=self.opts.fail_fast,
-                    loader=prepared.loader,
-                )
+            results, _ = run_prepared(self.command.output, self.opts, prepared, progress)
         except KeyboardInterrupt:  # a second Ctrl-C: the running migration was cut short
             self.show(
                 Line(
@@ -394,11 +375,7 @@ class Menu:
                 )
             )
             return
-        self.show(render.summary_lines(state, results))
-
-    def _stopping(self, name: str) -> None:
-        """Said when the first SIGINT/SIGTERM arrives (from the signal handler)."""
-        say_stopping(self.command.output, name)
+        self.show(render.summary_lines(prepared.state, results))
 
 
 def _alias_mark(row: AliasStatus) -> str:

@@ -26,6 +26,11 @@ from typing import Any
 
 import pytest
 
+from migrator import preflight
+from migrator.backends import backend
+from migrator.execution.workers import overlap
+from migrator.project.databases import alias_infos
+from tests.conftest import aliases_pointed_at
 from tests.helpers import OUTPUTS, every_migration, manage, manage_background
 from tests.pgbouncer import PoolMode, bouncer
 from tests.servers import pg_connect, pg_databases, pg_entry, pg_recorded, pg_tables
@@ -393,3 +398,21 @@ def test_a_run_whose_lock_connection_dies_stops_before_the_next_migration(
         assert sorted(pg_recorded(db)) == EVERY
         assert "is_active" in columns(db, "users_user")
         assert len(gate_rows(db)) == 1  # users.0002_gate committed once, by one of the two
+
+
+def test_a_pgbouncer_alias_and_the_database_it_names_get_one_scope(unblocked: None) -> None:
+    """--parallel never runs two steps at once on one target: NAME "<db>_pool" (a PgBouncer
+    database alias) and NAME "<db>" (direct) are one database, as current_database() says and as
+    the migration lock is keyed; their scopes are equal, so they never run at once."""
+    with pg_databases(1) as (db,), bouncer([db], aliases={f"{db}_pool": db}) as pgb:
+        entries = {"default": pg_entry(db), "users_db": pgb.entry(f"{db}_pool")}
+        with aliases_pointed_at(entries):
+            infos = {info.alias: info for info in alias_infos()}
+            scopes = []
+            for alias in ("default", "users_db"):
+                probe = backend("postgresql").probe(infos[alias], 5)
+                assert probe.database == db, probe
+                scopes.append(preflight.scope(probe.info, probe))
+        assert infos["users_db"].name == f"{db}_pool"
+        assert scopes[0] == scopes[1] == ("postgresql", db, "public")
+        assert overlap(scopes[0], scopes[1])
