@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from migrator import api, drift, render
+from migrator import api, drift, preflight, render
 from migrator.cli.command import OrchestrateCommand, check_databases, run_prepared
 from migrator.cli.drift import repair_and_check_again
 from migrator.cli.options import CommandOptions
@@ -354,6 +354,10 @@ class Menu:
         """``run_plan`` as ``migrate_all`` runs it (``StopOnSignal``, ``--parallel``,
         ``--fail-fast``), with the progress lines and the summary. Ctrl-C stops the run before
         the next migration; the locks' context managers release every lock."""
+        # The plan was prepared to be shown (a dry run, which writes nothing); now that the run is
+        # confirmed, preflight tries what only a write shows (an SQLite folder that takes files).
+        plan = prepared.state.plan
+        preflight.check(preflight.probe_all(plan, prepared.settings.connect_timeout), create=False)
         check_databases(self.command.output, self.opts, prepared.state)
         applied: list[PendingMigration] = []
 

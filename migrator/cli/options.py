@@ -246,6 +246,12 @@ def mode_of(options: Mapping[str, Any]) -> Mode:
     return "plan" if options.get("plan_only") else "run"
 
 
+def _given(value: object) -> bool:
+    """Whether an option was given: anything but its argparse default (None, False, an empty
+    list; call_command may pass a tuple). 0 is a value: --lock-timeout 0 is given."""
+    return value is not None and value is not False and value != [] and value != ()
+
+
 def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
     """Every combination of options that makes no sense, refused before anything runs: one
     report at a time, each option only in the modes that use it (``OPTIONS``), and the pairs
@@ -261,7 +267,7 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
         )
     mode = mode_of(options)
     for option in OPTIONS:
-        if mode in option.refused_in and options.get(option.dest) not in (None, False, []):
+        if mode in option.refused_in and _given(options.get(option.dest)):
             raise UsageError(
                 option.messages.get(mode)
                 or f"{_WHAT[mode]}, so {option.flags[0]} makes no sense with it; drop one of them."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.apps.registry import Apps
 from django.db.migrations.graph import MigrationGraph
@@ -55,6 +56,7 @@ class Origins:
             if isinstance(operation, SeparateDatabaseAndState):
                 self.trace(key, operation.state_operations)
             elif isinstance(operation, CreateModel):
+                self._forget(app, operation.name_lower)  # a model created again starts afresh
                 self.models[(app, operation.name_lower)] = key
                 for name, _field in operation.fields:
                     self.fields[(app, operation.name_lower, name)] = key
@@ -71,9 +73,15 @@ class Origins:
                     first = self.renamed.pop((app, model, old), (old, key))[0]
                     self.renamed[(app, model, new)] = (first, key)
             elif isinstance(operation, DeleteModel):
-                self.models.pop((app, operation.name_lower), None)
+                self._forget(app, operation.name_lower)
             elif isinstance(operation, RenameModel):
                 self._rename(app, operation.old_name_lower, operation.new_name_lower)
+
+    def _forget(self, app: str, model: str) -> None:
+        self.models.pop((app, model), None)
+        for table in (self.fields, self.renamed):
+            for key in [key for key in table if key[:2] == (app, model)]:
+                del table[key]
 
     def _rename(self, app: str, old: str, new: str) -> None:
         origin = self.models.pop((app, old), None)
@@ -95,7 +103,7 @@ class Table:
     columns: tuple[str, ...]
     origin: MigrationKey | None  # the migration that creates the table
     column_origins: tuple[MigrationKey | None, ...]  # per column: the migration that adds it
-    # Per column: for a renamed field, the name it was added with and the migration renaming it.
+    # Per column: for a renamed field, the column it was added as and the migration renaming it.
     column_renames: tuple[tuple[str, MigrationKey] | None, ...] = ()
 
 
@@ -157,7 +165,9 @@ def tables_of(apps: Apps, app_labels: Sequence[str], alias: str, origins: Origin
                 columns=tuple(str(f.column) for f in fields),
                 origin=origins.models.get(model_key),
                 column_origins=tuple(origins.fields.get((*model_key, f.name)) for f in fields),
-                column_renames=tuple(origins.renamed.get((*model_key, f.name)) for f in fields),
+                column_renames=tuple(
+                    _added_as(f, origins.renamed.get((*model_key, f.name))) for f in fields
+                ),
             )
         )
         for m2m in meta.local_many_to_many:
@@ -216,3 +226,16 @@ class Project:
 
 def _label(key: MigrationKey | None) -> str:
     return f"{key[0]}.{key[1]}" if key else ""
+
+
+def _added_as(
+    field: Any, rename: tuple[str, MigrationKey] | None
+) -> tuple[str, MigrationKey] | None:
+    """For a renamed field, the column the migration that added it created (what sqlmigrate of
+    that migration shows) and the migration that renamed it; None when the column kept its name
+    (never renamed, or a db_column that a field rename does not change)."""
+    if rename is None or field.db_column:
+        return None
+    added = field.clone()
+    added.set_attributes_from_name(rename[0])
+    return (str(added.column), rename[1]) if added.column != field.column else None

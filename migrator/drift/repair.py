@@ -109,6 +109,12 @@ def _repair_alias(
                             for label in item.migrations:
                                 for app, name in _rows(check.graph, label):
                                     recorder.record_applied(app, name)
+                        lost = lock.lost()
+                        if lost:  # lost while writing: roll this repair back too
+                            raise LockLost(
+                                f"lock lost on {alias} during this repair: {lost}. It was "
+                                "rolled back; run --drift again"
+                            )
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {first_line(exc)}"
                     results.append(RepairResult(item, "failed", error, lock.waited))
@@ -122,3 +128,7 @@ def _repair_alias(
         made = {result.repair for result in results}
         results += [RepairResult(item, "failed", error) for item in todo if item not in made]
     return results
+
+
+class LockLost(Exception):
+    """The alias's lock no longer holds while a repair writes: the repair is rolled back."""

@@ -8,12 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Callable
-
-# In a --parallel worker, its signal handler (WorkerStop): there a second SIGINT cuts the running
-# migration short and ends the step, reported as interrupted.
-_WORKER_STOP: WorkerStop | None = None
-
+from collections.abc import Iterator
 
 # The pids of this process's running workers, and how many messages each was sent: each stop
 # signal the command receives is passed on from its signal handler at once (cli.StopOnSignal).
@@ -38,7 +33,9 @@ def tell_workers(name: str) -> None:
     number = _worker_signals()[name]
     for pid in list(WORKERS):
         TOLD[pid] = TOLD.get(pid, 0) + 1
-        with contextlib.suppress(ProcessLookupError):
+        # Gone already (its result not read yet), or, in theory, its pid reused by a process of
+        # another user: nothing to tell, and never an error raised in a signal handler.
+        with contextlib.suppress(OSError):
             os.kill(pid, number)
 
 
@@ -57,16 +54,20 @@ class WorkerStop:
         self.signal: str | None = None
         self.sigints = 0  # sent to the worker directly
         self.interrupted = False
-        self.running: Callable[[], bool] = lambda: False  # a migration runs (set by run_step)
+        # Inside a migration's guard, before its commit (run_step sets it): only then does a
+        # second Ctrl-C cut something short.
+        self.running = False
 
     def __call__(self, number: int, frame: object) -> None:
         self.sigints += number == signal.SIGINT
-        name = "SIGINT" if number in (signal.SIGINT, signal.SIGUSR1) else "SIGTERM"
+        name = (
+            "SIGTERM" if number == signal.SIGTERM else "SIGINT"
+        )  # SIGUSR1/2: the command's SIGINT
         self.signal = self.signal or name
         at_once = number == signal.SIGUSR2 or self.sigints > 1
         # Only a running migration is cut short (once: never again while it rolls back); between
         # two, the stop request already ends the step before the next one (its lock released).
-        if at_once and self.running() and not self.interrupted:
+        if at_once and self.running and not self.interrupted:
             self.interrupted = True
             raise KeyboardInterrupt
 
@@ -92,3 +93,24 @@ def become_worker() -> WorkerStop:
 def worker_stop() -> WorkerStop | None:
     """This worker's handler; None outside a --parallel worker."""
     return _current
+
+
+@contextlib.contextmanager
+def migration_running() -> Iterator[None]:
+    """Around a migration inside its guard (run_step): a second Ctrl-C may cut it short only
+    here, never while it commits, after it failed, or while the worker reports its result."""
+    stop = _current
+    if stop is None:
+        yield
+        return
+    stop.running = True
+    try:
+        yield
+    finally:
+        stop.running = False
+
+
+def quiet_from_now_on() -> None:
+    """In a worker whose step is over: the stop signals wait, so that reporting the result is
+    never cut short (the worker exits right after)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, handled_in_workers())

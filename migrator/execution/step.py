@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.db import connections
@@ -24,7 +24,7 @@ from migrator.backends import (
     lock_timeout_error,
 )
 from migrator.conf import DEFAULT_LOCK_TIMEOUT
-from migrator.execution.signals import worker_stop
+from migrator.execution.signals import migration_running, worker_stop
 from migrator.project.databases import passwords
 from migrator.text import first_line, redact, secrets_of
 from migrator.types import (
@@ -211,8 +211,6 @@ def run_step(
     should_stop = options.should_stop or never
     tracker = _Tracker(state, report, should_stop, statements)
     in_worker = worker_stop()
-    if in_worker is not None:  # a second SIGINT cuts a running migration short, only that
-        in_worker.running = lambda: tracker.current is not None
     started = time.monotonic()
     error = None
     trace = ""
@@ -233,10 +231,13 @@ def run_step(
             waited = lock.waited
             tracker.lost = lock.lost
 
-            def guard(migration: Any, backwards: bool) -> AbstractContextManager[None]:
-                return vendor.guard(
-                    Guard(step.alias, lock.scope, migration, backwards, values, lock_timeout, wait)
+            @contextmanager
+            def guard(migration: Any, backwards: bool) -> Iterator[None]:
+                info = Guard(
+                    step.alias, lock.scope, migration, backwards, values, lock_timeout, wait
                 )
+                with vendor.guard(info), migration_running():
+                    yield
 
             with connections[step.alias].execute_wrapper(record_sql):
                 stop = should_stop()

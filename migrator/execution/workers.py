@@ -23,6 +23,7 @@ from migrator.execution.signals import (
     WORKERS,
     become_worker,
     handled_in_workers,
+    quiet_from_now_on,
     tell_workers,
 )
 from migrator.execution.step import (
@@ -172,72 +173,83 @@ def run_forked(
     waiting = list(steps)
     running: dict[Step, _Worker] = {}
     results: list[StepResult] = []
-    while waiting or running:
-        failed = next((r for r in results if r.status == "failed"), None)
-        if fail_fast and failed is not None:
-            for step in waiting:
-                result = StepResult(
-                    step,
-                    "skipped",
-                    error=f"not started: --fail-fast after {failed.step.alias} failed",
+    try:
+        while waiting or running:
+            failed = next((r for r in results if r.status == "failed"), None)
+            if fail_fast and failed is not None:
+                for step in waiting:
+                    result = StepResult(
+                        step,
+                        "skipped",
+                        error=f"not started: --fail-fast after {failed.step.alias} failed",
+                    )
+                    results.append(result)
+                    report(Progress("step-done", step, result=result))
+                waiting.clear()
+            stop = options.should_stop() if options.should_stop else None
+            if stop and waiting:  # a stop request: start no further worker
+                for step in waiting:
+                    result = StepResult(
+                        step, "skipped", error="not started: the run was interrupted"
+                    )
+                    results.append(result)
+                    report(Progress("step-done", step, result=result))
+                waiting.clear()
+            while len(running) < workers:
+                chosen = next_startable(waiting, running, scopes)
+                if chosen is None:
+                    break  # each waiting step shares its target with a running one
+                waiting.remove(chosen)
+                info = state.plan.alias_info(chosen.alias)
+                first = first_on_alias(state.state(chosen), options, started)
+                reader, writer = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_child,
+                    args=(state.state(chosen), info, options, writer, loader, first),
+                    daemon=False,
                 )
-                results.append(result)
-                report(Progress("step-done", step, result=result))
-            waiting.clear()
-        stop = options.should_stop() if options.should_stop else None
-        if stop and waiting:  # a stop request: start no further worker
-            for step in waiting:
-                result = StepResult(step, "skipped", error="not started: the run was interrupted")
-                results.append(result)
-                report(Progress("step-done", step, result=result))
-            waiting.clear()
-        while len(running) < workers:
-            chosen = next_startable(waiting, running, scopes)
-            if chosen is None:
-                break  # each waiting step shares its target with a running one
-            waiting.remove(chosen)
-            info = state.plan.alias_info(chosen.alias)
-            first = first_on_alias(state.state(chosen), options, started)
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_child,
-                args=(state.state(chosen), info, options, writer, loader, first),
-                daemon=False,
-            )
-            # No stop signal is handled between the fork and WORKERS naming the worker: the
-            # signal handler passes each signal on to every worker (tell_workers).
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, handled_in_workers())
-            try:
-                process.start()
-                WORKERS.add(cast(int, process.pid))  # started: it has one
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            writer.close()  # the child's end: once the child is gone, reading ends (EOFError)
-            running[chosen] = _Worker(process, reader, time.monotonic())
-        if not running:
-            continue
-        if stop and not TOLD:  # a stop asked for by the caller, not by a signal: pass it on
-            tell_workers("SIGTERM")
-        ready = multiprocessing.connection.wait([w.reader for w in running.values()], timeout=0.5)
-        for step, worker in list(running.items()):
-            if worker.reader not in ready:
+                # No stop signal is handled between the fork and WORKERS naming the worker: the
+                # signal handler passes each signal on to every worker (tell_workers).
+                blocked = signal.pthread_sigmask(signal.SIG_BLOCK, handled_in_workers())
+                try:
+                    process.start()
+                    WORKERS.add(cast(int, process.pid))  # started: it has one
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                writer.close()  # the child's end: once the child is gone, reading ends (EOFError)
+                running[chosen] = _Worker(process, reader, time.monotonic())
+            if not running:
                 continue
-            received = worker.receive(report)
-            if received is None:
-                continue  # a progress line
-            running.pop(step)
-            result = received
-            if received is _DIED:
-                result = _died(
-                    state.state(step),
-                    worker.process.exitcode,
-                    loader,
-                    str(worker.current or ""),
-                    time.monotonic() - worker.begun,
-                )
-                log_result(result)  # the worker could not log it
-            results.append(result)
-            report(Progress("step-done", step, result=result))
+            if stop and any(w.process.pid not in TOLD for w in running.values()):
+                tell_workers(
+                    "SIGTERM"
+                )  # a stop asked for by the caller, not by a signal: pass it on
+            ready = multiprocessing.connection.wait(
+                [w.reader for w in running.values()], timeout=0.5
+            )
+            for step, worker in list(running.items()):
+                if worker.reader not in ready:
+                    continue
+                received = worker.receive(report)
+                if received is None:
+                    continue  # a progress line
+                running.pop(step)
+                result = received
+                if received is _DIED:
+                    result = _died(
+                        state.state(step),
+                        worker.process.exitcode,
+                        loader,
+                        str(worker.current or ""),
+                        time.monotonic() - worker.begun,
+                    )
+                    log_result(result)  # the worker could not log it
+                results.append(result)
+                report(Progress("step-done", step, result=result))
+    finally:  # whatever ended the loop, its workers are no longer this run's to tell
+        for worker in running.values():
+            WORKERS.discard(worker.process.pid)
+            TOLD.pop(worker.process.pid, None)
     return results
 
 
@@ -297,6 +309,7 @@ def _child(
         error = f"{type(exc).__name__}: {first_line(exc)}"
         result = StepResult(state.step, "failed", error=error, traceback=scrubbed_traceback(exc))
     finally:
+        quiet_from_now_on()  # the step is over: no signal cuts the report short
         connections.close_all()
     writer.send(("result", result))
     writer.close()

@@ -13,11 +13,13 @@ from django.core import checks as django_checks
 from django.test import override_settings
 
 import migrator
+from migrator.backends import sqlite as sqlite_backend
 from tests.commands.test_doctor import CROSSDB
 from tests.commands.test_migrate_all import EXPECTED_RECORDED
 from tests.commands.test_system_checks import users_db_says
 from tests.conftest import PASSWORD, aliases_pointed_at, sqlite_entry
 from tests.helpers import ALIASES, recorded, run, summary_rows, table_rows, tables
+from tests.integration.test_preflight_settings import folder_taking_no_new_file
 from tests.interactive.driver import CTRL_C, DOWN, ENTER, TOP, MenuDriver, top
 
 # Two warnings (W002, W004) and two errors (E004: crossdb's keys to other aliases).
@@ -465,3 +467,27 @@ def test_only_the_menu_imports_questionary() -> None:
         if re.search(r"^\s*from migrator\.cli\.prompts import", path.read_text(), re.M)
     }
     assert prompts_importers == {"cli/menu.py"}
+
+
+def test_a_menu_run_tries_the_sqlite_folder_for_real(
+    menu: MenuDriver, sqlite_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The menu shows a plan prepared without writing anything (permission bits only); once a
+    run is confirmed, preflight tries a file in each SQLite folder as migrate_all does, so a
+    folder that takes no new file stops the run before its first migration, also where the
+    permission bits say yes (NFS root_squash, SELinux: simulated by the bits' answer)."""
+    monkeypatch.setattr(sqlite_backend, "_folder_denies_files", lambda folder: "")
+    folder = sqlite_project / "locked"
+    folder.mkdir()
+    database = folder / "users.sqlite3"
+    database.touch()
+    with (
+        aliases_pointed_at({"users_db": sqlite_entry(database)}),
+        folder_taking_no_new_file(folder) as reason,
+    ):
+        out, err, code = menu(top("Migrate one database"), DOWN, ENTER, "y", CTRL_C)
+    assert (err, code) == ("", 0), out
+    assert "Run 2 migrations, record 21 on 1 database?" in menu.messages(), out
+    assert f"cannot create files in the folder {folder} ({reason})" in out
+    assert "Applied" not in out
+    assert database.read_bytes() == b""

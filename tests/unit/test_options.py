@@ -131,3 +131,9 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:
     assert without_menu(options) is not menu
+
+
+def test_zero_is_a_value_and_an_empty_list_is_not() -> None:
+    with pytest.raises(UsageError, match=r"^--lock-timeout is for --drift --repair"):
+        refuse_conflicts({"drift": True, "lock_timeout": 0}, "X")
+    refuse_conflicts({"doctor": True, "databases": (), "apps": []}, "X")
