@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
@@ -11,7 +11,13 @@ from migrator import conf, django_compat, history, preflight
 from migrator.exceptions import PreflightError
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
-from migrator.planning.plan import build_plan, unordered_plan, upstream, validate_selection
+from migrator.planning.plan import (
+    build_plan,
+    expand_databases,
+    unordered_plan,
+    upstream,
+    validate_selection,
+)
 from migrator.project import operations, routing_cache
 from migrator.project.databases import alias_infos, alias_names, not_databases
 from migrator.project.loader import (
@@ -26,6 +32,7 @@ from migrator.project.loader import (
 from migrator.project.routing import check_write_routes
 from migrator.text import first_line, plural
 from migrator.types import (
+    AliasInfo,
     Missing,
     Node,
     PendingMigration,
@@ -44,6 +51,13 @@ def load_settings() -> conf.MigratorSettings:
     return conf.load({info.alias: info.vendor for info in alias_infos()})
 
 
+def _expanded(selection: Selection, aliases: Sequence[AliasInfo]) -> Selection:
+    """``selection`` with its ``--database`` patterns expanded to aliases."""
+    names = [info.alias for info in aliases]
+    wanted = expand_databases(selection.databases, names, not_databases=not_databases())
+    return replace(selection, databases=wanted)
+
+
 def make_plan(
     selection: Selection = Selection(),
     loader: MigrationLoader | None = None,
@@ -60,6 +74,7 @@ def make_plan(
     aliases = alias_infos()
     loader = loader or load_migrations()
     apps = migrated_app_labels(loader)
+    selection = _expanded(selection, aliases)
     validate_selection(
         selection,
         [info.alias for info in aliases],
@@ -280,6 +295,7 @@ def prepare(
     matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
         aliases = alias_infos()
+        selection = _expanded(selection, aliases)
         apps = [label for label in installed_app_labels() if label in disk]
         validate_selection(
             selection,

@@ -7,6 +7,7 @@ database.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,6 +16,28 @@ if TYPE_CHECKING:
 from migrator.exceptions import UsageError
 from migrator.planning.graph import build_graph, condense, order_key
 from migrator.types import AliasInfo, Node, Plan, Selection, Step
+
+
+def expand_databases(
+    names: Sequence[str], aliases: Sequence[str], *, not_databases: Collection[str] = ()
+) -> tuple[str, ...]:
+    """``--database`` values as aliases: a name as given (``validate_selection`` checks it), a
+    shell-style pattern (``tenant_*``, ``eu-?``, ``db[12]``) as every database alias it matches,
+    in settings order; each alias once. A pattern that matches no database alias is refused."""
+    chosen: list[str] = []
+    for name in names:
+        if not any(char in name for char in "*?["):
+            chosen.append(name)
+            continue
+        found = [a for a in aliases if fnmatchcase(a, name) and a not in not_databases]
+        if not found:
+            known = ", ".join(a for a in aliases if a not in not_databases)
+            raise UsageError(
+                f"--database {name!r} matches no database alias. Known aliases: {known}. "
+                "Quote the pattern so the shell does not expand it."
+            )
+        chosen.extend(found)
+    return tuple(dict.fromkeys(chosen))
 
 
 def validate_selection(

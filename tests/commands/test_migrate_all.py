@@ -150,6 +150,29 @@ def test_database_filter(sqlite_project: Path) -> None:
     assert out.splitlines()[-1] == "Done: 3 migrations applied, 43 only recorded on 2 databases."
 
 
+def test_database_patterns(sqlite_project: Path) -> None:
+    """--database takes shell-style patterns: every database alias that matches, in settings
+    order, each once (read_replica has no app routed to it: left out as by name)."""
+    out, _, code = run("migrate_all", plan_only=True, json=True, databases=["*_db", "users_db"])
+    assert code == 0
+    steps = [step["alias"] for level in json.loads(out)["plan"]["levels"] for step in level]
+    assert sorted(set(steps)) == ["analytics_db", "cache_db", "legacy_db", "users_db"]
+    out, _, code = run("migrate_all", databases=["[uc]*_db"])
+    assert code == 0
+    assert sorted(p.name for p in sqlite_project.iterdir()) == [
+        "cache_db.sqlite3",
+        "users_db.sqlite3",
+    ]
+    assert out.splitlines()[-1] == "Done: 3 migrations applied, 43 only recorded on 2 databases."
+    _, err, code = run("migrate_all", databases=["tenant_*"])
+    assert (code, err) == (
+        2,
+        "CommandError: --database 'tenant_*' matches no database alias. Known aliases: default, "
+        "users_db, analytics_db, legacy_db, cache_db, read_replica. Quote the pattern so the "
+        "shell does not expand it.\n",
+    )
+
+
 def test_app_filter_records_dependencies_but_creates_only_the_app(sqlite_project: Path) -> None:
     _, _, code = run("migrate_all", apps=["blog"])
     assert code == 0

@@ -10,7 +10,7 @@ import pytest
 
 from migrator.exceptions import ConfigurationError, UsageError
 from migrator.planning.graph import alias_cycles, build_graph
-from migrator.planning.plan import build_plan, upstream, validate_selection
+from migrator.planning.plan import build_plan, expand_databases, upstream, validate_selection
 from migrator.types import AliasInfo, Node, Selection, Step
 from tests.helpers import REPO
 
@@ -206,3 +206,15 @@ def test_include_adds_pairs_to_the_filters_in_plan_order() -> None:
     selection = Selection(databases=("analytics_db",), include=(Node("users_db", "users"),))
     plan = build_plan(ALIASES, APPS, MATRIX, DEPS, selection)
     assert shape(plan.levels) == [[("users_db", ("users",))], [("analytics_db", ("analytics",))]]
+
+
+def test_database_patterns_expand_in_settings_order() -> None:
+    aliases = ["default", "tenant_b", "tenant_a", "eu-1", "eu-2", "empty"]
+    assert expand_databases(["tenant_*"], aliases) == ("tenant_b", "tenant_a")
+    assert expand_databases(["eu-?", "eu-1", "default"], aliases) == ("eu-1", "eu-2", "default")
+    assert expand_databases(["*"], aliases, not_databases=["empty"]) == tuple(aliases[:-1])
+    assert expand_databases(["nosuch"], aliases) == ("nosuch",)  # a name: validated later
+    with pytest.raises(UsageError, match=r"^--database 'x\*' matches no database alias\. "):
+        expand_databases(["x*"], aliases)
+    with pytest.raises(UsageError):
+        expand_databases(["empt?"], aliases, not_databases=["empty"])
