@@ -30,6 +30,7 @@ from migrator.project.loader import (
     resolve_target,
 )
 from migrator.project.routing import check_write_routes
+from migrator.project.targets import load_targets
 from migrator.text import first_line, plural
 from migrator.types import (
     AliasInfo,
@@ -48,6 +49,7 @@ from migrator.types import (
 
 
 def load_settings() -> conf.MigratorSettings:
+    load_targets()  # MIGRATOR["SESSION"] may name the aliases of MIGRATOR["DATABASES"]
     return conf.load({info.alias: info.vendor for info in alias_infos()})
 
 
@@ -71,6 +73,7 @@ def make_plan(
     of the app's migrations executes there. ``cache_key``: the routing cache's key of this
     project (``routing_cache.fingerprint()``); the answers are kept under it for the fast path.
     """
+    load_targets()
     aliases = alias_infos()
     loader = loader or load_migrations()
     apps = migrated_app_labels(loader)
@@ -284,6 +287,7 @@ def prepare(
     importing a migration module.
     """
     django_compat.refuse_untested_django()
+    load_targets()
     settings = load_settings()
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
@@ -352,6 +356,7 @@ def migrate_all(
 def dependencies(selection: Selection) -> tuple[Node, ...]:
     """The (alias, app) pairs outside ``selection`` that a selected pair depends on, directly or
     through others, in settings and INSTALLED_APPS order (no database is touched)."""
+    load_targets()
     aliases = list(alias_names())
     loader = load_migrations()
     apps = migrated_app_labels(loader)

@@ -6,6 +6,7 @@ MIGRATOR = {
     "LOCK_TIMEOUT": 60,        # seconds to wait for another run's lock (--lock-timeout overrides)
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
+    "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -24,7 +25,14 @@ from django.conf import settings
 
 from migrator.exceptions import ConfigurationError
 
-KEYS = ("CONNECT_TIMEOUT", "LOCK_TIMEOUT", "SESSION", "ROUTING_CACHE", "ALLOW_UNTESTED_DJANGO")
+KEYS = (
+    "CONNECT_TIMEOUT",
+    "LOCK_TIMEOUT",
+    "SESSION",
+    "ROUTING_CACHE",
+    "ALLOW_UNTESTED_DJANGO",
+    "DATABASES",
+)
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
@@ -100,10 +108,23 @@ def allow_untested_django() -> bool:
     return value
 
 
+def targets_path() -> str | None:
+    """``MIGRATOR["DATABASES"]`` (default None): the dotted path of a callable that returns more
+    aliases, ``{alias: settings dict}`` (project/targets.py)."""
+    value = _raw().get("DATABASES")
+    if value is not None and (not isinstance(value, str) or "." not in value):
+        raise ConfigurationError(
+            f"MIGRATOR['DATABASES'] = {value!r} must be the dotted path of a callable that "
+            "returns {alias: settings dict}, e.g. 'myproject.tenants.databases'."
+        )
+    return value
+
+
 def load(vendors: Mapping[str, str]) -> MigratorSettings:
     """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
     raw = _raw()
     allow_untested_django()  # validated with the rest; read where the Django version is checked
+    targets_path()  # validated with the rest; read where the aliases are loaded (targets)
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:

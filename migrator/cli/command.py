@@ -25,6 +25,7 @@ from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback
 from migrator.project.databases import passwords
+from migrator.project.targets import load_targets
 from migrator.render import Line
 from migrator.text import plural, secrets_of
 from migrator.types import PlanState, Progress, RunOptions, Selection, StepResult
@@ -94,6 +95,8 @@ class OrchestrateCommand(BaseCommand):
         )
         try:
             django_compat.refuse_untested_django()  # before anything else, in every mode
+            if load_targets():  # MIGRATOR["DATABASES"]: their passwords are scrubbed too
+                self.output.secrets = secrets_of(passwords())
             refuse_conflicts(options, self.name)
             self._opts = command_options(options)
             if drift_cli.run_instead(self.output, self._opts):  # --drift, --drift --repair

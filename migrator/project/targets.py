@@ -1,0 +1,106 @@
+"""Targets from code: ``MIGRATOR["DATABASES"]`` names a callable that returns more aliases,
+``{alias: settings dict}`` with the keys of a ``DATABASES`` entry (a tenant table, an API, a file
+may hold them). The commands and ``migrator.api`` call it once per process, before they read the
+aliases, and add its aliases to Django's ``connections`` (forked ``--parallel`` workers inherit
+them); the routers decide what runs there as for any alias. Django's own commands (``check``,
+``runserver``) never call it: the system checks see settings' aliases only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from migrator import conf
+from migrator.exceptions import ConfigurationError
+from migrator.text import first_line
+
+# The aliases added in this process, and the callable's path they came from.
+_loaded: dict[str, tuple[str, ...]] = {}
+
+
+def load_targets() -> tuple[str, ...]:
+    """Add the aliases of ``MIGRATOR["DATABASES"]`` to ``connections`` (once per process);
+    returns them in the order the callable gave them. Nothing is connected to."""
+    path = conf.targets_path()
+    if path is None:
+        return ()
+    if path in _loaded:
+        return _loaded[path]
+    found = _call(path)
+    entries = _validated(path, found)
+    # Django's defaults, as for DATABASES (which must have a default: it is passed along as is).
+    configured = connections.configure_settings(
+        {DEFAULT_DB_ALIAS: connections.settings[DEFAULT_DB_ALIAS], **entries}
+    )
+    for alias in entries:
+        connections.settings[alias] = configured[alias]
+    _loaded[path] = tuple(entries)
+    return _loaded[path]
+
+
+def _call(path: str) -> Any:
+    module_name, _, name = path.rpartition(".")
+    where = f"MIGRATOR['DATABASES'] = {path!r}"
+    try:
+        target = getattr(import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"{where}: cannot import it ({type(exc).__name__}: {first_line(exc)}); name a "
+            "callable that returns {alias: settings dict}."
+        ) from None
+    if not callable(target):
+        raise ConfigurationError(
+            f"{where} is not callable; name a function that returns the aliases."
+        )
+    try:
+        return target()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"{where} raised {type(exc).__name__}: {first_line(exc)}. Nothing was migrated "
+            "(--traceback shows where)."
+        ) from exc
+
+
+def _validated(path: str, found: Any) -> dict[str, dict[str, Any]]:
+    where = f"MIGRATOR['DATABASES'] = {path!r}"
+    if not isinstance(found, Mapping):
+        raise ConfigurationError(
+            f"{where} returned {type(found).__name__}; it must return a dict "
+            "{alias: settings dict}."
+        )
+    entries: dict[str, dict[str, Any]] = {}
+    for alias, entry in found.items():
+        if not isinstance(alias, str) or not alias:
+            raise ConfigurationError(
+                f"{where} returned the alias {alias!r}; aliases are non-empty strings."
+            )
+        if alias in settings.DATABASES:
+            raise ConfigurationError(
+                f"{where} returned alias {alias!r}, which DATABASES already has; give the "
+                "callable's aliases names of their own."
+            )
+        if not isinstance(entry, Mapping) or not entry.get("ENGINE"):
+            raise ConfigurationError(
+                f"{where} returned {alias!r} without an ENGINE; each value is a DATABASES entry "
+                "(ENGINE, NAME, ...)."
+            )
+        entries[alias] = dict(entry)
+    return entries
+
+
+def unload_targets() -> None:
+    """Remove the aliases ``load_targets`` added (for tests, and a menu that reloads)."""
+    for aliases in _loaded.values():
+        for alias in aliases:
+            if alias in connections.settings:
+                with contextlib.suppress(Exception):
+                    connections[alias].close()
+                    del connections[alias]
+                del connections.settings[alias]
+    _loaded.clear()
