@@ -287,7 +287,6 @@ def prepare(
     importing a migration module.
     """
     django_compat.refuse_untested_django()
-    load_targets()
     settings = load_settings()
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
