@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import conf, django_compat, history, preflight
+from migrator import concurrency, conf, django_compat, history, preflight
 from migrator.exceptions import PreflightError
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
@@ -33,7 +33,9 @@ from migrator.project.routing import check_write_routes
 from migrator.project.targets import load_targets
 from migrator.text import first_line, plural
 from migrator.types import (
+    DEFAULT_BOUNDS,
     AliasInfo,
+    Bounds,
     Missing,
     Node,
     PendingMigration,
@@ -117,18 +119,33 @@ def make_plan(
 Applied = dict[str, set[tuple[str, str]]]
 
 
-def read_applied(plan: Plan, probes: tuple[Probe, ...] = ()) -> Applied:
-    """One read of ``django_migrations`` per planned alias. Aliases whose database or folder
-    does not exist yet have nothing applied and are not read."""
+def read_applied(
+    plan: Plan, probes: tuple[Probe, ...] = (), bounds: Bounds = DEFAULT_BOUNDS
+) -> Applied:
+    """One read of ``django_migrations`` per planned alias, at once in threads, at most
+    ``bounds`` at a time. Aliases whose database or folder does not exist yet have nothing
+    applied and are not read."""
     absent = {m.alias for p in probes for m in p.missing if m.kind in ("database", "folder")}
-    applied: Applied = {}
-    problems = []
-    for alias in preflight.planned_aliases(plan):
+
+    def read(alias: str) -> set[tuple[str, str]] | str:
         try:
-            applied[alias] = set() if alias in absent else history.read_applied(alias)
+            return set() if alias in absent else history.read_applied(alias)
         except Exception as exc:
             info = plan.alias_info(alias)
-            problems.append(f"{alias} ({info.vendor} {info.location}): {first_line(exc)}")
+            return f"{alias} ({info.vendor} {info.location}): {first_line(exc)}"
+
+    def job(alias: str) -> concurrency.Job[set[tuple[str, str]] | str]:
+        return concurrency.Job(plan.alias_info(alias), lambda: read(alias))
+
+    aliases = preflight.planned_aliases(plan)
+    found = concurrency.run([job(alias) for alias in aliases], bounds)
+    applied: Applied = {}
+    problems = []
+    for alias, result in zip(aliases, found, strict=True):
+        if isinstance(result, str):
+            problems.append(result)
+        else:
+            applied[alias] = result
     if problems:
         raise PreflightError(
             "Cannot read the migration state of "
@@ -144,11 +161,12 @@ def read_state(
     loader: MigrationLoader,
     probes: tuple[Probe, ...] = (),
     applied: Applied | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> PlanState:
     """What each step would do now, planned by Django's executor logic."""
     plan = preflight.resolved(plan, probes)
     if applied is None:
-        applied = read_applied(plan, probes)
+        applied = read_applied(plan, probes, bounds)
     problems = [
         problem
         for alias in preflight.planned_aliases(plan)
@@ -245,12 +263,13 @@ class Prepared:
 def _preflight(
     plan: Plan, settings: conf.MigratorSettings, create_schemas: bool, dry_run: bool
 ) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
-    probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run)
+    bounds = settings.bounds
+    probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run, bounds=bounds)
     preflight.check(probes, create=create_schemas)
     missing = tuple(preflight.missing(probes)) if create_schemas else ()
     if missing and not dry_run:
         preflight.create_missing(probes, plan, settings.connect_timeout)
-        probes = preflight.probe_all(plan, settings.connect_timeout)
+        probes = preflight.probe_all(plan, settings.connect_timeout, bounds=bounds)
         preflight.check(probes, create=False)
     return probes, missing
 
@@ -310,7 +329,7 @@ def prepare(
         matrix = {app: matrix.get(app, ()) for app in apps}
         quick = unordered_plan(aliases, apps, matrix, selection)
         probes, missing = _preflight(quick, settings, create_schemas, dry_run)
-        applied = read_applied(quick, probes)
+        applied = read_applied(quick, probes, settings.bounds)
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
@@ -323,7 +342,8 @@ def prepare(
     ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None
-    return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
+    state = read_state(plan, loader, probes, applied, settings.bounds)
+    return Prepared(state, settings, missing, loader)
 
 
 def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> RunOptions:
@@ -334,6 +354,7 @@ def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> Run
         if options.lock_timeout is None
         else options.lock_timeout,
         session=options.session or settings.session,
+        bounds=settings.bounds,
     )
 
 

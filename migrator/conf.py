@@ -7,6 +7,8 @@ MIGRATOR = {
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
     "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
+    "MAX_CONNECTIONS_PER_SERVER": 8,  # connections at once to one server (reads, --parallel)
+    "MAX_CONNECTIONS": 32,     # connections (threads, --parallel workers) at once in all
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -24,6 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from migrator.exceptions import ConfigurationError
+from migrator.types import DEFAULT_BOUNDS, Bounds
 
 KEYS = (
     "CONNECT_TIMEOUT",
@@ -32,6 +35,8 @@ KEYS = (
     "ROUTING_CACHE",
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
+    "MAX_CONNECTIONS_PER_SERVER",
+    "MAX_CONNECTIONS",
 )
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
@@ -45,6 +50,7 @@ class MigratorSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    bounds: Bounds = DEFAULT_BOUNDS
 
 
 # The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
@@ -80,6 +86,31 @@ def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
             f"MIGRATOR[{name!r}] = {value!r} is too long: {problem}; use e.g. {name!r}: 3600."
         )
     return number
+
+
+def _count(name: str, value: Any, default: int) -> int:
+    """A positive whole number of connections."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"MIGRATOR[{name!r}] = {value!r} must be a whole number of connections, 1 or more "
+            f"(1: one at a time); use e.g. {name!r}: {default}."
+        )
+    return value
+
+
+def bounds(raw: Mapping[str, Any]) -> Bounds:
+    """``MIGRATOR["MAX_CONNECTIONS_PER_SERVER"]`` (default 8) and ``MIGRATOR["MAX_CONNECTIONS"]``
+    (default 32), validated (an overall bound below the per-server one caps it too)."""
+    default = Bounds()
+    per_server = _count(
+        "MAX_CONNECTIONS_PER_SERVER",
+        raw.get("MAX_CONNECTIONS_PER_SERVER", default.per_server),
+        default.per_server,
+    )
+    overall = _count(
+        "MAX_CONNECTIONS", raw.get("MAX_CONNECTIONS", default.overall), default.overall
+    )
+    return Bounds(per_server=per_server, overall=overall)
 
 
 def _raw() -> Mapping[str, Any]:
@@ -153,4 +184,5 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
             "LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT), allow_zero=True
         ),
         session=session,
+        bounds=bounds(raw),
     )

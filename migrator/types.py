@@ -233,6 +233,21 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """How many connections migrator opens at once: ``per_server`` on one database server (the
+    vendor, host and port, or the socket or service that settings give), ``overall`` in all
+    (SQLite files count only there). MIGRATOR["MAX_CONNECTIONS_PER_SERVER"] and
+    MIGRATOR["MAX_CONNECTIONS"]; they bound the preflight probes, the history reads and the
+    ``--parallel`` workers."""
+
+    per_server: int = 8
+    overall: int = 32
+
+
+DEFAULT_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
 class RunOptions:
     fake: bool = False
     fake_initial: bool = False
@@ -243,6 +258,8 @@ class RunOptions:
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Asked before each migration; a signal name there stops the run between two migrations.
     should_stop: Callable[[], str | None] | None = None
+    # --parallel never runs more steps at once on one server, nor more workers, than these.
+    bounds: Bounds = DEFAULT_BOUNDS
 
 
 @dataclass(frozen=True)

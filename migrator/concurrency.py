@@ -1,0 +1,126 @@
+"""Bounded concurrency for what only reads: one job per alias (a preflight probe, a read of
+``django_migrations``) in threads, at most ``Bounds.per_server`` at once on one database server
+and ``Bounds.overall`` in all, so that many aliases, a few of them unreachable, cost about one
+connect timeout instead of one per alias.
+
+Results come back in the jobs' order. Django's connections are per thread: a job that ran in a
+worker thread closes its alias's connection there before the thread takes the next job. An
+SQLite database that is not a file (``:memory:``, a ``file:`` URI) is private to its
+connection, so its job runs on the calling thread, as do all jobs when only one could run at a
+time. Ctrl-C (``KeyboardInterrupt``) starts no further job and does not wait for the running
+ones; each ends within its connect timeout.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.db import connections
+
+from migrator.types import AliasInfo, Bounds
+
+R = TypeVar("R")
+Server = Hashable
+
+
+def server(info: AliasInfo) -> Server | None:
+    """The server ``info``'s connections go to, as settings give it: (vendor, host, port), or
+    the libpq service / MySQL option file where settings name no host. None for SQLite, whose
+    files count only against the overall bound."""
+    if info.vendor == "sqlite":
+        return None
+    return (info.vendor, info.host, info.port, "" if info.host else info.source)
+
+
+def threadable(info: AliasInfo) -> bool:
+    """False for an SQLite database private to one connection (``:memory:``, a ``file:`` URI
+    that may name a shared in-memory database): read it on the calling thread."""
+    if info.vendor != "sqlite":
+        return True
+    return bool(info.name) and info.name != ":memory:" and not info.name.startswith("file:")
+
+
+@dataclass(frozen=True)
+class Job(Generic[R]):
+    """``call()`` for ``info``'s alias; what it raises is raised by ``run`` (the first in
+    order) once every job has ended."""
+
+    info: AliasInfo
+    call: Callable[[], R]
+
+
+def _in_thread(job: Job[R]) -> R:
+    try:
+        return job.call()
+    finally:
+        connections[job.info.alias].close()  # this thread's connection; the thread lives on
+
+
+def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
+    """Every job's result, in the jobs' order, at most ``bounds`` of them at once."""
+    results: dict[int, R] = {}
+    errors: dict[int, Exception] = {}
+
+    def keep(index: int, future: Future[R]) -> None:
+        try:
+            results[index] = future.result()
+        except Exception as exc:
+            errors[index] = exc
+
+    threaded = [index for index, job in enumerate(jobs) if threadable(job.info)]
+    if len(threaded) < 2 or bounds.overall < 2:
+        threaded = []
+    for index in sorted(set(range(len(jobs))) - set(threaded)):
+        try:
+            results[index] = jobs[index].call()
+        except Exception as exc:
+            errors[index] = exc
+    if threaded:
+        _dispatch(jobs, threaded, bounds, keep)
+    if errors:
+        raise errors[min(errors)]
+    return [results[index] for index in range(len(jobs))]
+
+
+def _dispatch(
+    jobs: Sequence[Job[R]],
+    waiting: list[int],
+    bounds: Bounds,
+    keep: Callable[[int, Future[R]], None],
+) -> None:
+    """Start the waiting jobs in order as the bounds allow (a job whose server is busy lets the
+    next ones go first), and hand each ended job to ``keep``."""
+    workers = min(bounds.overall, len(waiting))
+    per_server = min(bounds.per_server, workers)
+    busy: Counter[Server] = Counter()
+    running: dict[Future[R], int] = {}
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migrator-read")
+    finished = False
+    try:
+        while waiting or running:
+            for index in list(waiting):
+                if len(running) >= workers:
+                    break
+                key = server(jobs[index].info)
+                if key is not None and busy[key] >= per_server:
+                    continue
+                waiting.remove(index)
+                if key is not None:
+                    busy[key] += 1
+                running[pool.submit(_in_thread, jobs[index])] = index
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                key = server(jobs[index].info)
+                if key is not None:
+                    busy[key] -= 1
+                keep(index, future)
+        finished = True
+    finally:
+        # Interrupted: start nothing more and do not wait for the running jobs (each ends
+        # within its connect timeout; the interpreter joins them on exit).
+        pool.shutdown(wait=finished, cancel_futures=True)
