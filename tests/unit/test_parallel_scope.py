@@ -178,7 +178,7 @@ def test_an_unapplied_migration_is_done_when_its_row_is_gone() -> None:
 
 # Five tenants on one PostgreSQL server and one on another; disjoint scopes.
 TENANTS = {f"t{n}": ("postgresql", f"t{n}", "public") for n in range(6)}
-ON = {alias: ("postgresql", "db1", "5432", "") for alias in TENANTS}
+ON = dict.fromkeys(TENANTS, ("postgresql", "db1", "5432", ""))
 ON["t5"] = ("postgresql", "db2", "5432", "")
 T0, T1, T2, T3, T4, T5 = (Step(alias, ("app",), level=0) for alias in TENANTS)
 
