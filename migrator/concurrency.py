@@ -4,20 +4,21 @@ and ``Bounds.overall`` in all, so that many aliases, a few of them unreachable, 
 connect timeout instead of one per alias.
 
 Results come back in the jobs' order. Django's connections are per thread: a job that ran in a
-worker thread closes its alias's connection there before the thread takes the next job. An
+thread of its own closes its alias's connection there before the thread ends. An
 SQLite database that is not a file (``:memory:``, a ``file:`` URI) is private to its
 connection, so its job runs on the calling thread, as do all jobs when only one could run at a
 time. Ctrl-C (``KeyboardInterrupt``) starts no further job and does not wait for the running
-ones; each ends within its connect timeout.
+ones (daemon threads; each would end within its connect timeout).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from django.db import connections
 
@@ -57,20 +58,13 @@ def _in_thread(job: Job[R]) -> R:
     try:
         return job.call()
     finally:
-        connections[job.info.alias].close()  # this thread's connection; the thread lives on
+        connections[job.info.alias].close()  # this thread's connection, before the thread ends
 
 
 def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
     """Every job's result, in the jobs' order, at most ``bounds`` of them at once."""
     results: dict[int, R] = {}
     errors: dict[int, Exception] = {}
-
-    def keep(index: int, future: Future[R]) -> None:
-        try:
-            results[index] = future.result()
-        except Exception as exc:
-            errors[index] = exc
-
     threaded = [index for index, job in enumerate(jobs) if threadable(job.info)]
     if len(threaded) < 2 or bounds.overall < 2:
         threaded = []
@@ -80,7 +74,7 @@ def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
         except Exception as exc:
             errors[index] = exc
     if threaded:
-        _dispatch(jobs, threaded, bounds, keep)
+        _dispatch(jobs, threaded, bounds, results, errors)
     if errors:
         raise errors[min(errors)]
     return [results[index] for index in range(len(jobs))]
@@ -90,37 +84,46 @@ def _dispatch(
     jobs: Sequence[Job[R]],
     waiting: list[int],
     bounds: Bounds,
-    keep: Callable[[int, Future[R]], None],
+    results: dict[int, R],
+    errors: dict[int, Exception],
 ) -> None:
-    """Start the waiting jobs in order as the bounds allow (a job whose server is busy lets the
-    next ones go first), and hand each ended job to ``keep``."""
+    """Start the waiting jobs in order as the bounds allow, each in a thread of its own (a job
+    whose server is busy lets the next ones go first), and keep what each returns or raises.
+
+    The threads are daemons: Ctrl-C in the calling thread (``KeyboardInterrupt`` while it waits
+    here) starts no further job and leaves without waiting for the running ones, and the
+    interpreter exits without joining them (each would end within its connect timeout)."""
     workers = min(bounds.overall, len(waiting))
     per_server = min(bounds.per_server, workers)
     busy: Counter[Server] = Counter()
-    running: dict[Future[R], int] = {}
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="migrator-read")
-    finished = False
-    try:
-        while waiting or running:
-            for index in list(waiting):
-                if len(running) >= workers:
-                    break
-                key = server(jobs[index].info)
-                if key is not None and busy[key] >= per_server:
-                    continue
-                waiting.remove(index)
-                if key is not None:
-                    busy[key] += 1
-                running[pool.submit(_in_thread, jobs[index])] = index
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                index = running.pop(future)
-                key = server(jobs[index].info)
-                if key is not None:
-                    busy[key] -= 1
-                keep(index, future)
-        finished = True
-    finally:
-        # Interrupted: start nothing more and do not wait for the running jobs (each ends
-        # within its connect timeout; the interpreter joins them on exit).
-        pool.shutdown(wait=finished, cancel_futures=True)
+    running = 0
+    done: queue.SimpleQueue[tuple[int, R | None, Exception | None]] = queue.SimpleQueue()
+
+    def work(index: int) -> None:
+        try:
+            done.put((index, _in_thread(jobs[index]), None))
+        except Exception as exc:
+            done.put((index, None, exc))
+
+    while waiting or running:
+        for index in list(waiting):
+            if running >= workers:
+                break
+            key = server(jobs[index].info)
+            if key is not None and busy[key] >= per_server:
+                continue
+            waiting.remove(index)
+            if key is not None:
+                busy[key] += 1
+            running += 1
+            name = f"migrator-read-{jobs[index].info.alias}"
+            threading.Thread(target=work, args=(index,), name=name, daemon=True).start()
+        index, result, error = done.get()
+        running -= 1
+        key = server(jobs[index].info)
+        if key is not None:
+            busy[key] -= 1
+        if error is not None:
+            errors[index] = error
+        else:
+            results[index] = cast(R, result)

@@ -28,6 +28,7 @@ class SilentListener:
         self._wake, self._stop = socket.socketpair()
         self._selector = selectors.DefaultSelector()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._accepted = threading.Condition()
 
     def __enter__(self) -> SilentListener:
         self._selector.register(self.server, selectors.EVENT_READ, "accept")
@@ -48,6 +49,12 @@ class SilentListener:
         self._selector.close()
         self._wake.close()
 
+    def wait_for(self, total: int, timeout: float) -> bool:
+        """Block until ``total`` connections were accepted (a hand-off, not a sleep); False when
+        ``timeout`` seconds (a guard against a hang) passed first."""
+        with self._accepted:
+            return self._accepted.wait_for(lambda: self.total >= total, timeout)
+
     def _serve(self) -> None:
         while True:
             for key, _ in self._selector.select():
@@ -60,9 +67,11 @@ class SilentListener:
                         continue
                     client.setblocking(False)
                     self._selector.register(client, selectors.EVENT_READ, "client")
-                    self.open += 1
-                    self.total += 1
-                    self.peak = max(self.peak, self.open)
+                    with self._accepted:
+                        self.open += 1
+                        self.total += 1
+                        self.peak = max(self.peak, self.open)
+                        self._accepted.notify_all()
                     continue
                 client = key.fileobj  # type: ignore[assignment]
                 try:

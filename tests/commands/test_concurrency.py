@@ -6,6 +6,7 @@ the connections open at once, pg_stat_activity), never by timing."""
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from django.test import override_settings
 from migrator import api
 from migrator.project.targets import unload_targets
 from migrator.types import Selection
-from tests.helpers import manage, run
+from tests.helpers import finish, manage, manage_background, run
 from tests.listener import SilentListener
 from tests.pg_fleet import names, pg_fleet
 from tests.servers import pg_connect
@@ -87,6 +88,22 @@ def test_a_fleet_read_at_once_gives_what_a_serial_read_gives(tmp_path: Path) -> 
         "CommandError: 1 migration pending on tenant_005. Run 'manage.py migrate_all' to apply "
         "them."
     )
+
+
+def test_ctrl_c_during_preflight_leaves_without_waiting_for_the_probes(tmp_path: Path) -> None:
+    """SIGINT while 8 probes hang on a silent server (CONNECT_TIMEOUT 600 s): the command stops
+    at once, starts no further probe and does not wait for the 8 to time out."""
+    with pg_fleet(1, tmp_path) as env, SilentListener() as silent:
+        env = settings_env(env, CONNECT_TIMEOUT=600)
+        env["MIGRATOR_TEST_PG_UNREACHABLE"] = f"127.0.0.1:{silent.port}:20"
+        process = manage_background("migrate_all", "--check", env=env)
+        assert silent.wait_for(8, timeout=120), process.communicate()  # the per-server bound
+        process.send_signal(signal.SIGINT)
+        # A guard against a hang (each probe would take 600 s), not a timing assertion.
+        _, err = finish(process, timeout=120)
+        assert silent.total == 8  # none started after Ctrl-C
+    assert process.returncode == -signal.SIGINT  # as Python ends on an unhandled Ctrl-C
+    assert err.rstrip().endswith("KeyboardInterrupt"), err
 
 
 @pytest.fixture
