@@ -6,8 +6,8 @@ connect timeout instead of one per alias.
 Results come back in the jobs' order. Django's connections are per thread: a job that ran in a
 thread of its own closes its alias's connection there before the thread ends. An
 SQLite database that is not a file (``:memory:``, a ``file:`` URI) is private to its
-connection, so its job runs on the calling thread, as do all jobs when only one could run at a
-time. Ctrl-C (``KeyboardInterrupt``) starts no further job and does not wait for the running
+connection, so its job runs on the calling thread (its connection left open), as do all jobs
+when only one could run at a time (their connections closed after each, as in a thread). Ctrl-C (``KeyboardInterrupt``) starts no further job and does not wait for the running
 ones (daemon threads; each would end within its connect timeout).
 """
 
@@ -66,11 +66,15 @@ def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
     results: dict[int, R] = {}
     errors: dict[int, Exception] = {}
     threaded = [index for index, job in enumerate(jobs) if threadable(job.info)]
+    local = sorted(set(range(len(jobs))) - set(threaded))
     if len(threaded) < 2 or bounds.overall < 2:
-        threaded = []
-    for index in sorted(set(range(len(jobs))) - set(threaded)):
+        local, threaded = list(range(len(jobs))), []
+    for index in local:
+        job = jobs[index]
         try:
-            results[index] = jobs[index].call()
+            # A connection left open per alias would hold hundreds at once; an in-memory
+            # SQLite database lives only as long as its connection.
+            results[index] = _in_thread(job) if threadable(job.info) else job.call()
         except Exception as exc:
             errors[index] = exc
     if threaded:
