@@ -17,10 +17,10 @@ from django.test import override_settings
 from migrator import api
 from migrator.project.targets import unload_targets
 from migrator.types import Selection
-from tests.helpers import finish, manage, manage_background, run
+from tests.helpers import PROJECT_MIGRATIONS, finish, manage, manage_background, run
 from tests.listener import SilentListener
 from tests.pg_fleet import names, pg_fleet
-from tests.servers import pg_connect
+from tests.servers import pg_connect, pg_recorded
 
 pytestmark = pytest.mark.postgres
 
@@ -104,6 +104,31 @@ def test_ctrl_c_during_preflight_leaves_without_waiting_for_the_probes(tmp_path:
         assert silent.total == 8  # none started after Ctrl-C
     assert process.returncode == -signal.SIGINT  # as Python ends on an unhandled Ctrl-C
     assert err.rstrip().endswith("KeyboardInterrupt"), err
+
+
+def test_parallel_workers_keep_to_the_per_server_bound(tmp_path: Path) -> None:
+    """--parallel 6 over 6 tenants on one server with MAX_CONNECTIONS_PER_SERVER 2: as the
+    workers report it, never more than 2 steps between "Migrating" and "Applied" at once; all
+    six are migrated and recorded."""
+    with pg_fleet(6, tmp_path) as env:
+        prefix = env["MIGRATOR_TEST_PG_FLEET"].partition(":")[0]
+        env = settings_env(env, MAX_CONNECTIONS_PER_SERVER=2)
+        result = manage(
+            "migrate_all", "--noinput", "--parallel", "6", "--database", "tenant_*", env=env
+        )
+        recorded = [pg_recorded(name) for name in names(prefix, 6)]
+    assert result.returncode == 0, result.stderr
+    running, most = 0, 0
+    for line in result.stdout.splitlines():
+        if " Migrating tenant_" in line:
+            running += 1
+        elif "Applied cache.0001_initial" in line:
+            running -= 1
+        most = max(most, running)
+    assert most <= 2, result.stdout
+    assert result.stdout.count("Applied cache.0001_initial") == 6
+    # Each tenant records what Django's migrate --database X would, each row exactly once.
+    assert all(sorted(rows) == sorted(PROJECT_MIGRATIONS) for rows in recorded)
 
 
 @pytest.fixture
