@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import conf, django_compat, history, preflight
-from migrator.exceptions import PreflightError
+from migrator.exceptions import ConfigurationError, PreflightError
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
 from migrator.planning.plan import (
@@ -323,7 +323,51 @@ def prepare(
     ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None
-    return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
+    state = read_state(plan, loader, probes, applied)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
+    return Prepared(state, settings, missing, loader)
+
+
+def refuse_unscoped_session(
+    state: PlanState,
+    loader: MigrationLoader,
+    settings: conf.MigratorSettings,
+    created: Sequence[Missing] = (),
+) -> None:
+    """``MIGRATOR["SESSION"]`` settings are ``SET LOCAL`` in an atomic migration's transaction;
+    a non-atomic migration has none, so they would be set on the session, which a transaction
+    pooler (PgBouncer) hands to other clients. Refused for a pending non-atomic migration on a
+    PostgreSQL alias, unless ``MIGRATOR["DIRECT"]`` names the alias (a direct connection)."""
+    direct = conf.direct()
+    found: list[str] = []
+    aliases: list[str] = []
+    for step_state in state.states:
+        alias = step_state.step.alias
+        names = ", ".join(settings.session.get(alias, {}))
+        if not names or alias in direct or state.plan.alias_info(alias).vendor != "postgresql":
+            continue
+        before = len(found)
+        found.extend(
+            f"{alias}: {migration} is not atomic, so MIGRATOR['SESSION'][{alias!r}] ({names}) "
+            "cannot be scoped to its transaction"
+            for migration in step_state.pending
+            if not loader.get_migration(migration.app, migration.name).atomic
+        )
+        if len(found) > before and alias not in aliases:
+            aliases.append(alias)
+    if found:
+        done = (
+            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
+            if created
+            else "nothing was changed on any database"
+        )
+        raise ConfigurationError(
+            "; ".join(found) + ". On the session, the settings would stay on a server connection "
+            "that a transaction pooler (PgBouncer) then gives to other clients. If the alias "
+            "connects to PostgreSQL directly (or through session pooling), say so with "
+            f"MIGRATOR['DIRECT'] = {{{aliases[0]!r}: {{}}}} (or point it at the "
+            f"server); otherwise drop its SESSION settings for this deploy ({done})."
+        )
 
 
 def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> RunOptions:

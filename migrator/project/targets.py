@@ -42,10 +42,7 @@ def load_targets() -> tuple[str, ...]:
 
 
 def _apply_direct() -> None:
-    direct = conf.direct()
-    for alias, override in direct.items():
-        if alias in _replaced:
-            continue
+    for alias, override in conf.direct().items():
         if alias not in connections.settings:
             raise ConfigurationError(
                 f"MIGRATOR['DIRECT'] names alias {alias!r}, which is not a database alias "
@@ -53,14 +50,16 @@ def _apply_direct() -> None:
                 "MIGRATOR['DATABASES']."
             )
         entry = connections.settings[alias]
-        _replaced[alias] = dict(entry)
+        merged = {**entry, **override}  # OPTIONS, when given, replaces the entry's whole
+        if merged == entry:  # applied already (or nothing to change: a direct connection)
+            continue
+        _replaced.setdefault(alias, dict(entry))
         options: Mapping[str, Any] = entry.get("OPTIONS") or {}
         for secret in (entry.get("PASSWORD"), options.get("password"), options.get("passwd")):
             if secret:
                 replaced_passwords.append(str(secret))
-        if "OPTIONS" in override:
-            entry["OPTIONS"] = dict(override["OPTIONS"])
-        entry.update({key: value for key, value in override.items() if key != "OPTIONS"})
+        entry.clear()
+        entry.update(merged)
         _forget_connection(alias)  # a connection made before uses the old entry
 
 

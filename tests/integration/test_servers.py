@@ -453,3 +453,32 @@ def test_a_mariadb_user_without_create_privilege_gets_a_preflight_error(unblocke
         finally:
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             admin.close()
+
+
+@override_settings(
+    MIGRATION_MODULES={"users": "tests.fixtures.nonatomic_users_migrations"},
+    MIGRATOR={"SESSION": {"users_db": {"statement_timeout": "5min"}}},
+)
+def test_session_settings_for_a_non_atomic_migration_are_refused_unless_direct(
+    on_servers: Servers,
+) -> None:
+    """A non-atomic migration has no transaction to SET LOCAL the SESSION settings in; on the
+    session they would stay on a pooled server connection: refused before anything, unless
+    MIGRATOR["DIRECT"] says the alias connects directly."""
+    _, err, code = run("migrate_all", apps=["users"], interactive=False)
+    assert code == 2
+    assert err == (
+        "CommandError: users_db: users.0001_initial is not atomic, so "
+        "MIGRATOR['SESSION']['users_db'] (statement_timeout) cannot be scoped to its "
+        "transaction. On the session, the settings would stay on a server connection that a "
+        "transaction pooler (PgBouncer) then gives to other clients. If the alias connects to "
+        "PostgreSQL directly (or through session pooling), say so with MIGRATOR['DIRECT'] = "
+        "{'users_db': {}} (or point it at the server); otherwise drop its SESSION settings for "
+        "this deploy (nothing was changed on any database).\n"
+    )
+    assert "django_migrations" not in pg_tables(on_servers.users)
+    direct = {"SESSION": {"users_db": {"statement_timeout": "5min"}}, "DIRECT": {"users_db": {}}}
+    with override_settings(MIGRATOR=direct):
+        _, err, code = run("migrate_all", apps=["users"], interactive=False)
+    assert (code, err) == (0, "")
+    assert pg_recorded(on_servers.users) == USERS
