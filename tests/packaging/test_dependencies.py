@@ -11,7 +11,6 @@ from importlib.metadata import distributions, requires
 
 from tests.helpers import REPO
 
-
 CONTRIB = REPO / "migrator" / "contrib"  # each module needs its extra (health: django-health-check)
 
 
