@@ -39,7 +39,7 @@ class MigrationsApplied(HealthCheck):  # type: ignore[misc]  # django-health-che
     ``databases``/``apps``: narrow the check as ``--database``/``--app`` narrow a run (patterns
     allowed). ``cache_seconds``: reuse a result for that long (default 0: every request checks
     anew); probes every second against many aliases then cost one check per interval.
-    ``timeout``: django-health-check's wall-clock budget (4.8+).
+    ``timeout``: the wall-clock budget of the django-health-check releases that have one.
     """
 
     databases: tuple[str, ...] = ()
