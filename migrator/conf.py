@@ -80,8 +80,7 @@ def journal(vendors: Mapping[str, str]) -> JournalSetting:
     example = "{'ALIAS': 'default', 'TABLE': 'migrator_journal'}"
     if not isinstance(value, Mapping):
         raise ConfigurationError(
-            f"MIGRATOR['JOURNAL'] = {value!r} must be a file path, None (no journal) or "
-            f"{example}."
+            f"MIGRATOR['JOURNAL'] = {value!r} must be a file path, None (no journal) or {example}."
         )
     unknown = sorted(set(value) - {"ALIAS", "TABLE"})
     if unknown or "ALIAS" not in value:

@@ -41,12 +41,19 @@ def on_run_started(sender: str, run_id: str, state: Any, resumed: bool, **kwargs
 
 def on_step_finished(sender: str, run_id: str, result: StepResult, **kwargs: Any) -> None:
     _write(
-        {"event": "step_finished", "run_id": run_id, "alias": result.step.alias, "status": result.status}
+        {
+            "event": "step_finished",
+            "run_id": run_id,
+            "alias": result.step.alias,
+            "status": result.status,
+        }
     )
 
 
 def on_run_finished(sender: str, run_id: str, report: RunReport, **kwargs: Any) -> None:
-    _write({"event": "run_finished", "run_id": run_id, "ok": report.ok, "steps": len(report.results)})
+    _write(
+        {"event": "run_finished", "run_id": run_id, "ok": report.ok, "steps": len(report.results)}
+    )
 
 
 def raising(sender: str, **kwargs: Any) -> None:

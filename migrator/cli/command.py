@@ -208,7 +208,9 @@ class OrchestrateCommand(BaseCommand):
         run = journal.find_run(store, opts.resume_id, self.name)
         if run.finished_ok:
             self.emit(
-                Line(f"Run {run.run_id} finished: every step is done; nothing to resume.", "success")
+                Line(
+                    f"Run {run.run_id} finished: every step is done; nothing to resume.", "success"
+                )
             )
             if opts.json:
                 document = render.document(None, None, mode="run", ok=True, run_id=run.run_id)

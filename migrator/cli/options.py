@@ -291,8 +291,7 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
         for dest, flag in (("databases", "--database"), ("apps", "--app"), ("target", "--target")):
             if _given(options.get(dest)):
                 raise UsageError(
-                    f"--resume continues a run with the selection it was started with; drop "
-                    f"{flag}."
+                    f"--resume continues a run with the selection it was started with; drop {flag}."
                 )
 
 

@@ -179,7 +179,9 @@ def plan_steps(plan: Plan, names: Mapping[str, Iterable[str]]) -> list[Record]:
             "alias": step.alias,
             "apps": list(step.apps),
             "target": step.target,
-            "migrations": sorted(f"{app}.{name}" for app in step.apps for name in names.get(app, ())),
+            "migrations": sorted(
+                f"{app}.{name}" for app in step.apps for name in names.get(app, ())
+            ),
         }
         for step in plan.steps
     ]
@@ -206,7 +208,9 @@ class RecordedRun:
     steps: Mapping[tuple[int, str, tuple[str, ...], str | None], Record]  # latest per step
     finished_ok: bool  # the last attempt finished with every step done
 
-    def earlier_results(self, state_steps: Iterable[Step], aliases: Iterable[str]) -> list[StepResult]:
+    def earlier_results(
+        self, state_steps: Iterable[Step], aliases: Iterable[str]
+    ) -> list[StepResult]:
         """The recorded results of the steps on ``aliases`` (done in an earlier attempt)."""
         wanted = set(aliases)
         found = []
@@ -273,9 +277,7 @@ def find_run(store: Store, run_id: str | None, command: str) -> RecordedRun:
     }
     finished = [r for r in own if r.get("type") == "finished"]
     last_attempt = max(int(r.get("attempt", 1)) for r in plans)
-    finished_ok = any(
-        r.get("ok") and int(r.get("attempt", 1)) == last_attempt for r in finished
-    )
+    finished_ok = any(r.get("ok") and int(r.get("attempt", 1)) == last_attempt for r in finished)
     return RecordedRun(wanted, plans[0], last_attempt, steps, finished_ok)
 
 
@@ -429,7 +431,9 @@ class RunRecorder:
         return tuple(sorted(every, key=lambda r: rank.get(r.step, len(rank))))
 
 
-def resumed(recorder: RunRecorder, run: RecordedRun, plan: Plan, done: Iterable[str]) -> RunRecorder:
+def resumed(
+    recorder: RunRecorder, run: RecordedRun, plan: Plan, done: Iterable[str]
+) -> RunRecorder:
     """The recorder of another attempt of ``run``: its id, the next attempt number, and the
     earlier results of the ``done`` aliases."""
     return replace(

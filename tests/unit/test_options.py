@@ -51,6 +51,7 @@ REFUSED = {
     "fail_fast": REPORTS,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
     "skip_checks": set(),
+    "resume": EVERYWHERE_BUT_A_RUN,
 }
 OWN_MESSAGES = {
     ("json", "graph"): "--graph prints Mermaid or DOT, not JSON; drop --json (--doctor --json "
