@@ -8,6 +8,7 @@ and on PostgreSQL tenants (pg_fleet) with the journal in a table."""
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ import pytest
 from django.test import override_settings
 
 from tests.fleet import TENANT_PASSWORD
-from tests.helpers import PROJECT_MIGRATIONS, manage, run
+from tests.fixtures.hold import handshake, wait_until_entered
+from tests.helpers import PROJECT_MIGRATIONS, finish, manage, manage_background, run
 from tests.pg_fleet import names, pg_fleet
 from tests.servers import pg_connect, pg_recorded
 
@@ -127,6 +129,42 @@ def test_a_failed_fleet_run_is_resumed_without_touching_the_done_aliases(tmp_pat
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"Run {run_id} finished: every step is done; nothing to resume.\n"
     assert not (tmp_path / "tenant_002.sqlite3").exists()
+
+
+def test_a_run_stopped_by_sigterm_is_resumed(tmp_path: Path) -> None:
+    """SIGTERM while tenant_003's migration runs (handed off through files): it finishes, the
+    rest is not started, the journal says so; --resume runs the rest only."""
+    held, entered, release = handshake(tmp_path)
+    env = env_of(tmp_path, MIGRATOR_TEST_HOLD_ON="tenant_003", PYTHONUNBUFFERED="1", **held)
+    process = manage_background("migrate_all", "--noinput", "--json", env=env)
+    wait_until_entered(entered)
+    process.send_signal(signal.SIGTERM)
+    release.touch()
+    out, err = finish(process, timeout=120)
+    assert process.returncode == 143, err
+    first = json.loads(out)
+    statuses = {alias: row["status"] for alias, row in summary_of(first).items()}
+    assert statuses["tenant_002"] == "applied"
+    assert statuses["tenant_003"] == "applied"  # its migration finished
+    assert statuses["tenant_004"] in ("interrupted", "skipped")  # stopped before its migration
+    assert statuses["tenant_007"] == "skipped"
+    records = journal_records(tmp_path / "journal.jsonl")
+    assert records[-1]["type"] == "finished"
+    assert (records[-1]["ok"], records[-1]["signal"]) == (False, "SIGTERM")
+    assert not (tmp_path / "tenant_004.sqlite3").exists()
+
+    (tmp_path / "tenant_001.sqlite3").unlink()  # done: never connected to again
+    resumed = manage("migrate_all", "--noinput", "--json", "--resume", env=env_of(tmp_path))
+    assert resumed.returncode == 0, resumed.stderr
+    second = json.loads(resumed.stdout)
+    assert second["run_id"] == first["run_id"]
+    ran = {step["alias"] for step in second["results"]["steps"] if not step["earlier"]}
+    assert {"tenant_004", "tenant_007"} <= ran
+    assert not ran & {"tenant_000", "tenant_001", "tenant_002", "users_db"}
+    assert not (tmp_path / "tenant_001.sqlite3").exists()
+    for n in (3, 4, 7):
+        tenant = tmp_path / f"tenant_{n:03d}.sqlite3"
+        assert recorded_rows(tenant) == sorted(PROJECT_MIGRATIONS)  # each exactly once
 
 
 def test_the_text_report_of_a_resumed_run_marks_the_earlier_attempt(tmp_path: Path) -> None:
