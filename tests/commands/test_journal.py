@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from tests.fleet import TENANT_PASSWORD
 from tests.fixtures.hold import handshake, wait_until_entered
+from tests.fleet import TENANT_PASSWORD
 from tests.helpers import PROJECT_MIGRATIONS, finish, manage, manage_background, run
 from tests.pg_fleet import names, pg_fleet
 from tests.servers import pg_connect, pg_recorded
