@@ -206,12 +206,10 @@ class OrchestrateCommand(BaseCommand):
                 f"run 'manage.py {self.name}' without --resume (it does only what is pending)."
             )
         run = journal.find_run(store, opts.resume_id, self.name)
-        if run.finished_ok:
-            self.emit(
-                Line(
-                    f"Run {run.run_id} finished: every step is done; nothing to resume.", "success"
-                )
-            )
+        if run.finished_ok or not run.plan.get("ordered", True):
+            # A run on the no-op fast path (no order computed) found everything up to date.
+            what = "finished: every step is done" if run.finished_ok else "found nothing pending"
+            self.emit(Line(f"Run {run.run_id} {what}; nothing to resume.", "success"))
             if opts.json:
                 document = render.document(None, None, mode="run", ok=True, run_id=run.run_id)
                 self.write_json(document)

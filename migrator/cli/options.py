@@ -195,6 +195,7 @@ OPTIONS: tuple[Option, ...] = (
         "aliases it finished are not connected to; refused when the plan changed since.",
         {"nargs": "?", "const": "latest", "metavar": "RUN_ID"},
         refused_in=_DATABASE_CHANGES,
+        without_menu=True,
     ),
     Option(
         ("--doctor",),

@@ -128,6 +128,7 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
         ({"graph": "dot"}, False),
         ({"drift": True}, False),
         ({"repair": True}, False),
+        ({"resume": "latest"}, False),
     ],
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:
