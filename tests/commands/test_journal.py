@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from migrator import api, signals
+from migrator.types import RunReport, Selection, StepResult
 from tests.fixtures.hold import handshake, wait_until_entered
 from tests.fleet import TENANT_PASSWORD
 from tests.helpers import PROJECT_MIGRATIONS, finish, manage, manage_background, run
@@ -378,3 +380,47 @@ def test_resume_without_a_journal_is_refused(sqlite_project: Path) -> None:
         "CommandError: --resume reads the run journal, which MIGRATOR['JOURNAL'] = None turns "
         "off; run 'manage.py migrate_all' without --resume (it does only what is pending).\n"
     )
+
+
+def test_the_api_records_its_runs_and_sends_the_signals(sqlite_project: Path) -> None:
+    events: list[tuple[str, str, str]] = []
+
+    def started(sender: str, run_id: str, **kwargs: Any) -> None:
+        events.append(("started", sender, run_id))
+
+    def finished_step(sender: str, run_id: str, result: StepResult, **kwargs: Any) -> None:
+        events.append(("step", result.step.alias, result.status))
+
+    def finished(sender: str, run_id: str, report: RunReport, **kwargs: Any) -> None:
+        events.append(("finished", sender, "ok" if report.ok else "failed"))
+
+    def raising(sender: str, **kwargs: Any) -> None:
+        raise RuntimeError("a receiver that fails")
+
+    journal = sqlite_project / "journal.jsonl"
+    signals.run_started.connect(raising)
+    signals.run_started.connect(started)
+    signals.step_finished.connect(finished_step)
+    signals.run_finished.connect(finished)
+    try:
+        with override_settings(MIGRATOR={"JOURNAL": str(journal)}):
+            report = api.migrate_all(Selection(databases=("users_db",)))
+    finally:
+        signals.run_started.disconnect(raising)
+        signals.run_started.disconnect(started)
+        signals.step_finished.disconnect(finished_step)
+        signals.run_finished.disconnect(finished)
+    assert report.ok
+    run_id = events[0][2]
+    assert events == [
+        ("started", "migrator.api", run_id),
+        ("step", "users_db", "applied"),
+        ("finished", "migrator.api", "ok"),
+    ]
+    records = journal_records(journal)
+    assert [(r["type"], r["run_id"]) for r in records] == [
+        ("plan", run_id),
+        ("step", run_id),
+        ("finished", run_id),
+    ]
+    assert records[0]["selection"]["databases"] == ["users_db"]
