@@ -9,6 +9,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from migrator import conf, django_compat, history, preflight
 from migrator.exceptions import ConfigurationError, PreflightError
+from migrator.execution import journal
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
 from migrator.planning.plan import (
@@ -19,7 +20,7 @@ from migrator.planning.plan import (
     validate_selection,
 )
 from migrator.project import operations, routing_cache
-from migrator.project.databases import alias_infos, alias_names, not_databases
+from migrator.project.databases import alias_infos, alias_names, not_databases, passwords
 from migrator.project.loader import (
     app_dependencies,
     app_leaves,
@@ -31,7 +32,7 @@ from migrator.project.loader import (
 )
 from migrator.project.routing import check_write_routes
 from migrator.project.targets import load_targets
-from migrator.text import first_line, plural
+from migrator.text import first_line, plural, secrets_of
 from migrator.types import (
     AliasInfo,
     Health,
@@ -322,12 +323,23 @@ def _quick(
     return _Quick(plan, selection, probes, missing, read_applied(plan, probes))
 
 
+def migration_names(loader: MigrationLoader | None) -> dict[str, list[str]]:
+    """Per app, the names of its migration files (the run journal's plan hash covers them)."""
+    names: dict[str, list[str]] = {}
+    if loader is not None:
+        for app, name in loader.disk_migrations:
+            names.setdefault(app, []).append(name)
+        return names
+    return {app: list(stamps) for app, stamps in (disk_migration_stamps() or {}).items()}
+
+
 def prepare(
     selection: Selection = Selection(),
     *,
     create_schemas: bool = False,
     dry_run: bool = False,
     fast: bool = False,
+    planned: tuple[Plan, MigrationLoader] | None = None,
 ) -> Prepared:
     """Plan, preflight every planned alias (all problems at once), create what is missing when
     asked (not on a dry run), and read the state. Raises before any change when a check fails.
@@ -336,9 +348,17 @@ def prepare(
     and settings (``routing_cache``), compare migration file names on disk with each planned
     alias's recorded names; when every alias is up to date, return an unordered plan without
     importing a migration module.
+
+    ``planned``: a plan made already (``make_plan``), e.g. a resumed run's without the aliases
+    done earlier (``without_aliases``): only its aliases are probed and read.
     """
     django_compat.refuse_untested_django()
     settings = load_settings()
+    if planned is not None:
+        checked, created = _preflight(planned[0], settings, create_schemas, dry_run)
+        state = read_state(*planned, checked)
+        refuse_unscoped_session(state, planned[1], settings, created=() if dry_run else created)
+        return Prepared(state, settings, created, planned[1])
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
@@ -467,8 +487,17 @@ def migrate_all(
     migration: look at ``report.ok``)."""
     prepared = prepare(selection, create_schemas=create_schemas)
     options = resolve_options(options, prepared.settings)
-    results = run_plan(prepared.state, options, progress or ignore_progress, loader=prepared.loader)
-    return RunReport(state=prepared.state, results=results)
+    recorder = journal.RunRecorder(
+        "migrator.api", journal.store_for(prepared.settings.journal), secrets_of(passwords())
+    )
+    recorder.started(prepared.state, migration_names(prepared.loader), selection, options)
+    results = run_plan(
+        prepared.state,
+        options,
+        recorder.watching(progress or ignore_progress),
+        loader=prepared.loader,
+    )
+    return recorder.finished(prepared.state, results)
 
 
 def dependencies(selection: Selection) -> tuple[Node, ...]:

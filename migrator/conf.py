@@ -10,6 +10,7 @@ MIGRATOR = {
     "DIRECT": {                # per alias, merged over its entry for migrator's connections only
         "default": {"HOST": "db-primary.internal", "PORT": 5432},  # e.g. past PgBouncer
     },
+    "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -20,6 +21,8 @@ MIGRATOR = {
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +39,7 @@ KEYS = (
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
     "DIRECT",
+    "JOURNAL",
 )
 # What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
 DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
@@ -47,10 +51,61 @@ SESSION_KEYS = {
 
 
 @dataclass(frozen=True)
+class JournalSetting:
+    """Where runs are recorded (``MIGRATOR["JOURNAL"]``): a file (``path``; None: the default
+    file of this project), a table on an alias, or nowhere (``off``)."""
+
+    path: str | None = None
+    alias: str | None = None
+    table: str | None = None
+    off: bool = False
+
+
+@dataclass(frozen=True)
 class MigratorSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    journal: JournalSetting = JournalSetting()
+
+
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def journal(vendors: Mapping[str, str]) -> JournalSetting:
+    """``MIGRATOR["JOURNAL"]``: unset, the default file; a path; None or False, off; or
+    ``{"ALIAS": alias, "TABLE": name}``, a table migrator creates on that alias."""
+    raw = _raw()
+    if "JOURNAL" not in raw:
+        return JournalSetting()
+    value = raw["JOURNAL"]
+    if value is None or value is False:
+        return JournalSetting(off=True)
+    if isinstance(value, str | os.PathLike) and str(value):
+        return JournalSetting(path=os.fspath(value))
+    example = "{'ALIAS': 'default', 'TABLE': 'migrator_journal'}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must be a file path, None (no journal) or {example}."
+        )
+    unknown = sorted(set(value) - {"ALIAS", "TABLE"})
+    if unknown or "ALIAS" not in value:
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must have the keys ALIAS and TABLE (optional), "
+            f"e.g. {example}."
+        )
+    alias, table = value["ALIAS"], value.get("TABLE", "migrator_journal")
+    if alias not in vendors or vendors[alias] == "dummy":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['ALIAS'] = {alias!r} is not a database alias; use one of "
+            f"{', '.join(a for a, v in vendors.items() if v != 'dummy')}."
+        )
+    if not isinstance(table, str) or not _TABLE_NAME.match(table) or table == "django_migrations":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['TABLE'] = {table!r} must be a table name of letters, digits "
+            "and underscores other than django_migrations, e.g. 'migrator_journal'."
+        )
+    return JournalSetting(alias=alias, table=table)
 
 
 # The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
@@ -190,4 +245,5 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
             "LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT), allow_zero=True
         ),
         session=session,
+        journal=journal(vendors),
     )

@@ -230,6 +230,8 @@ class StepResult:
     # failed: the error's formatted traceback, passwords scrubbed (--traceback and -v 3 print it,
     # the "migrator" logger gets it); empty when the failure has no exception behind it.
     traceback: str = ""
+    # --resume: the result of an earlier attempt of this run, read from the run journal.
+    earlier: bool = False
 
 
 @dataclass(frozen=True)

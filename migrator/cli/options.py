@@ -31,6 +31,8 @@ class CommandOptions:
     repair: bool = False
     traceback: bool = False  # Django's --traceback: also a failed step's traceback
     skip_checks: bool = False  # --skip-checks (call_command: unless skip_checks=False)
+    resume: bool = False  # --resume [RUN_ID]
+    resume_id: str | None = None  # None: the latest run in the journal
 
     @property
     def mode(self) -> str:
@@ -188,6 +190,14 @@ OPTIONS: tuple[Option, ...] = (
         refused_in=_DATABASE_CHANGES,
     ),
     Option(
+        ("--resume",),
+        "Continue a run recorded in the run journal (MIGRATOR['JOURNAL']; default: the latest): "
+        "aliases it finished are not connected to; refused when the plan changed since.",
+        {"nargs": "?", "const": "latest", "metavar": "RUN_ID"},
+        refused_in=_DATABASE_CHANGES,
+        without_menu=True,
+    ),
+    Option(
         ("--doctor",),
         "Check the routers and models for routing mistakes (migrator.E0xx, W0xx, I0xx) and "
         "print the findings by alias; change nothing; exit 1 on an error.",
@@ -278,6 +288,12 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
         )
     if options.get("fake") and options.get("fake_initial"):
         raise UsageError("--fake and --fake-initial contradict each other; pick one.")
+    if options.get("resume"):
+        for dest, flag in (("databases", "--database"), ("apps", "--app"), ("target", "--target")):
+            if _given(options.get(dest)):
+                raise UsageError(
+                    f"--resume continues a run with the selection it was started with; drop {flag}."
+                )
 
 
 def command_options(options: dict[str, Any]) -> CommandOptions:
@@ -307,6 +323,8 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         repair=bool(options.get("repair")),
         traceback=bool(options.get("traceback")),
         skip_checks=bool(options.get("skip_checks")),
+        resume=bool(options.get("resume")),
+        resume_id=None if options.get("resume") in (None, "latest") else str(options["resume"]),
     )
     _refuse_target_with_other_apps(opts)
     return opts

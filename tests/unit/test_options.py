@@ -51,6 +51,7 @@ REFUSED = {
     "fail_fast": REPORTS,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
     "skip_checks": set(),
+    "resume": EVERYWHERE_BUT_A_RUN,
 }
 OWN_MESSAGES = {
     ("json", "graph"): "--graph prints Mermaid or DOT, not JSON; drop --json (--doctor --json "
@@ -127,6 +128,7 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
         ({"graph": "dot"}, False),
         ({"drift": True}, False),
         ({"repair": True}, False),
+        ({"resume": "latest"}, False),
     ],
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:
