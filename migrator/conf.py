@@ -7,6 +7,7 @@ MIGRATOR = {
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
     "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
+    "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +34,7 @@ KEYS = (
     "ROUTING_CACHE",
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
+    "CANARIES",
 )
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
@@ -45,6 +48,7 @@ class MigratorSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
 
 
 # The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
@@ -146,6 +150,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
                 )
             session.setdefault(alias, {})[key] = str(value)
     return MigratorSettings(
+        canaries=_canaries(raw.get("CANARIES"), list(vendors)),
         connect_timeout=_seconds(
             "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
         ),
@@ -154,3 +159,28 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         ),
         session=session,
     )
+
+
+def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:
+    """``MIGRATOR["CANARIES"]`` (default none): the aliases ``--canary N`` runs first in each
+    level, as names or shell-style patterns; each must match a database alias."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"MIGRATOR['CANARIES'] = {value!r} must be a list of aliases or shell-style "
+            "patterns, e.g. 'CANARIES': ['tenant_000', 'eu-*']."
+        )
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] holds {name!r}; each entry must be an alias or a "
+                "shell-style pattern (a non-empty string), e.g. 'tenant_000' or 'eu-*'."
+            )
+        if not any(fnmatchcase(alias, name) for alias in aliases):
+            what = "matches no" if any(char in name for char in "*?[") else "is not a"
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] names {name!r}, which {what} database alias; fix or "
+                f"remove it. Known aliases: {', '.join(aliases)}."
+            )
+    return tuple(value)

@@ -24,6 +24,7 @@ from migrator.exceptions import MigratorError, RunError, ScrubbedCause
 from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback
+from migrator.planning.rollout import expand_canaries
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
@@ -127,6 +128,7 @@ class OrchestrateCommand(BaseCommand):
             # --plan shows the order, so it loads the graph; a run or --check needs no order
             # when everything is up to date.
             fast=not opts.plan_only and not opts.run.force_migrate,
+            shard=opts.shard,
         )
         state = prepared.state
         self.emit(render.created_lines(prepared.missing, dry_run=dry_run))
@@ -216,6 +218,10 @@ def run_prepared(
             parallel=opts.parallel,
             fail_fast=opts.fail_fast,
             loader=prepared.loader,
+            canary=opts.canary,
+            canary_aliases=expand_canaries(
+                prepared.settings.canaries, [info.alias for info in state.plan.aliases]
+            ),
         )
     return results, stop
 

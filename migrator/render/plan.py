@@ -40,7 +40,7 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         return _up_to_date_lines(state)
     lines = [
         Line(
-            f"Plan: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
+            f"Plan{_shard(state)}: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
             f"on {plural(len(aliases), 'database')}, "
             f"{plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
             "heading",
@@ -198,7 +198,22 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "pending_count": state.pending_count,
         "recorded_count": state.recorded_count,
         "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
+        "shard": None
+        if state.shard is None
+        else {
+            "index": state.shard.index,
+            "count": state.shard.count,
+            "aliases": list(state.shard.aliases),
+        },
     }
+
+
+def _shard(state: PlanState) -> str:
+    """`` (shard 2/4: 51 databases)`` after ``Plan`` with ``--shard``."""
+    shard = state.shard
+    if shard is None:
+        return ""
+    return f" (shard {shard}: {plural(len(shard.aliases), 'database')})"
 
 
 def _planned_aliases(state: PlanState) -> list[str]:
