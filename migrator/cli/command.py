@@ -186,6 +186,12 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
     failed = [r for r in results if r.status == "failed"]
     skipped = sum(1 for r in results if r.status == "skipped")
     what = "; ".join(render.problem_lines(failed))
+    canary = next((r for r in failed if r.canary), None)
+    if canary is not None:  # --canary: nothing else started
+        return (
+            f"Canary {canary.step.alias} failed: {what}. {plural(skipped, 'other step')} not "
+            "started. Fix the cause and run again; steps that completed are not repeated."
+        )
     return (
         f"{what}. {plural(skipped, 'dependent step')} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."

@@ -209,11 +209,8 @@ def plan_json(state: PlanState) -> dict[str, Any]:
 
 
 def _shard(state: PlanState) -> str:
-    """`` (shard 2/4: 51 databases)`` after ``Plan`` with ``--shard``."""
-    shard = state.shard
-    if shard is None:
-        return ""
-    return f" (shard {shard}: {plural(len(shard.aliases), 'database')})"
+    """`` (shard 2/4)`` after ``Plan`` with ``--shard``."""
+    return "" if state.shard is None else f" (shard {state.shard})"
 
 
 def _planned_aliases(state: PlanState) -> list[str]:
