@@ -5,7 +5,7 @@ import os
 
 from tests.settings.fleet import *  # noqa: F403
 
-MIGRATOR: dict[str, object] = {
-    "DATABASES": "tests.fleet.tenants",
-    "CANARIES": os.environ["MIGRATOR_TEST_CANARIES"].split(","),
+MIGRATOR = {
+    **MIGRATOR,  # noqa: F405
+    "CANARIES": os.environ["MIGRATOR_TEST_CANARIES"].split(","),  # type: ignore[dict-item]
 }
