@@ -62,7 +62,14 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
                 verb = "unapply" if migration.backwards else "apply"
                 lines.append(Line(f"    {verb} {migration}"))
             lines += _recorded_lines(step_state.recorded, verbosity)
-    if not plan.levels:
+    if not plan.levels and state.shard is not None:
+        lines.append(
+            Line(
+                f"Nothing to migrate in shard {state.shard}: no planned alias falls in it.",
+                "notice",
+            )
+        )
+    elif not plan.levels:
         lines.append(
             Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
         )

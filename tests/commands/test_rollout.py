@@ -124,6 +124,22 @@ def test_a_shard_within_a_database_pattern(tmp_path: Path) -> None:
     ]
 
 
+def test_an_empty_shard_migrates_nothing(tmp_path: Path) -> None:
+    env = fleet_env(tmp_path, tenants=3)
+    # tenant_000 hashes to shard 2/2: shard 1/2 of it is empty.
+    result = manage("migrate_all", "--plan", "--database", "tenant_000", "--shard", "1/2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "Plan (shard 1/2): 0 steps in 0 levels on 0 databases, 0 migrations to run.",
+        "Nothing to migrate in shard 1/2: no planned alias falls in it.",
+    ]
+    result = manage(
+        "migrate_all", "--noinput", "--database", "tenant_000", "--shard", "1/2", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.glob("*.sqlite3")) == []
+
+
 @pytest.mark.parametrize("value", ["0/2", "3/2", "half"])
 def test_a_bad_shard_is_refused(tmp_path: Path, value: str) -> None:
     result = manage("migrate_all", "--noinput", "--shard", value, env=fleet_env(tmp_path, 3))
