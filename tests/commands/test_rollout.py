@@ -7,12 +7,14 @@ PostgreSQL tenants (tests/pg_fleet.py)."""
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from migrator.planning.rollout import shard_of
 from tests.commands.test_fleet import fleet_env
 from tests.helpers import PROJECT_MIGRATIONS, manage
 from tests.pg_fleet import pg_fleet
@@ -291,3 +293,34 @@ def test_postgresql_shards_together_leave_what_one_full_run_leaves(tmp_path: Pat
         for tables, rows in found.values():
             assert "cache_cacheentry" in tables
             assert rows == sorted(PROJECT_MIGRATIONS)  # each once
+
+
+def test_a_shard_never_connects_to_the_aliases_of_other_shards(tmp_path: Path) -> None:
+    """down_000 is on a server that never answers: a full run's preflight would fail on it; the
+    shard without it migrates its tenant and never connects there."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        with pg_fleet(2, tmp_path) as env:
+            env["MIGRATOR_TEST_PG_UNREACHABLE"] = f"127.0.0.1:{port}:1"
+            env["DJANGO_SETTINGS_MODULE"] = "tests.settings.pg_fleet_down"  # cache on down_*
+            prefix = env["MIGRATOR_TEST_PG_FLEET"].partition(":")[0]
+            other = 3 - shard_of("down_000", 2)
+            mine = [n for n in (0, 1) if shard_of(f"tenant_{n:03d}", 2) == other]
+            assert mine  # tenant_000 and tenant_001 land in different shards
+            result = manage(
+                "migrate_all",
+                "--noinput",
+                "--database",
+                "tenant_*",
+                "--database",
+                "down_*",
+                "--shard",
+                f"{other}/2",
+                env=env,
+            )
+            assert result.returncode == 0, result.stderr
+            for n in (0, 1):
+                rows = pg_recorded(f"{prefix}_{n:03d}")
+                assert rows == (sorted(PROJECT_MIGRATIONS) if n in mine else [])
