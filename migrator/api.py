@@ -422,12 +422,24 @@ def migrate_all(
     progress: ProgressCallback | None = None,
     *,
     create_schemas: bool = False,
+    shard: Shard | None = None,
+    canary: int = 0,
 ) -> RunReport:
     """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
-    migration: look at ``report.ok``)."""
-    prepared = prepare(selection, create_schemas=create_schemas)
+    migration: look at ``report.ok``). ``shard``: only that shard's steps (``prepare_shard``);
+    ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
+    prepared = prepare(selection, create_schemas=create_schemas, shard=shard)
     options = resolve_options(options, prepared.settings)
-    results = run_plan(prepared.state, options, progress or ignore_progress, loader=prepared.loader)
+    results = run_plan(
+        prepared.state,
+        options,
+        progress or ignore_progress,
+        loader=prepared.loader,
+        canary=canary,
+        canary_aliases=rollout.expand_canaries(
+            prepared.settings.canaries, [info.alias for info in prepared.state.plan.aliases]
+        ),
+    )
     return RunReport(state=prepared.state, results=results)
 
 
