@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import conf, django_compat, history, preflight
-from migrator.exceptions import PreflightError
+from migrator.exceptions import ConfigurationError, PreflightError
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
 from migrator.planning import rollout
@@ -35,6 +35,7 @@ from migrator.project.targets import load_targets
 from migrator.text import first_line, plural
 from migrator.types import (
     AliasInfo,
+    Health,
     Missing,
     Node,
     PendingMigration,
@@ -136,7 +137,8 @@ def read_applied(plan: Plan, probes: tuple[Probe, ...] = ()) -> Applied:
             "Cannot read the migration state of "
             + ("; ".join(problems))
             + ". Check that the servers are up and the credentials in DATABASES are right; "
-            "nothing was migrated."
+            "nothing was migrated.",
+            problems=tuple(problems),
         )
     return applied
 
@@ -159,7 +161,8 @@ def read_state(
     if problems:
         raise PreflightError(
             f"Preflight found {plural(len(problems), 'problem')}; nothing "
-            "was changed on any database:\n  " + "\n  ".join(problems)
+            "was changed on any database:\n  " + "\n  ".join(problems),
+            problems=tuple(problems),
         )
     leaves = app_leaves(loader)
     return PlanState(plan=plan, states=step_states(plan, loader, applied, leaves), probes=probes)
@@ -257,20 +260,68 @@ def _preflight(
     return probes, missing
 
 
-def up_to_date(
+def unrecorded(
     plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]], *, records_all: bool
-) -> bool:
-    """True when every migration file a run would apply or record on each planned alias is
-    recorded there: on a full run (``records_all``) every app's, as Django's ``migrate --database
-    X`` records them all; otherwise the planned apps'."""
+) -> dict[str, int]:
+    """Per planned alias (in plan order), how many migration files a run would apply or record
+    there that are not recorded yet: on a full run (``records_all``) every app's, as Django's
+    ``migrate --database X`` records them all; otherwise the planned apps'. Aliases with none are
+    left out."""
+    missing: dict[str, set[tuple[str, str]]] = {}
     for step in plan.steps:
         recorded: dict[str, set[str]] = {}
         for app, name in applied[step.alias]:
             recorded.setdefault(app, set()).add(name)
         apps = disk if records_all else step.apps
-        if any(not disk[app] <= recorded.get(app, set()) for app in apps):
-            return False
-    return True
+        found = missing.setdefault(step.alias, set())
+        for app in apps:
+            found.update((app, name) for name in disk[app] - recorded.get(app, set()))
+    return {alias: len(keys) for alias, keys in missing.items() if keys}
+
+
+def up_to_date(
+    plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]], *, records_all: bool
+) -> bool:
+    """True when every migration file a run would apply or record on each planned alias is
+    recorded there (``unrecorded`` finds none)."""
+    return not unrecorded(plan, applied, disk, records_all=records_all)
+
+
+@dataclass(frozen=True)
+class _Quick:
+    """The fast path's unordered plan and what preflight and ``django_migrations`` said."""
+
+    plan: Plan
+    selection: Selection  # its --database patterns expanded
+    probes: tuple[Probe, ...]
+    missing: tuple[Missing, ...]
+    applied: Applied
+
+
+def _quick(
+    selection: Selection,
+    settings: conf.MigratorSettings,
+    disk: Mapping[str, frozenset[str]],
+    matrix: Mapping[str, Sequence[str]],
+    *,
+    create_schemas: bool,
+    dry_run: bool,
+) -> _Quick:
+    """The routing cache's answers (``matrix``) as an unordered plan, preflighted, with each
+    planned alias's recorded migrations: no migration module is imported."""
+    aliases = alias_infos()
+    selection = _expanded(selection, aliases)
+    apps = [label for label in installed_app_labels() if label in disk]
+    validate_selection(
+        selection,
+        [info.alias for info in aliases],
+        installed_app_labels(),
+        apps,
+        not_databases=not_databases(),
+    )
+    plan = unordered_plan(aliases, apps, {app: matrix.get(app, ()) for app in apps}, selection)
+    probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+    return _Quick(plan, selection, probes, missing, read_applied(plan, probes))
 
 
 def prepare(
@@ -306,20 +357,11 @@ def prepare(
     key = routing_cache.fingerprint(stamps) if stamps is not None else None
     matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
-        aliases = alias_infos()
-        selection = _expanded(selection, aliases)
-        apps = [label for label in installed_app_labels() if label in disk]
-        validate_selection(
-            selection,
-            [info.alias for info in aliases],
-            installed_app_labels(),
-            apps,
-            not_databases=not_databases(),
+        found = _quick(
+            selection, settings, disk, matrix, create_schemas=create_schemas, dry_run=dry_run
         )
-        matrix = {app: matrix.get(app, ()) for app in apps}
-        quick = unordered_plan(aliases, apps, matrix, selection)
-        probes, missing = _preflight(quick, settings, create_schemas, dry_run)
-        applied = read_applied(quick, probes)
+        selection, quick, probes = found.selection, found.plan, found.probes
+        missing, applied = found.missing, found.applied
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
@@ -332,7 +374,84 @@ def prepare(
     ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None
-    return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
+    state = read_state(plan, loader, probes, applied)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
+    return Prepared(state, settings, missing, loader)
+
+
+def refuse_unscoped_session(
+    state: PlanState,
+    loader: MigrationLoader,
+    settings: conf.MigratorSettings,
+    created: Sequence[Missing] = (),
+) -> None:
+    """``MIGRATOR["SESSION"]`` settings are ``SET LOCAL`` in an atomic migration's transaction;
+    a non-atomic migration has none, so they would be set on the session, which a transaction
+    pooler (PgBouncer) hands to other clients. Refused for a pending non-atomic migration on a
+    PostgreSQL alias, unless ``MIGRATOR["DIRECT"]`` names the alias (a direct connection)."""
+    direct = conf.direct()
+    found: list[str] = []
+    aliases: list[str] = []
+    for step_state in state.states:
+        alias = step_state.step.alias
+        names = ", ".join(settings.session.get(alias, {}))
+        if not names or alias in direct or state.plan.alias_info(alias).vendor != "postgresql":
+            continue
+        before = len(found)
+        found.extend(
+            f"{alias}: {migration} is not atomic, so MIGRATOR['SESSION'][{alias!r}] ({names}) "
+            "cannot be scoped to its transaction"
+            for migration in step_state.pending
+            if not loader.get_migration(migration.app, migration.name).atomic
+        )
+        if len(found) > before and alias not in aliases:
+            aliases.append(alias)
+    if found:
+        done = (
+            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
+            if created
+            else "nothing was changed on any database"
+        )
+        raise ConfigurationError(
+            "; ".join(found) + ". On the session, the settings would stay on a server connection "
+            "that a transaction pooler (PgBouncer) then gives to other clients. If the alias "
+            "connects to PostgreSQL directly (or through session pooling), say so with "
+            f"MIGRATOR['DIRECT'] = {{{aliases[0]!r}: {{}}}} (or point it at the "
+            f"server); otherwise drop its SESSION settings for this deploy ({done})."
+        )
+
+
+def health(selection: Selection = Selection()) -> Health:
+    """Whether every planned alias is reachable and has nothing to apply or record (what
+    ``migrate_all --check`` counts), for readiness probes and deploy gates. Read-only, as a dry
+    run: nothing is written to any database and nothing is created.
+
+    With a warm routing cache (``routing_cache``) this is the no-op fast path: preflight, one read
+    of ``django_migrations`` per planned alias and the migration file names on disk, compared;
+    no migration module is imported and no graph is loaded, pending or not. When the cache is
+    cold (the first call after a change of migration files, routers or settings) the planner
+    builds the plan once and fills the cache. Database problems (unreachable, missing, unreadable
+    history) come back in ``problems``; a configuration error raises ``MigratorError``.
+    """
+    django_compat.refuse_untested_django()
+    settings = load_settings()
+    stamps = disk_migration_stamps()
+    matrix = routing_cache.load(routing_cache.fingerprint(stamps) if stamps is not None else None)
+    try:
+        if stamps is None or matrix is None:
+            state = prepare(selection, dry_run=True, fast=True).state
+            todo: dict[str, int] = {}
+            for step in state.states:
+                count = len(step.pending) + len(step.recorded)
+                if count:
+                    todo[step.step.alias] = todo.get(step.step.alias, 0) + count
+            return Health(pending=tuple(todo.items()), graph_loaded=True)
+        disk = {app: frozenset(names) for app, names in stamps.items()}
+        found = _quick(selection, settings, disk, matrix, create_schemas=False, dry_run=True)
+        counts = unrecorded(found.plan, found.applied, disk, records_all=not found.selection.apps)
+        return Health(pending=tuple(counts.items()))
+    except PreflightError as exc:
+        return Health(problems=exc.problems or (first_line(exc),))
 
 
 def prepare_shard(
@@ -373,6 +492,7 @@ def prepare_shard(
     if waiting:
         raise PreflightError(_shard_waits(shard, waiting, state, planned, keys, databases))
     state = replace(rollout.restrict_state(state, own), shard=shard)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
     return Prepared(state, settings, missing, loader)
 
 

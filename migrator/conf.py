@@ -7,6 +7,9 @@ MIGRATOR = {
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
     "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
+    "DIRECT": {                # per alias, merged over its entry for migrator's connections only
+        "default": {"HOST": "db-primary.internal", "PORT": 5432},  # e.g. past PgBouncer
+    },
     "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
@@ -34,8 +37,11 @@ KEYS = (
     "ROUTING_CACHE",
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
+    "DIRECT",
     "CANARIES",
 )
+# What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
+DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
@@ -124,11 +130,42 @@ def targets_path() -> str | None:
     return value
 
 
+def direct() -> dict[str, dict[str, Any]]:
+    """``MIGRATOR["DIRECT"]`` (default {}): per alias, the keys of its ``DATABASES`` entry that
+    migrator's own connections use instead (project/targets.py merges them)."""
+    value = _raw().get("DIRECT") or {}
+    example = "e.g. {'default': {'HOST': 'db-primary.internal', 'PORT': 5432}}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['DIRECT'] = {type(value).__name__} must be a dict {{alias: {{key: "
+            f"value}}}}, {example}."
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for alias, override in value.items():
+        where = f"MIGRATOR['DIRECT'][{alias!r}]"
+        if not isinstance(override, Mapping):
+            raise ConfigurationError(
+                f"{where} is a {type(override).__name__}; it must be a dict of DATABASES keys, "
+                f"{example}."
+            )
+        unknown = sorted(set(override) - set(DIRECT_KEYS))
+        if unknown:
+            raise ConfigurationError(
+                f"{where} has key {unknown[0]!r}, which it cannot replace; the keys are "
+                f"{', '.join(DIRECT_KEYS)}."
+            )
+        if "OPTIONS" in override and not isinstance(override["OPTIONS"], Mapping):
+            raise ConfigurationError(f"{where}['OPTIONS'] must be a dict, as in DATABASES.")
+        found[str(alias)] = dict(override)
+    return found
+
+
 def load(vendors: Mapping[str, str]) -> MigratorSettings:
     """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
     raw = _raw()
     allow_untested_django()  # validated with the rest; read where the Django version is checked
     targets_path()  # validated with the rest; read where the aliases are loaded (targets)
+    direct()  # likewise
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:

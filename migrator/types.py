@@ -325,6 +325,20 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Health:
+    """What ``api.health`` found: every planned alias reachable and migrated, or why not."""
+
+    # (alias, migrations to apply or record there), in plan order; only aliases with some
+    pending: tuple[tuple[str, int], ...] = ()
+    problems: tuple[str, ...] = ()  # why aliases could not be checked (unreachable, ...)
+    graph_loaded: bool = False  # the routing cache was cold: the planner imported the migrations
+
+    @property
+    def ok(self) -> bool:
+        return not self.pending and not self.problems
+
+
+@dataclass(frozen=True)
 class AliasStatus:
     """One alias as the menu's status shows it: what preflight found and what is recorded there."""
 

@@ -96,8 +96,8 @@ class OrchestrateCommand(BaseCommand):
         )
         try:
             django_compat.refuse_untested_django()  # before anything else, in every mode
-            if load_targets():  # MIGRATOR["DATABASES"]: their passwords are scrubbed too
-                self.output.secrets = secrets_of(passwords())
+            load_targets()  # MIGRATOR["DATABASES"] and ["DIRECT"]: their passwords are
+            self.output.secrets = secrets_of(passwords())  # scrubbed too
             refuse_conflicts(options, self.name)
             self._opts = command_options(options)
             if drift_cli.run_instead(self.output, self._opts):  # --drift, --drift --repair

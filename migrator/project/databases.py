@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connections
 
 from migrator.exceptions import ConfigurationError
+from migrator.project.targets import replaced_passwords
 from migrator.text import first_line
 from migrator.types import (
     DUMMY_ENGINE,
@@ -82,8 +83,9 @@ def not_databases() -> tuple[str, ...]:
 
 
 def passwords() -> tuple[str, ...]:
-    """Every configured password, so that output can be scrubbed of them."""
-    found = []
+    """Every configured password, so that output can be scrubbed of them (those that
+    ``MIGRATOR["DIRECT"]`` replaced included)."""
+    found = list(replaced_passwords)
     for entry in settings.DATABASES.values():
         password = entry.get("PASSWORD")
         if password:
