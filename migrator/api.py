@@ -12,6 +12,7 @@ from migrator.exceptions import ConfigurationError, PreflightError
 from migrator.execution import journal
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
+from migrator.planning import rollout
 from migrator.planning.plan import (
     build_plan,
     expand_databases,
@@ -20,7 +21,13 @@ from migrator.planning.plan import (
     validate_selection,
 )
 from migrator.project import operations, routing_cache
-from migrator.project.databases import alias_infos, alias_names, not_databases, passwords
+from migrator.project.databases import (
+    alias_infos,
+    alias_names,
+    database_keys,
+    not_databases,
+    passwords,
+)
 from migrator.project.loader import (
     app_dependencies,
     app_leaves,
@@ -45,6 +52,7 @@ from migrator.types import (
     RunOptions,
     RunReport,
     Selection,
+    Shard,
     Step,
     StepState,
 )
@@ -340,6 +348,7 @@ def prepare(
     dry_run: bool = False,
     fast: bool = False,
     planned: tuple[Plan, MigrationLoader] | None = None,
+    shard: Shard | None = None,
 ) -> Prepared:
     """Plan, preflight every planned alias (all problems at once), create what is missing when
     asked (not on a dry run), and read the state. Raises before any change when a check fails.
@@ -351,6 +360,8 @@ def prepare(
 
     ``planned``: a plan made already (``make_plan``), e.g. a resumed run's without the aliases
     done earlier (``without_aliases``): only its aliases are probed and read.
+
+    ``shard``: only the steps of that shard's aliases (``prepare_shard``).
     """
     django_compat.refuse_untested_django()
     settings = load_settings()
@@ -359,6 +370,10 @@ def prepare(
         state = read_state(*planned, checked)
         refuse_unscoped_session(state, planned[1], settings, created=() if dry_run else created)
         return Prepared(state, settings, created, planned[1])
+    if shard is not None:
+        return prepare_shard(
+            selection, shard, settings, create_schemas=create_schemas, dry_run=dry_run
+        )
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
@@ -465,6 +480,77 @@ def health(selection: Selection = Selection()) -> Health:
         return Health(problems=exc.problems or (first_line(exc),))
 
 
+def prepare_shard(
+    selection: Selection,
+    shard: Shard,
+    settings: conf.MigratorSettings,
+    *,
+    create_schemas: bool = False,
+    dry_run: bool = False,
+) -> Prepared:
+    """``--shard K/N``: plan the whole selection, keep the steps of the shard's aliases
+    (``rollout.shard_aliases``), preflight them (and, read-only, the aliases of other shards
+    that they require) and refuse, before any change, when a required step of another shard
+    still has work: that shard must run first."""
+    plan, loader = make_plan(selection)
+    planned = preflight.planned_aliases(plan)
+    keys = database_keys()
+    databases = [info.alias for info in plan.aliases if info.is_database]
+    own = rollout.shard_aliases(planned, {a: keys[a] for a in databases if a in keys}, shard)
+    shard = replace(shard, aliases=own)
+    foreign = rollout.foreign_requirements(plan, own)
+    others = {step.alias for steps in foreign.values() for step in steps}
+    mine = rollout.restrict(plan, own)
+    probes, missing = _preflight(mine, settings, create_schemas, dry_run) if own else ((), ())
+    if others:
+        theirs = rollout.restrict(plan, others)
+        # Read only: another shard creates its schemas; what is missing there is pending.
+        found = preflight.probe_all(theirs, settings.connect_timeout, writes=False)
+        preflight.check(found, create=True)
+        probes = probes + found
+    state = read_state(rollout.restrict(plan, {*own, *others}), loader, probes)
+    waiting = [
+        (step, required)
+        for step, steps in foreign.items()
+        for required in steps
+        if state.state(required).has_work
+    ]
+    if waiting:
+        raise PreflightError(_shard_waits(shard, waiting, state, planned, keys, databases))
+    state = replace(rollout.restrict_state(state, own), shard=shard)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
+    return Prepared(state, settings, missing, loader)
+
+
+def _shard_waits(
+    shard: Shard,
+    waiting: list[tuple[Step, Step]],
+    state: PlanState,
+    planned: Sequence[str],
+    keys: Mapping[str, str],
+    databases: Sequence[str],
+) -> str:
+    """Which steps of this shard need which pending steps of which other shards, and the fix."""
+    first: dict[int, None] = {}
+    lines = []
+    database_keys = {a: keys[a] for a in databases if a in keys}
+    for step, required in waiting:
+        index = rollout.shard_index(required.alias, database_keys, shard.count)
+        first[index] = None
+        todo = state.state(required)
+        count = len(todo.pending) + len(todo.recorded)
+        lines.append(
+            f"{step.alias} ({', '.join(step.apps)}, level {step.level}) requires "
+            f"{required.alias} ({', '.join(required.apps)}, level {required.level}) of shard "
+            f"{index}/{shard.count}, which has {plural(count, 'migration')} pending"
+        )
+    runs = " and ".join(f"'manage.py migrate_all --shard {k}/{shard.count}'" for k in sorted(first))
+    return (
+        f"Shard {shard} cannot run yet: " + "; ".join(lines) + f". Run {runs} first (or run "
+        "without --shard); nothing was changed."
+    )
+
+
 def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> RunOptions:
     """Fill what the caller left to settings: the lock timeout and the session settings."""
     return replace(
@@ -482,10 +568,13 @@ def migrate_all(
     progress: ProgressCallback | None = None,
     *,
     create_schemas: bool = False,
+    shard: Shard | None = None,
+    canary: int = 0,
 ) -> RunReport:
     """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
-    migration: look at ``report.ok``)."""
-    prepared = prepare(selection, create_schemas=create_schemas)
+    migration: look at ``report.ok``). ``shard``: only that shard's steps (``prepare_shard``);
+    ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
+    prepared = prepare(selection, create_schemas=create_schemas, shard=shard)
     options = resolve_options(options, prepared.settings)
     recorder = journal.RunRecorder(
         "migrator.api", journal.store_for(prepared.settings.journal), secrets_of(passwords())
@@ -496,6 +585,10 @@ def migrate_all(
         options,
         recorder.watching(progress or ignore_progress),
         loader=prepared.loader,
+        canary=canary,
+        canary_aliases=rollout.expand_canaries(
+            prepared.settings.canaries, [info.alias for info in prepared.state.plan.aliases]
+        ),
     )
     return recorder.finished(prepared.state, results)
 

@@ -11,6 +11,7 @@ MIGRATOR = {
         "default": {"HOST": "db-primary.internal", "PORT": 5432},  # e.g. past PgBouncer
     },
     "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
+    "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -25,6 +26,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +42,7 @@ KEYS = (
     "DATABASES",
     "DIRECT",
     "JOURNAL",
+    "CANARIES",
 )
 # What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
 DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
@@ -67,6 +70,7 @@ class MigratorSettings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     journal: JournalSetting = JournalSetting()
+    canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
 
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -238,6 +242,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
                 )
             session.setdefault(alias, {})[key] = str(value)
     return MigratorSettings(
+        canaries=_canaries(raw.get("CANARIES"), list(vendors)),
         connect_timeout=_seconds(
             "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
         ),
@@ -247,3 +252,28 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         session=session,
         journal=journal(vendors),
     )
+
+
+def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:
+    """``MIGRATOR["CANARIES"]`` (default none): the aliases ``--canary N`` runs first in each
+    level, as names or shell-style patterns; each must match a database alias."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"MIGRATOR['CANARIES'] = {value!r} must be a list of aliases or shell-style "
+            "patterns, e.g. 'CANARIES': ['tenant_000', 'eu-*']."
+        )
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] holds {name!r}; each entry must be an alias or a "
+                "shell-style pattern (a non-empty string), e.g. 'tenant_000' or 'eu-*'."
+            )
+        if not any(fnmatchcase(alias, name) for alias in aliases):
+            what = "matches no" if any(char in name for char in "*?[") else "is not a"
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] names {name!r}, which {what} database alias; fix or "
+                f"remove it. Known aliases: {', '.join(aliases)}."
+            )
+    return tuple(value)

@@ -188,10 +188,23 @@ class StepState:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """``--shard K/N``: the K-th of N disjoint parts of the planned aliases."""
+
+    index: int  # K, 1-based
+    count: int  # N
+    aliases: tuple[str, ...] = ()  # the planned aliases this shard migrates, in settings order
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
 class PlanState:
     plan: Plan
     states: tuple[StepState, ...]
     probes: tuple[Probe, ...] = ()
+    shard: Shard | None = None  # --shard: the plan holds only this shard's steps
 
     def probe(self, alias: str) -> Probe | None:
         return next((probe for probe in self.probes if probe.info.alias == alias), None)
@@ -232,6 +245,7 @@ class StepResult:
     traceback: str = ""
     # --resume: the result of an earlier attempt of this run, read from the run journal.
     earlier: bool = False
+    canary: bool = False  # --canary: the step ran first in its level, as a canary
 
 
 @dataclass(frozen=True)
@@ -279,6 +293,7 @@ class Progress:
     fake: bool = False
     result: StepResult | None = None
     detail: str = ""  # lock-wait: who holds the lock and how long this run waits; notice: the line
+    canary: bool = False  # --canary: the step runs first in its level, as a canary
 
 
 @dataclass(frozen=True)

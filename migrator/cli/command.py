@@ -26,6 +26,7 @@ from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback
 from migrator.planning.plan import without_aliases
+from migrator.planning.rollout import expand_canaries
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
@@ -136,6 +137,7 @@ class OrchestrateCommand(BaseCommand):
                 # --plan shows the order, so it loads the graph; a run or --check needs no order
                 # when everything is up to date.
                 fast=not opts.plan_only and not opts.run.force_migrate,
+                shard=opts.shard,
             )
             recorder = journal.RunRecorder(
                 self.name, journal.store_for(prepared.settings.journal), self.output.secrets
@@ -215,6 +217,12 @@ class OrchestrateCommand(BaseCommand):
                 self.write_json(document)
             return None
         recorded = run.plan["selection"]
+        if recorded.get("shard"):
+            raise UsageError(
+                f"--resume {run.run_id}: that run was shard {recorded['shard']}, which --resume "
+                f"does not continue; run 'manage.py {self.name} --shard {recorded['shard']}' "
+                "again: it does only what is pending."
+            )
         selection = Selection(
             databases=tuple(recorded["databases"]),
             apps=tuple(recorded["apps"]),
@@ -273,6 +281,12 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
     failed = [r for r in results if r.status == "failed"]
     skipped = sum(1 for r in results if r.status == "skipped")
     what = "; ".join(render.problem_lines(failed))
+    canary = next((r for r in failed if r.canary), None)
+    if canary is not None:  # --canary: nothing else started
+        return (
+            f"Canary {canary.step.alias} failed: {what}. {plural(skipped, 'other step')} not "
+            "started. Fix the cause and run again; steps that completed are not repeated."
+        )
     return (
         f"{what}. {plural(skipped, 'dependent step')} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."
@@ -320,6 +334,10 @@ def run_prepared(
             parallel=opts.parallel,
             fail_fast=opts.fail_fast,
             loader=prepared.loader,
+            canary=opts.canary,
+            canary_aliases=expand_canaries(
+                prepared.settings.canaries, [info.alias for info in state.plan.aliases]
+            ),
         )
     report = recorder.finished(state, results, stop.signal)
     return report.results, stop

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from migrator import conf
 from migrator.exceptions import UsageError
-from migrator.types import RunOptions, Selection
+from migrator.planning.rollout import parse_shard
+from migrator.types import RunOptions, Selection, Shard
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class CommandOptions:
     skip_checks: bool = False  # --skip-checks (call_command: unless skip_checks=False)
     resume: bool = False  # --resume [RUN_ID]
     resume_id: str | None = None  # None: the latest run in the journal
+    shard: Shard | None = None  # --shard K/N
+    canary: int = 0  # --canary N: canary steps per level (0: none)
 
     @property
     def mode(self) -> str:
@@ -184,6 +187,22 @@ OPTIONS: tuple[Option, ...] = (
         refused_in=_RUN_ONLY,
     ),
     Option(
+        ("--shard",),
+        "Migrate only the K-th of N disjoint parts of the aliases (e.g. 1/4 ... 4/4 on four "
+        "machines); refused while a required step of another shard is pending.",
+        {"metavar": "K/N"},
+        refused_in=_RUN_ONLY,
+        without_menu=True,
+    ),
+    Option(
+        ("--canary",),
+        "Run N steps of each level first (MIGRATOR['CANARIES'] picks which); when one fails, "
+        "start nothing else.",
+        {"metavar": "N"},
+        refused_in=_DATABASE_CHANGES,
+        without_menu=True,
+    ),
+    Option(
         ("--force-migrate",),
         "Hand aliases with nothing pending to Django's migrate too (runs post_migrate signals).",
         {"action": "store_true"},
@@ -325,6 +344,8 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         skip_checks=bool(options.get("skip_checks")),
         resume=bool(options.get("resume")),
         resume_id=None if options.get("resume") in (None, "latest") else str(options["resume"]),
+        shard=parse_shard(str(options["shard"])) if options.get("shard") is not None else None,
+        canary=_canary(options.get("canary")),
     )
     _refuse_target_with_other_apps(opts)
     return opts
@@ -343,6 +364,22 @@ def _parallel(value: object) -> int:
     if workers < 1:
         raise UsageError(f"--parallel {value!r}: expected a number of workers, 1 or more, or auto.")
     return workers
+
+
+def _canary(value: object) -> int:
+    """``--canary N``: N canary steps per level, 1 or more."""
+    if value is None:
+        return 0
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UsageError(
+            f"--canary {value!r}: expected a number of canary steps per level, 1 or more "
+            "(e.g. --canary 2)."
+        )
+    return count
 
 
 def _lock_timeout(value: object) -> float | None:

@@ -365,6 +365,7 @@ class RunRecorder:
                     "databases": list(selection.databases),
                     "apps": list(selection.apps),
                     "target": list(selection.target) if selection.target else None,
+                    "shard": str(state.shard) if state.shard else None,
                 },
                 "options": {
                     "fake": options.fake,

@@ -27,7 +27,8 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     if progress.event == "notice":  # about the whole run, not one alias: never prefixed
         return Line(progress.detail, "notice")
     if progress.event == "step-start":
-        return Line(f"{lead}Migrating {step.alias}: {', '.join(step.apps)}", "heading")
+        canary = " (canary)" if progress.canary else ""
+        return Line(f"{lead}Migrating {step.alias}{canary}: {', '.join(step.apps)}", "heading")
     if progress.event == "lock-wait":
         return Line(f"{lead}  Waiting for the lock on {step.alias}: {progress.detail}", "warning")
     if progress.event == "migration-done" and progress.migration is not None:
@@ -222,6 +223,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "traceback": result.traceback or None,
                 "skip_reason": result.error if result.status == "skipped" else None,
                 "earlier": result.earlier,
+                "canary": result.canary,
             }
             for result in results
         ],

@@ -424,3 +424,26 @@ def test_the_api_records_its_runs_and_sends_the_signals(sqlite_project: Path) ->
         ("finished", run_id),
     ]
     assert records[0]["selection"]["databases"] == ["users_db"]
+
+
+def test_a_shard_run_is_continued_by_its_shard_not_by_resume(tmp_path: Path) -> None:
+    failing = manage(
+        "migrate_all",
+        "--noinput",
+        "--shard",
+        "1/1",
+        env=env_of(tmp_path, MIGRATOR_TEST_FAIL_ON="tenant_001"),
+    )
+    assert failing.returncode == 1
+    plan = journal_records(tmp_path / "journal.jsonl")[0]
+    assert plan["selection"]["shard"] == "1/1"
+    resumed = manage("migrate_all", "--noinput", "--resume", env=env_of(tmp_path))
+    assert resumed.returncode == 2
+    assert error_of(resumed.stderr) == (
+        f"CommandError: --resume {plan['run_id']}: that run was shard 1/1, which --resume does "
+        "not continue; run 'manage.py migrate_all --shard 1/1' again: it does only what is "
+        "pending.\n"
+    )
+    again = manage("migrate_all", "--noinput", "--shard", "1/1", env=env_of(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert recorded_rows(tmp_path / "tenant_001.sqlite3") == sorted(PROJECT_MIGRATIONS)
