@@ -9,6 +9,11 @@ MIGRATOR = {
     "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
     "MAX_CONNECTIONS_PER_SERVER": 8,  # connections at once to one server (reads, --parallel)
     "MAX_CONNECTIONS": 32,     # connections (threads, --parallel workers) at once in all
+    "DIRECT": {                # per alias, merged over its entry for migrator's connections only
+        "default": {"HOST": "db-primary.internal", "PORT": 5432},  # e.g. past PgBouncer
+    },
+    "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
+    "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -19,8 +24,11 @@ MIGRATOR = {
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
@@ -35,9 +43,14 @@ KEYS = (
     "ROUTING_CACHE",
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
+    "DIRECT",
+    "JOURNAL",
+    "CANARIES",
     "MAX_CONNECTIONS_PER_SERVER",
     "MAX_CONNECTIONS",
 )
+# What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
+DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
@@ -46,11 +59,63 @@ SESSION_KEYS = {
 
 
 @dataclass(frozen=True)
+class JournalSetting:
+    """Where runs are recorded (``MIGRATOR["JOURNAL"]``): a file (``path``; None: the default
+    file of this project), a table on an alias, or nowhere (``off``)."""
+
+    path: str | None = None
+    alias: str | None = None
+    table: str | None = None
+    off: bool = False
+
+
+@dataclass(frozen=True)
 class MigratorSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     bounds: Bounds = DEFAULT_BOUNDS
+    journal: JournalSetting = JournalSetting()
+    canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
+
+
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def journal(vendors: Mapping[str, str]) -> JournalSetting:
+    """``MIGRATOR["JOURNAL"]``: unset, the default file; a path; None or False, off; or
+    ``{"ALIAS": alias, "TABLE": name}``, a table migrator creates on that alias."""
+    raw = _raw()
+    if "JOURNAL" not in raw:
+        return JournalSetting()
+    value = raw["JOURNAL"]
+    if value is None or value is False:
+        return JournalSetting(off=True)
+    if isinstance(value, str | os.PathLike) and str(value):
+        return JournalSetting(path=os.fspath(value))
+    example = "{'ALIAS': 'default', 'TABLE': 'migrator_journal'}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must be a file path, None (no journal) or {example}."
+        )
+    unknown = sorted(set(value) - {"ALIAS", "TABLE"})
+    if unknown or "ALIAS" not in value:
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must have the keys ALIAS and TABLE (optional), "
+            f"e.g. {example}."
+        )
+    alias, table = value["ALIAS"], value.get("TABLE", "migrator_journal")
+    if alias not in vendors or vendors[alias] == "dummy":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['ALIAS'] = {alias!r} is not a database alias; use one of "
+            f"{', '.join(a for a, v in vendors.items() if v != 'dummy')}."
+        )
+    if not isinstance(table, str) or not _TABLE_NAME.match(table) or table == "django_migrations":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['TABLE'] = {table!r} must be a table name of letters, digits "
+            "and underscores other than django_migrations, e.g. 'migrator_journal'."
+        )
+    return JournalSetting(alias=alias, table=table)
 
 
 # The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
@@ -151,11 +216,42 @@ def targets_path() -> str | None:
     return value
 
 
+def direct() -> dict[str, dict[str, Any]]:
+    """``MIGRATOR["DIRECT"]`` (default {}): per alias, the keys of its ``DATABASES`` entry that
+    migrator's own connections use instead (project/targets.py merges them)."""
+    value = _raw().get("DIRECT") or {}
+    example = "e.g. {'default': {'HOST': 'db-primary.internal', 'PORT': 5432}}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['DIRECT'] = {type(value).__name__} must be a dict {{alias: {{key: "
+            f"value}}}}, {example}."
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for alias, override in value.items():
+        where = f"MIGRATOR['DIRECT'][{alias!r}]"
+        if not isinstance(override, Mapping):
+            raise ConfigurationError(
+                f"{where} is a {type(override).__name__}; it must be a dict of DATABASES keys, "
+                f"{example}."
+            )
+        unknown = sorted(set(override) - set(DIRECT_KEYS))
+        if unknown:
+            raise ConfigurationError(
+                f"{where} has key {unknown[0]!r}, which it cannot replace; the keys are "
+                f"{', '.join(DIRECT_KEYS)}."
+            )
+        if "OPTIONS" in override and not isinstance(override["OPTIONS"], Mapping):
+            raise ConfigurationError(f"{where}['OPTIONS'] must be a dict, as in DATABASES.")
+        found[str(alias)] = dict(override)
+    return found
+
+
 def load(vendors: Mapping[str, str]) -> MigratorSettings:
     """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
     raw = _raw()
     allow_untested_django()  # validated with the rest; read where the Django version is checked
     targets_path()  # validated with the rest; read where the aliases are loaded (targets)
+    direct()  # likewise
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:
@@ -177,6 +273,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
                 )
             session.setdefault(alias, {})[key] = str(value)
     return MigratorSettings(
+        canaries=_canaries(raw.get("CANARIES"), list(vendors)),
         connect_timeout=_seconds(
             "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
         ),
@@ -185,4 +282,30 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         ),
         session=session,
         bounds=bounds(raw),
+        journal=journal(vendors),
     )
+
+
+def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:
+    """``MIGRATOR["CANARIES"]`` (default none): the aliases ``--canary N`` runs first in each
+    level, as names or shell-style patterns; each must match a database alias."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"MIGRATOR['CANARIES'] = {value!r} must be a list of aliases or shell-style "
+            "patterns, e.g. 'CANARIES': ['tenant_000', 'eu-*']."
+        )
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] holds {name!r}; each entry must be an alias or a "
+                "shell-style pattern (a non-empty string), e.g. 'tenant_000' or 'eu-*'."
+            )
+        if not any(fnmatchcase(alias, name) for alias in aliases):
+            what = "matches no" if any(char in name for char in "*?[") else "is not a"
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] names {name!r}, which {what} database alias; fix or "
+                f"remove it. Known aliases: {', '.join(aliases)}."
+            )
+    return tuple(value)

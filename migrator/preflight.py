@@ -151,7 +151,8 @@ def check(probes: Iterable[Probe], *, create: bool) -> None:
     if found:
         raise PreflightError(
             f"Preflight found {plural(len(found), 'problem')}; nothing was "
-            "changed on any database:\n  " + "\n  ".join(found)
+            "changed on any database:\n  " + "\n  ".join(found),
+            problems=tuple(found),
         )
 
 
