@@ -136,6 +136,8 @@ def read_applied(
     ``bounds`` at a time. Aliases whose database or folder does not exist yet have nothing
     applied and are not read."""
     absent = {m.alias for p in probes for m in p.missing if m.kind in ("database", "folder")}
+    # What the probes read already (PostgreSQL): no second connection for it.
+    read_by_probe = {p.info.alias: p.applied for p in probes if p.applied is not None}
 
     def read(alias: str) -> set[tuple[str, str]] | str:
         try:
@@ -147,7 +149,7 @@ def read_applied(
     def job(alias: str) -> concurrency.Job[set[tuple[str, str]] | str]:
         return concurrency.Job(plan.alias_info(alias), lambda: read(alias))
 
-    aliases = preflight.planned_aliases(plan)
+    aliases = [a for a in preflight.planned_aliases(plan) if a not in read_by_probe]
     found = concurrency.run([job(alias) for alias in aliases], bounds)
     applied: Applied = {}
     problems = []
@@ -156,6 +158,9 @@ def read_applied(
             problems.append(result)
         else:
             applied[alias] = result
+    for alias in preflight.planned_aliases(plan):
+        if alias in read_by_probe:
+            applied[alias] = set(read_by_probe[alias])
     if problems:
         raise PreflightError(
             "Cannot read the migration state of "

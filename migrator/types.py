@@ -341,6 +341,9 @@ class Probe:
     # PostgreSQL: current_database(), the database the server says it is (NAME may be a
     # PgBouncer alias or a service's); what the migration lock is keyed by.
     database: str = ""
+    # PostgreSQL: the rows of django_migrations the probe's connection read (None: not read; the
+    # history read asks Django's connection then), so a fleet costs one connection per alias.
+    applied: frozenset[tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,16 @@ def _recorded_elsewhere(guard: Guard) -> set[tuple[str, str]]:
         connection.close()
 
 
+def _recorded(cursor: Any) -> frozenset[tuple[str, str]]:
+    """The rows of ``django_migrations`` as this session sees it (the table found through its
+    search_path, as Django's ``MigrationRecorder`` finds it); empty when there is none."""
+    cursor.execute("SELECT to_regclass('django_migrations') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return frozenset()
+    cursor.execute("SELECT app, name FROM django_migrations")
+    return frozenset((str(app), str(name)) for app, name in cursor.fetchall())
+
+
 class PostgreSQL:
     def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         options = connections[info.alias].settings_dict.get("OPTIONS") or {}
@@ -189,6 +199,7 @@ class PostgreSQL:
                     (list(resolved(schemas, user)),),
                 )
                 present = {row[0] for row in cursor.fetchall()}
+                applied = _recorded(cursor)
         finally:
             connection.close()
         reasons = []
@@ -216,6 +227,7 @@ class PostgreSQL:
             problems=tuple(problem for problem in problems if problem),
             user=str(user),
             database=str(database),
+            applied=applied,
         )
 
     def create(self, missing: Missing, timeout: float) -> None:
