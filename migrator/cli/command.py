@@ -170,7 +170,7 @@ class OrchestrateCommand(BaseCommand):
             raise RunError(_failure_message(results))
 
     def _progress(self, progress: Progress) -> None:
-        prefix = self._opts.parallel > 1
+        prefix = self._opts.parallel > 1 or self._opts.executor == "celery"
         self.emit(render.progress_line(progress, prefix=prefix))
         result = progress.result
         if result is not None and result.traceback:
@@ -216,6 +216,7 @@ def run_prepared(
             parallel=opts.parallel,
             fail_fast=opts.fail_fast,
             loader=prepared.loader,
+            executor=opts.executor,
         )
     return results, stop
 

@@ -49,10 +49,24 @@ def run_plan(
     parallel: int = 1,
     fail_fast: bool = False,
     loader: MigrationLoader | None = None,
+    executor: str = "local",
 ) -> tuple[StepResult, ...]:
     """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
     that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
-    one level run at the same time in forked worker processes."""
+    one level run at the same time in forked worker processes; with ``executor="celery"`` they
+    go to Celery workers (``celery_steps``, imported only then)."""
+    if executor == "celery":
+        from migrator.execution.celery_steps import run_celery
+
+        plan = state.plan
+        return run_celery(
+            state,
+            options,
+            report,
+            fail_fast,
+            loader,
+            lambda step, results: skip_reason(step, plan, results, fail_fast),
+        )
     if loader is None and (
         options.force_migrate or any(step_state.has_work for step_state in state.states)
     ):

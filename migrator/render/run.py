@@ -217,6 +217,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "executed_sql": list(result.executed_sql),
                 "traceback": result.traceback or None,
                 "skip_reason": result.error if result.status == "skipped" else None,
+                "worker": result.worker or None,
             }
             for result in results
         ],
