@@ -22,7 +22,7 @@ from migrator.cli.output import Output
 from migrator.doctor import system_checks
 from migrator.exceptions import MigratorError, RunError, ScrubbedCause
 from migrator.execution import signals as worker_signals
-from migrator.execution.schedule import run_plan
+from migrator.execution.schedule import check_executor, run_plan
 from migrator.execution.step import ProgressCallback
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
@@ -99,6 +99,8 @@ class OrchestrateCommand(BaseCommand):
                 self.output.secrets = secrets_of(passwords())
             refuse_conflicts(options, self.name)
             self._opts = command_options(options)
+            if self._opts.mode == "run":
+                check_executor(self._opts.executor)  # --executor celery: before any database
             if drift_cli.run_instead(self.output, self._opts):  # --drift, --drift --repair
                 return
             if doctor_cli.run_instead(self.output, options):  # --doctor, --graph

@@ -75,7 +75,12 @@ def _pending(items: Sequence[Sequence[Any]]) -> tuple[PendingMigration, ...]:
 
 
 def _step_json(step: Step) -> dict[str, Any]:
-    return {"alias": step.alias, "apps": list(step.apps), "level": step.level, "target": step.target}
+    return {
+        "alias": step.alias,
+        "apps": list(step.apps),
+        "level": step.level,
+        "target": step.target,
+    }
 
 
 def _step(data: Mapping[str, Any]) -> Step:
@@ -267,16 +272,19 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
     """One step on this worker (see the module's docstring)."""
     worker = worker_name(self)
     step = _step(data["step"])
-    done = AsyncResult(self.request.id, app=self.app)
+    done: AsyncResult[Any] = AsyncResult(self.request.id, app=self.app)
     if done.state == "SUCCESS" and isinstance(done.info, dict):
         return done.info  # delivered again after it finished: never run twice
     load_targets()  # aliases from code exist on the worker too
     if not _LOADER:
         _LOADER.append(MigrationLoader(None, ignore_no_migrations=True))
     loader = _LOADER[0]
-    differ = refused_files(data["files"], migration_files(loader, sorted(
-        {key.partition(".")[0] for key in data["files"]} | set(step.apps)
-    )))
+    differ = refused_files(
+        data["files"],
+        migration_files(
+            loader, sorted({key.partition(".")[0] for key in data["files"]} | set(step.apps))
+        ),
+    )
     if differ:
         error = (
             f"MigrationFilesDiffer: worker {worker} refused the step: its migration files "
@@ -382,7 +390,7 @@ def celery_app(path: str) -> Celery:
 class _Sent:
     """A step sent to the queue: its task, what was reported of it, when it was last heard of."""
 
-    def __init__(self, step: Step, task: AsyncResult, now: float) -> None:
+    def __init__(self, step: Step, task: AsyncResult[Any], now: float) -> None:
         self.step = step
         self.task = task
         self.seen = 0  # events reported
@@ -475,7 +483,8 @@ def run_celery(
 def _look(sent: _Sent, report: ProgressCallback, now: float) -> StepResult | None:
     """Report what is new of a sent step; its result once it has one."""
     task = sent.task
-    status, info = task.state, task.info
+    status: str = task.state  # "PROGRESS": the task's own state (update_state)
+    info = task.info
     if status == "PROGRESS" and isinstance(info, dict):
         sent.started = True
         if info.get("worker") != sent.worker:

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 
 from django.db.migrations.loader import MigrationLoader
 
+from migrator.exceptions import ConfigurationError
 from migrator.execution.step import ProgressCallback, first_on_alias, ignore_progress, run_step
 from migrator.execution.workers import can_fork, fork_available, run_forked
+from migrator.text import first_line
 from migrator.types import (
     Plan,
     PlanState,
@@ -76,6 +78,21 @@ def run_plan(
         report(Progress("notice", state.plan.steps[0], detail=no_fork_notice(parallel)))
         parallel = 1
     return _run_levels(state, options, report, parallel, fail_fast, loader)
+
+
+def check_executor(executor: str) -> None:
+    """Before anything is touched: the Celery executor's settings and app (a clear error when
+    either is wrong, or when celery is not installed)."""
+    if executor != "celery":
+        return
+    try:
+        from migrator.execution import celery_steps
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"--executor celery needs Celery ({first_line(exc)}); install it with "
+            "'pip install django-migrate-all[celery]'."
+        ) from None
+    celery_steps.celery_app(celery_steps.celery_settings().app)
 
 
 def no_fork_notice(parallel: int) -> str:

@@ -169,7 +169,7 @@ def test_two_workers_migrate_fifty_databases_each_migration_once(
         assert ran == {"one", "two"}
         pids = {int(steps[alias]["worker"].rpartition(" pid ")[2]) for alias in tenants}
         assert len(pids) == 2
-        assert first.pid not in pids and second.pid not in pids  # the pool's children
+        assert not pids & {first.pid, second.pid}  # the pools' children ran them
         for name in names(_prefix(env), 50):
             assert_recorded_once(name)
         again = manage("migrate_all", "--executor", "celery", "--noinput", "--json", env=env)
@@ -227,7 +227,11 @@ def test_a_worker_with_other_migration_files_refuses(tmp_path: Path) -> None:
 
 def test_a_worker_that_never_answers_fails_after_the_timeout_naming_it(tmp_path: Path) -> None:
     hold_env, entered, release = handshake(tmp_path)
-    extra = {**hold_env, "MIGRATOR_TEST_HOLD_ALIAS": "tenant_000", "MIGRATOR_TEST_STEP_TIMEOUT": "4"}
+    extra = {
+        **hold_env,
+        "MIGRATOR_TEST_HOLD_ALIAS": "tenant_000",
+        "MIGRATOR_TEST_STEP_TIMEOUT": "4",
+    }
     with celery_fleet(1, tmp_path, REDIS, **extra) as (env, workers):
         worker = workers.start("silent")
         command = manage_background(
@@ -236,7 +240,7 @@ def test_a_worker_that_never_answers_fails_after_the_timeout_naming_it(tmp_path:
         wait_until_entered(entered)
         os.killpg(worker.pid, signal.SIGSTOP)  # alive, but it never answers again
         try:
-            out, err = finish(command, timeout=120)
+            out, _ = finish(command, timeout=120)
         finally:
             os.killpg(worker.pid, signal.SIGCONT)
             release.write_text("go")
@@ -244,3 +248,26 @@ def test_a_worker_that_never_answers_fails_after_the_timeout_naming_it(tmp_path:
         error = _steps(out)["tenant_000"]["error"]
         assert error.startswith("WorkerTimeout: worker silent@")
         assert "did not answer for 4s (MIGRATOR['CELERY']['STEP_TIMEOUT'])" in error
+
+
+@pytest.mark.parametrize(
+    ("celery", "message"),
+    [
+        (None, "--executor celery needs MIGRATOR['CELERY'] = {'APP': 'myproject.celery.app', 'QUEUE': 'migrator'} in settings: the Celery app whose workers run the steps."),
+        ("tests.no_such_module.app", "MIGRATOR['CELERY']['APP'] = 'tests.no_such_module.app': cannot import it (No module named 'tests.no_such_module'); name the project's Celery app, e.g. 'myproject.celery.app'."),
+        ("tests.fleet.tenants", "MIGRATOR['CELERY']['APP'] = 'tests.fleet.tenants' is a function, not a Celery app."),
+    ],
+)  # fmt: skip
+def test_a_wrong_celery_setting_touches_nothing(
+    tmp_path: Path, celery: str | None, message: str
+) -> None:
+    env = {
+        "MIGRATOR_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "tests.settings.celery_fleet",
+        "MIGRATOR_TEST_PG_FLEET": "migrator_never_made:2",
+        "MIGRATOR_TEST_CELERY_APP": celery or "",
+    }
+    result = manage("migrate_all", "--executor", "celery", "--noinput", "--json", env=env)
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"]["message"] == message
+    assert not list(tmp_path.glob("*.sqlite3"))

@@ -15,9 +15,11 @@ MIGRATION_MODULES = {
 MIGRATOR = {
     "DATABASES": "tests.pg_fleet.tenants",
     "CELERY": {
-        "APP": "tests.celery_app.app",
+        "APP": os.environ.get("MIGRATOR_TEST_CELERY_APP", "tests.celery_app.app"),
         "QUEUE": os.environ.get("MIGRATOR_TEST_QUEUE", "migrator"),
         "STEP_TIMEOUT": float(os.environ.get("MIGRATOR_TEST_STEP_TIMEOUT", "120")),
         "HEARTBEAT": 0.5,
     },
 }
+if os.environ.get("MIGRATOR_TEST_CELERY_APP") == "":  # the test of a missing setting
+    del MIGRATOR["CELERY"]

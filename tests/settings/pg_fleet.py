@@ -5,4 +5,4 @@ $MIGRATOR_TEST_PG_FLEET names, and the cache app is routed to each of them."""
 from testproject.settings import *  # noqa: F403
 
 DATABASE_ROUTERS = ["tests.fleet.TenantRouter", *DATABASE_ROUTERS]  # noqa: F405
-MIGRATOR = {"DATABASES": "tests.pg_fleet.tenants"}
+MIGRATOR: dict[str, object] = {"DATABASES": "tests.pg_fleet.tenants"}

@@ -49,6 +49,7 @@ REFUSED = {
     "lock_timeout": {"doctor", "graph", "drift"},
     "parallel": REPORTS,
     "fail_fast": REPORTS,
+    "executor": REPORTS,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
     "skip_checks": set(),
 }
