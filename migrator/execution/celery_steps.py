@@ -60,6 +60,16 @@ from migrator.types import (
 )
 
 TASK = "migrator.run_step"
+
+# The Redis broker options migrator documents for the project's Celery app
+# (``broker_transport_options``): a step whose worker died (its heartbeat stopped) is delivered
+# again within ``visibility_timeout`` + ``unacked_restore_interval`` * ``unacked_restore_throttle``
+# seconds (65 s); kombu's defaults (3600 s, and a sweep every 100 s) would leave it an hour.
+REDIS_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 60,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 POLL = 0.2  # seconds between two looks at the running steps' states
 
 
@@ -312,9 +322,10 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         lock_timeout=raw["lock_timeout"],
         session={step.alias: dict(raw["session"])} if raw["session"] else {},
     )
-    every = float(self.app.conf.get("migrator_heartbeat", 2.0))
+    every = float(data.get("heartbeat") or 2.0)
+    heartbeat = _Heartbeat(self, worker, every)
     try:
-        with _Heartbeat(self, worker, every) as heartbeat:
+        with heartbeat:
             result = run_step(
                 state, info, options, heartbeat.add, loader=loader, first=bool(data["first"])
             )
@@ -326,7 +337,8 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         result = StepResult(step, "failed", error=error, traceback=scrubbed_traceback(exc))
     finally:
         connections.close_all()
-    return result_json(result, worker)
+    # The events the command has not seen yet come with the result (it replaces the progress).
+    return {**result_json(result, worker), "events": heartbeat.events}
 
 
 def _with_committed(state: StepState, result: StepResult, loader: MigrationLoader) -> StepResult:
@@ -413,7 +425,6 @@ def run_celery(
     overlapping lock scopes); results as a local run's."""
     settings = celery_settings()
     app = celery_app(settings.app)
-    app.conf.migrator_heartbeat = settings.heartbeat
     graph = loader or MigrationLoader(None, ignore_no_migrations=True)
     plan = state.plan
     scopes = _scopes(plan)
@@ -461,6 +472,7 @@ def run_celery(
                     continue
                 first = first_on_alias(step_state, options, started)
                 body = message(step_state, plan.alias_info(chosen.alias), options, first, graph)
+                body["heartbeat"] = settings.heartbeat
                 task = app.send_task(TASK, args=[body], queue=settings.queue)
                 running[chosen] = _Sent(chosen, task, time.monotonic())
             time.sleep(POLL)
@@ -494,21 +506,26 @@ def _look(sent: _Sent, report: ProgressCallback, now: float) -> StepResult | Non
         beat = float(info.get("beat") or 0)
         if beat != sent.beat:
             sent.beat, sent.heard = beat, now
-        events = info.get("events", [])
-        for event in events[sent.seen :]:
-            if sent.retried and event["event"] == "step-start":
-                sent.seen += 1
-                continue  # a retried step's start: its "Migrating" line was printed
-            report(_progress(sent.step, event))
-            sent.seen += 1
+        _report_new(sent, info, report)
         return None
     if status == "SUCCESS" and isinstance(info, dict):
+        if sent.worker and info.get("worker") != sent.worker:
+            sent.retried, sent.seen = True, 0
+        _report_new(sent, info, report)
         return result_of(sent.step, info)
     if status == "FAILURE":
         error = f"{type(info).__name__}: {first_line(info)}"
         where = f" on worker {sent.worker}" if sent.worker else ""
         return StepResult(sent.step, "failed", error=f"{error}{where}", worker=sent.worker)
     return None
+
+
+def _report_new(sent: _Sent, info: Mapping[str, Any], report: ProgressCallback) -> None:
+    for event in list(info.get("events") or [])[sent.seen :]:
+        sent.seen += 1
+        if sent.retried and event["event"] == "step-start":
+            continue  # a retried step's start: its "Migrating" line was printed
+        report(_progress(sent.step, event))
 
 
 def _silent(

@@ -271,3 +271,20 @@ def test_a_wrong_celery_setting_touches_nothing(
     assert result.returncode == 2
     assert json.loads(result.stdout)["error"]["message"] == message
     assert not list(tmp_path.glob("*.sqlite3"))
+
+
+def test_progress_and_summary_read_as_a_local_run(tmp_path: Path) -> None:
+    with celery_fleet(4, tmp_path, REDIS) as (env, workers):
+        workers.start("one")
+        workers.start("two")
+        result = manage("migrate_all", "--executor", "celery", "--noinput", env=env)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        for n in range(4):
+            alias = f"tenant_{n:03d}"
+            assert lines.count(f"[{alias}] Migrating {alias}: cache") == 1
+            for migration in CACHE:
+                assert lines.count(f"[{alias}]   Applied {migration}") == 1
+            row = next(line for line in lines if line.startswith(f"{alias} "))
+            assert row.split()[-3:-1] == ["2", "applied"]
+        assert lines[-1] == "Done: 31 migrations applied, 185 only recorded on 9 databases."
