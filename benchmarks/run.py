@@ -10,6 +10,9 @@ Cases (``--case``, repeatable; all of them by default):
   parallel  3. fresh PostgreSQL databases, --parallel 4 against --parallel 1 (needs the server)
   fresh     5. fresh deploy: 120 apps x 10 migrations x 4 empty SQLite aliases, migrate_all
             against the per-alias loop (manage.py migrate --database X for each alias)
+  celery    6. fresh deploy of 50 PostgreSQL tenant databases (the testproject's fleet,
+            tests/settings/celery_fleet.py): --executor celery with 2 Celery workers (Redis)
+            against --parallel 2 and serial (needs PostgreSQL and Redis; not run by default)
 
     python benchmarks/run.py [--case fresh] [--runs 5] [--apps 300] [--migrations 20] [--aliases 8]
                              [--skip-postgres]
@@ -170,7 +173,8 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<62} {value}")
 
 
-CASES = ("noop", "parallel", "fresh")
+CASES = ("noop", "parallel", "fresh", "celery")
+DEFAULT_CASES = ("noop", "parallel", "fresh")
 
 
 def main() -> None:
@@ -190,7 +194,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = max(5, args.runs)
-    cases = list(dict.fromkeys(args.case or CASES))
+    cases = list(dict.fromkeys(args.case or DEFAULT_CASES))
     if args.skip_postgres and "parallel" in cases:
         cases.remove("parallel")
     if not cases:
@@ -209,6 +213,8 @@ def main() -> None:
             ratios.update(noop_and_plan(args, runs))
         elif case == "parallel":
             ratios["parallel_4_vs_1"] = postgres_parallel(runs)
+        elif case == "celery":
+            ratios.update(celery_fleet(runs))
         else:
             ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
         took[case] = round(time.perf_counter() - started, 1)
@@ -353,6 +359,95 @@ def postgres_parallel(runs: int) -> float:
     line("manage.py migrate_all --parallel 4", f"{measured['parallel 4'].median:6.2f} s")
     line("ratio (target <= 0.6)", f"{ratio:6.3f}")
     return ratio
+
+
+CELERY_TENANTS = 50
+
+
+def celery_fleet(runs: int) -> dict[str, float]:
+    """6. Fresh deploy of 50 PostgreSQL tenants (each from an empty template, re-made before
+    every command): 2 Celery workers against --parallel 2 and serial."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import unique
+
+    project = ROOT / "testproject"
+    var = OUT / "celery-var"
+    prefix = unique("migrator_bench_celery")
+    queue = unique("migrator_bench_q")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")},
+        "PYTHONPATH": f"{ROOT}:{project}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings.celery_fleet",
+        "MIGRATOR_VAR_DIR": str(var),
+        "MIGRATOR_TEST_PG_FLEET": f"{prefix}:{CELERY_TENANTS}",
+        "MIGRATOR_TEST_QUEUE": queue,
+    }
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    names = [f"{prefix}_{n:03d}" for n in range(CELERY_TENANTS)]
+    admin.execute(f'CREATE DATABASE "{prefix}_tpl"')
+
+    def reset() -> None:
+        shutil.rmtree(var, ignore_errors=True)
+        var.mkdir(parents=True)
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{prefix}_tpl"')
+
+    reset()
+    workers = []
+    try:
+        for worker in ("one", "two"):
+            log = var.parent / f"celery-{worker}.log"
+            log.unlink(missing_ok=True)
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
+                     "-Q", queue, "-n", f"{worker}@%h", "--concurrency", "1",
+                     "--pool", "prefork", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+                     "--logfile", str(log)],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.with_suffix(".err").open("w"),
+                    start_new_session=True,
+                )
+            )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while "ready." not in (log.read_text() if log.exists() else ""):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"celery worker {worker} did not start: see {log}")
+                time.sleep(0.1)
+        run = [sys.executable, str(project / "manage.py"), "migrate_all", "--noinput", "-v", "0"]
+        measured = compare(
+            {
+                "serial": [run],
+                "parallel 2": [[*run, "--parallel", "2"]],
+                "celery, 2 workers": [[*run, "--executor", "celery"]],
+            },
+            ROOT,
+            env,
+            runs,
+            reset=reset,
+            ok=(0,),
+        )
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                os.killpg(process.pid, 9)
+            process.wait()
+        for name in [*names, f"{prefix}_tpl"]:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        shutil.rmtree(var, ignore_errors=True)
+    print(
+        f"\n6. Fresh deploy of {CELERY_TENANTS} PostgreSQL tenants (+ the testproject's 5 SQLite aliases)"
+    )
+    for name, measure in measured.items():
+        line(f"manage.py migrate_all ({name})", f"{measure.median:6.2f} s")
+    serial = measured["serial"].median
+    return {
+        "celery_2_workers_vs_serial": measured["celery, 2 workers"].median / serial,
+        "parallel_2_vs_serial": measured["parallel 2"].median / serial,
+    }
 
 
 FRESH_APPS, FRESH_MIGRATIONS, FRESH_ALIASES = 120, 10, 4

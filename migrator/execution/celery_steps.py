@@ -223,6 +223,9 @@ class _Heartbeat:
 
     def __init__(self, task: Any, worker: str, every: float) -> None:
         self.task = task
+        # task.request is thread-local: what the beats need is read here, in the task's thread.
+        self.task_id = task.request.id
+        self.tag = _delivery_tag(task)
         self.worker = worker
         self.every = every
         self.events: list[dict[str, Any]] = []
@@ -249,8 +252,8 @@ class _Heartbeat:
     def beat(self) -> None:
         with self.lock:
             meta = {"worker": self.worker, "events": list(self.events), "beat": time.time()}
-        self.task.update_state(state="PROGRESS", meta=meta)
-        _extend_visibility(self.task)
+        self.task.update_state(task_id=self.task_id, state="PROGRESS", meta=meta)
+        _extend_visibility(self.task.app, self.tag)
 
     def _run(self) -> None:
         while not self.stopped.wait(self.every):
@@ -260,20 +263,28 @@ class _Heartbeat:
                 continue
 
 
-def _extend_visibility(task: Any) -> None:
+def _delivery_tag(task: Any) -> str | None:
+    """The message's tag on a Redis broker (None on others), read in the task's own thread
+    (``task.request`` is thread-local)."""
+    if not str(task.app.conf.broker_url or "").startswith(("redis://", "rediss://")):
+        return None
+    # kombu's virtual transports keep the tag in the message's properties (Celery's
+    # delivery_info leaves it out).
+    properties = getattr(task.request, "properties", None) or {}
+    tag = properties.get("delivery_tag") or (task.request.delivery_info or {}).get("delivery_tag")
+    return str(tag) if tag else None
+
+
+def _extend_visibility(app: Any, tag: str | None) -> None:
     """Redis broker: move the message's entry in the unacked index to now (kombu restores
     messages whose entry is older than ``visibility_timeout``)."""
-    app = task.app
-    if not str(app.conf.broker_url or "").startswith(("redis://", "rediss://")):
-        return
-    tag = (task.request.delivery_info or {}).get("delivery_tag")
     if not tag:
         return
     options = app.conf.broker_transport_options or {}
     key = options.get("unacked_index_key", "unacked_index")
     with app.connection_for_write() as connection:
         client = connection.default_channel.client
-        if client.zscore(key, tag) is not None:
+        if client.zscore(key, tag) is not None:  # None: acknowledged, or delivered again
             client.zadd(key, {tag: time.time()})
 
 
@@ -411,6 +422,7 @@ class _Sent:
         self.worker = ""
         self.started = False
         self.retried = False  # delivered again after its worker died: its start was printed
+        self.revoked = ""  # revoked while queued (the run stops): the reason it is skipped
 
 
 def run_celery(
@@ -430,6 +442,11 @@ def run_celery(
     scopes = _scopes(plan)
     results: dict[Step, StepResult] = {}
     started: set[str] = set()
+
+    def why_not(step: Step, results: Mapping[Step, StepResult]) -> str:
+        """A step left unsent (or revoked while queued) because the run stops."""
+        return skip_reason(step, results) or "not started: the run was interrupted"
+
     for level in plan.levels:
         waiting: list[Step] = []
         for step in level:
@@ -447,19 +464,22 @@ def run_celery(
             )
             if stopping:
                 for step in waiting:
-                    results[step] = StepResult(
-                        step, "skipped", error=skip_reason(step, results) or "not started"
-                    )
+                    results[step] = StepResult(step, "skipped", error=why_not(step, results))
                     report(Progress("step-done", step, result=results[step]))
                 waiting.clear()
-                queued = [s for s in running.values() if not s.started]
+                # Queued steps are revoked; a worker discards each when it reaches it (the
+                # result says REVOKED), unless it had just started it: then it finishes.
+                queued = [s for s in running.values() if not s.started and not s.revoked]
                 for sent in queued:
+                    sent.revoked = why_not(sent.step, results)
                     sent.task.revoke()
-                    running.pop(sent.step)
-                    results[sent.step] = StepResult(
-                        sent.step, "skipped", error=skip_reason(sent.step, results) or "revoked"
+                if queued:
+                    busy = len(running) - len(queued)
+                    detail = (
+                        f"Stopping: no further step is sent; {len(queued)} queued revoked; "
+                        f"waiting for the {busy} running on workers."
                     )
-                    report(Progress("step-done", sent.step, result=results[sent.step]))
+                    report(Progress("notice", queued[0].step, detail=detail))
             while waiting:
                 chosen = next_startable(waiting, running, scopes)
                 if chosen is None:
@@ -479,7 +499,9 @@ def run_celery(
             now = time.monotonic()
             for step, sent in list(running.items()):
                 done = _look(sent, report, now)
-                if done is not None or sent.started or sent.seen:
+                if done is not None:
+                    last_heard = now  # a worker answered: the queue moves
+                elif sent.started:
                     last_heard = max(last_heard, sent.heard)
                 if done is None:
                     done = _silent(sent, settings, now, last_heard)
@@ -513,6 +535,8 @@ def _look(sent: _Sent, report: ProgressCallback, now: float) -> StepResult | Non
             sent.retried, sent.seen = True, 0
         _report_new(sent, info, report)
         return result_of(sent.step, info)
+    if status == "REVOKED":
+        return StepResult(sent.step, "skipped", error=sent.revoked or "revoked")
     if status == "FAILURE":
         error = f"{type(info).__name__}: {first_line(info)}"
         where = f" on worker {sent.worker}" if sent.worker else ""

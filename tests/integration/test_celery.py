@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.fixtures.hold import handshake, wait_until_entered
-from tests.helpers import OUTPUTS, REPO, every_migration, finish, manage, manage_background
+from tests.helpers import (
+    OUTPUTS,
+    REPO,
+    every_migration,
+    finish,
+    manage,
+    manage_background,
+    read_until,
+)
 from tests.pg_fleet import names, pg_fleet
 from tests.servers import pg_recorded, unique
 
@@ -288,3 +296,77 @@ def test_progress_and_summary_read_as_a_local_run(tmp_path: Path) -> None:
             row = next(line for line in lines if line.startswith(f"{alias} "))
             assert row.split()[-3:-1] == ["2", "applied"]
         assert lines[-1] == "Done: 31 migrations applied, 185 only recorded on 9 databases."
+
+
+def received(folder: Path) -> list[str]:
+    """The task ids the workers received, one per delivery, from their logs."""
+    ids = []
+    for log in folder.glob("*.log"):
+        for text in log.read_text().splitlines():
+            if "Task migrator.run_step[" in text and text.endswith("received"):
+                ids.append(text.split("Task migrator.run_step[")[1].split("]")[0])
+    return ids
+
+
+def test_a_step_longer_than_the_visibility_timeout_is_delivered_once(tmp_path: Path) -> None:
+    """The running step's heartbeat keeps its message from coming back to the idle worker after
+    the broker's visibility_timeout (2 s here; workers look every second)."""
+    hold_env, entered, release = handshake(tmp_path)
+    extra = {**hold_env, "MIGRATOR_TEST_HOLD_ALIAS": "tenant_001", "MIGRATOR_TEST_VISIBILITY": "2"}
+    with celery_fleet(3, tmp_path, REDIS, **extra) as (env, workers):
+        workers.start("one")
+        workers.start("two")
+        command = manage_background(
+            "migrate_all", "--executor", "celery", "--noinput", "--json", env=env
+        )
+        wait_until_entered(entered)
+        held_since = time.monotonic()
+        while time.monotonic() < held_since + 6:  # three visibility timeouts, held all along
+            assert command.poll() is None
+            time.sleep(0.1)
+        release.write_text("go")
+        out, err = finish(command, timeout=120)
+        assert command.returncode == 0, err
+        ids = received(tmp_path)
+        assert ids
+        assert len(ids) == len(set(ids))  # each task delivered once
+        for name in names(_prefix(env), 3):
+            assert_recorded_once(name)
+
+
+def test_sigint_sends_nothing_more_revokes_the_queued_and_waits_for_the_running(
+    tmp_path: Path,
+) -> None:
+    hold_env, entered, release = handshake(tmp_path)
+    extra = {**hold_env, "MIGRATOR_TEST_HOLD_ALIAS": "tenant_*"}
+    with celery_fleet(4, tmp_path, REDIS, **extra) as (env, workers):
+        workers.start("only")  # one step at a time: the tenants after the held one stay queued
+        command = manage_background(
+            "migrate_all", "--executor", "celery", "--noinput", env=env, own_group=True
+        )
+        wait_until_entered(entered)
+        os.killpg(command.pid, signal.SIGINT)
+        seen = read_until(
+            command,
+            "Stopping: no further step is sent; 3 queued revoked; waiting for the 1 running on "
+            "workers.",
+        )
+        release.write_text("go")
+        out, err = finish(command, timeout=120)
+        out = seen + out
+        assert command.returncode == 130, err
+        assert "Ctrl-C: stopping after the current migration." in err
+        lines = out.splitlines()
+        held = [n for n in range(4) if f"[tenant_{n:03d}]   Applied cache.0002_hold_one" in lines]
+        assert len(held) == 1  # the running step finished
+        assert_recorded_once(f"{_prefix(env)}_{held[0]:03d}")
+        for n in set(range(4)) - set(held):  # queued, revoked: never run
+            alias = f"tenant_{n:03d}"
+            assert (
+                f"[{alias}] Skipped {alias} (cache): not started: the run was interrupted" in lines
+            )
+            assert pg_recorded(f"{_prefix(env)}_{n:03d}") == []
+        assert (
+            "[default] Skipped default (auth, blog, shop): not started: the run was interrupted"
+            in lines
+        )
