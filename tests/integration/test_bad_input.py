@@ -392,7 +392,7 @@ CASES = [
         "unknown MIGRATOR key",
         {},
         2,
-        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES.",
+        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES, CELERY.",
         settings={"MIGRATOR": {"LOCK_TIMOUT": 5}},
     ),
     Case(

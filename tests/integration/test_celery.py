@@ -325,7 +325,7 @@ def test_a_step_longer_than_the_visibility_timeout_is_delivered_once(tmp_path: P
             assert command.poll() is None
             time.sleep(0.1)
         release.write_text("go")
-        out, err = finish(command, timeout=120)
+        _, err = finish(command, timeout=120)
         assert command.returncode == 0, err
         ids = received(tmp_path)
         assert ids

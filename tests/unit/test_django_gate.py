@@ -109,7 +109,7 @@ def test_the_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
         (
             {"ALLOW_UNTESTED_DJANOG": True},
             "settings.MIGRATOR has unknown key 'ALLOW_UNTESTED_DJANOG'; the keys are "
-            "CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES.",
+            "CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES, CELERY.",
         ),
     ],
 )
