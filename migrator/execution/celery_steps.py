@@ -410,6 +410,32 @@ def celery_app(path: str) -> Celery:
     return app
 
 
+def redelivery_seconds(app: Celery) -> float | None:
+    """On a Redis broker, how long a dead worker's step may take to come back: the
+    ``visibility_timeout`` plus kombu's sweep period; None on other brokers (RabbitMQ
+    redelivers when the worker's connection drops)."""
+    if not str(app.conf.broker_url or "").startswith(("redis://", "rediss://")):
+        return None
+    options = app.conf.broker_transport_options or {}
+    return float(options.get("visibility_timeout", 3600)) + float(
+        options.get("unacked_restore_interval", 10)
+    ) * float(options.get("unacked_restore_throttle", 10))
+
+
+def check_app(app: Celery, settings: CelerySettings) -> None:
+    """STEP_TIMEOUT must outlast a Redis redelivery, or a killed worker's step fails instead of
+    being retried."""
+    back = redelivery_seconds(app)
+    if back is not None and back >= settings.step_timeout:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY']['STEP_TIMEOUT'] = {settings.step_timeout:g} is shorter than the "
+            f"{back:g}s a dead worker's step takes to come back on the Redis broker "
+            "(visibility_timeout + unacked_restore_interval x unacked_restore_throttle of "
+            "broker_transport_options); use REDIS_TRANSPORT_OPTIONS "
+            "(migrator.execution.celery_steps) or a longer STEP_TIMEOUT."
+        )
+
+
 class _Sent:
     """A step sent to the queue: its task, what was reported of it, when it was last heard of."""
 
@@ -437,6 +463,7 @@ def run_celery(
     overlapping lock scopes); results as a local run's."""
     settings = celery_settings()
     app = celery_app(settings.app)
+    check_app(app, settings)
     graph = loader or MigrationLoader(None, ignore_no_migrations=True)
     plan = state.plan
     scopes = _scopes(plan)

@@ -92,7 +92,8 @@ def check_executor(executor: str) -> None:
             f"--executor celery needs Celery ({first_line(exc)}); install it with "
             "'pip install django-migrate-all[celery]'."
         ) from None
-    celery_steps.celery_app(celery_steps.celery_settings().app)
+    settings = celery_steps.celery_settings()
+    celery_steps.check_app(celery_steps.celery_app(settings.app), settings)
 
 
 def no_fork_notice(parallel: int) -> str:

@@ -239,6 +239,7 @@ def test_a_worker_that_never_answers_fails_after_the_timeout_naming_it(tmp_path:
         **hold_env,
         "MIGRATOR_TEST_HOLD_ALIAS": "tenant_000",
         "MIGRATOR_TEST_STEP_TIMEOUT": "4",
+        "MIGRATOR_TEST_VISIBILITY": "2",  # STEP_TIMEOUT must outlast a redelivery (2 + 1 s),
     }
     with celery_fleet(1, tmp_path, REDIS, **extra) as (env, workers):
         worker = workers.start("silent")

@@ -6,12 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from celery import Celery
 from django.test import override_settings
 
 from migrator import conf
 from migrator.cli.options import command_options
 from migrator.exceptions import ConfigurationError, UsageError
-from migrator.execution.celery_steps import refused_files
+from migrator.execution.celery_steps import (
+    REDIS_TRANSPORT_OPTIONS,
+    CelerySettings,
+    check_app,
+    redelivery_seconds,
+    refused_files,
+)
 
 
 def test_defaults() -> None:
@@ -63,3 +70,23 @@ def test_the_worker_names_every_differing_file() -> None:
         "cache.0004_z is here but not in the plan",
     ]
     assert refused_files(plan, plan) == []
+
+
+def test_step_timeout_must_outlast_a_redis_redelivery() -> None:
+    settings = CelerySettings(app="x.app", step_timeout=600)
+    redis = Celery("t", broker="redis://127.0.0.1:6379/0")
+    redis.conf.broker_transport_options = REDIS_TRANSPORT_OPTIONS
+    assert redelivery_seconds(redis) == 65
+    check_app(redis, settings)
+    kombu_defaults = Celery("t", broker="redis://127.0.0.1:6379/0")
+    with pytest.raises(ConfigurationError) as refused:
+        check_app(kombu_defaults, settings)
+    assert str(refused.value) == (
+        "MIGRATOR['CELERY']['STEP_TIMEOUT'] = 600 is shorter than the 3700s a dead worker's step "
+        "takes to come back on the Redis broker (visibility_timeout + unacked_restore_interval x "
+        "unacked_restore_throttle of broker_transport_options); use REDIS_TRANSPORT_OPTIONS "
+        "(migrator.execution.celery_steps) or a longer STEP_TIMEOUT."
+    )
+    rabbitmq = Celery("t", broker="amqp://guest:guest@127.0.0.1:5672//")
+    assert redelivery_seconds(rabbitmq) is None
+    check_app(rabbitmq, settings)
