@@ -10,7 +10,10 @@ Cases (``--case``, repeatable; all of them by default):
   parallel  3. fresh PostgreSQL databases, --parallel 4 against --parallel 1 (needs the server)
   fresh     5. fresh deploy: 120 apps x 10 migrations x 4 empty SQLite aliases, migrate_all
             against the per-alias loop (manage.py migrate --database X for each alias)
-  celery    6. fresh deploy of 50 PostgreSQL tenant databases (the testproject's fleet,
+  fleet     6. 200 PostgreSQL databases from one template (targets from code): a no-op
+            migrate_all against one alias's manage.py migrate; 7. preflight (--check) of 200
+            aliases, 5 of them on a server that never answers, against CONNECT_TIMEOUT
+  celery    8. fresh deploy of 50 PostgreSQL tenant databases (the testproject's fleet,
             tests/settings/celery_fleet.py): --executor celery with 2 Celery workers (Redis)
             against --parallel 2 and serial (needs PostgreSQL and Redis; not run by default)
 
@@ -173,8 +176,8 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<62} {value}")
 
 
-CASES = ("noop", "parallel", "fresh", "celery")
-DEFAULT_CASES = ("noop", "parallel", "fresh")
+CASES = ("noop", "parallel", "fresh", "fleet", "celery")
+DEFAULT_CASES = ("noop", "parallel", "fresh", "fleet")
 
 
 def main() -> None:
@@ -185,7 +188,7 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=300)
     parser.add_argument("--migrations", type=int, default=20)
     parser.add_argument("--aliases", type=int, default=8)
-    parser.add_argument("--skip-postgres", action="store_true", help="leave out case 3")
+    parser.add_argument("--skip-postgres", action="store_true", help="leave out cases 3, 6, 7")
     parser.add_argument(
         "--case",
         action="append",
@@ -195,8 +198,8 @@ def main() -> None:
     args = parser.parse_args()
     runs = max(5, args.runs)
     cases = list(dict.fromkeys(args.case or DEFAULT_CASES))
-    if args.skip_postgres and "parallel" in cases:
-        cases.remove("parallel")
+    if args.skip_postgres:
+        cases = [case for case in cases if case not in ("parallel", "fleet", "celery")]
     if not cases:
         parser.error("--skip-postgres leaves no case to run")
     report: dict[str, object] = {
@@ -213,6 +216,8 @@ def main() -> None:
             ratios.update(noop_and_plan(args, runs))
         elif case == "parallel":
             ratios["parallel_4_vs_1"] = postgres_parallel(runs)
+        elif case == "fleet":
+            ratios.update(postgres_fleet(runs))
         elif case == "celery":
             ratios.update(celery_fleet(runs))
         else:
@@ -365,7 +370,7 @@ CELERY_TENANTS = 50
 
 
 def celery_fleet(runs: int) -> dict[str, float]:
-    """6. Fresh deploy of 50 PostgreSQL tenants (each from an empty template, re-made before
+    """8. Fresh deploy of 50 PostgreSQL tenants (each from an empty template, re-made before
     every command): 2 Celery workers against --parallel 2 and serial."""
     import psycopg
 
@@ -561,7 +566,167 @@ def fresh_deploy(runs: int) -> tuple[float, dict[str, object]]:
     }
 
 
+FLEET, FLEET_DOWN, FLEET_CONNECT_TIMEOUT = 200, 5, 5.0
+FLEET_NOOP_TARGET, FLEET_PREFLIGHT_TARGET = 2.0, 1.5
+
+FLEET_SETTINGS = """\
+import os
+
+SECRET_KEY = "bench"
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+INSTALLED_APPS = ["migrator", "django.contrib.contenttypes", "django.contrib.auth"]
+PREFIX = os.environ["BENCH_DB_PREFIX"]
+
+
+def entry(name, host="127.0.0.1", port="5432"):
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "HOST": host,
+        "PORT": port,
+        "USER": "postgres",
+    }
+
+
+DATABASES = {"default": entry(os.environ.get("BENCH_DEFAULT", f"{PREFIX}_000"))}
+MIGRATOR = {
+    "DATABASES": "fleetproject.settings.tenants",
+    "CONNECT_TIMEOUT": float(os.environ["BENCH_CONNECT_TIMEOUT"]),
+    "ROUTING_CACHE": os.environ["BENCH_ROUTING_CACHE"],  # the no-op fast path, as deployed
+}
+if os.environ.get("BENCH_SERIAL"):  # one alias after the other, as before bounded concurrency
+    MIGRATOR.update(MAX_CONNECTIONS_PER_SERVER=1, MAX_CONNECTIONS=1)
+
+
+def tenants():
+    found = {
+        f"tenant_{n:03d}": entry(f"{PREFIX}_{n:03d}")
+        for n in range(1, int(os.environ["BENCH_UP"]))
+    }
+    host, port, down = os.environ.get("BENCH_DOWN", "::0").split(":")
+    for n in range(int(down)):
+        found[f"down_{n:03d}"] = entry(f"{PREFIX}_down_{n:03d}", host, port)
+    return found
+"""
+
+
+def postgres_fleet(runs: int) -> dict[str, float]:
+    """6. A no-op over 200 PostgreSQL databases (``default`` in settings, 199 tenants from code,
+    all made from one migrated template) against ``manage.py migrate`` of ``default`` alone;
+    7. ``migrate_all --check`` of 200 aliases, 5 of them on a silent server (a listener that
+    never answers), against MIGRATOR["CONNECT_TIMEOUT"]. MIGRATOR["ROUTING_CACHE"] is set, as
+    on a deployed site (the no-op fast path); the bounds are the defaults (8 per server)."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from tests.listener import SilentListener  # no pytest there
+
+    project = OUT / "fleet"
+    shutil.rmtree(project, ignore_errors=True)
+    (project / "fleetproject").mkdir(parents=True)
+    (project / "fleetproject" / "__init__.py").write_text("")
+    (project / "fleetproject" / "settings.py").write_text(FLEET_SETTINGS)
+    (project / "manage.py").write_text(MANAGE_FLEET)
+    prefix = f"migrator_bench_fleet_{os.getpid()}"
+    template = f"{prefix}_tpl"
+    env = environment(
+        project,
+        DJANGO_SETTINGS_MODULE="fleetproject.settings",
+        BENCH_DB_PREFIX=prefix,
+        BENCH_CONNECT_TIMEOUT=str(FLEET_CONNECT_TIMEOUT),
+        BENCH_UP=str(FLEET),
+        BENCH_ROUTING_CACHE=str(project / "routing"),
+    )
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    made: list[str] = []
+    try:
+        admin.execute(f'CREATE DATABASE "{template}"')
+        made.append(template)
+        timed([manage("migrate", "-v", "0")], project, {**env, "BENCH_DEFAULT": template}, (0,))
+        for n in range(FLEET):
+            admin.execute(f'CREATE DATABASE "{prefix}_{n:03d}" TEMPLATE "{template}"')
+            made.append(f"{prefix}_{n:03d}")
+        noop = compare(
+            {
+                "single": [manage("migrate", "-v", "0")],
+                "migrate_all": [manage("migrate_all", "-v", "0")],
+            },
+            project,
+            env,
+            runs,
+            ok=(0,),
+        )
+        serial = compare(
+            {"migrate_all": [manage("migrate_all", "-v", "0")]},
+            project,
+            {**env, "BENCH_SERIAL": "1"},
+            runs,
+            ok=(0,),
+        )
+        with SilentListener() as silent:
+            down_env = {
+                **env,
+                "BENCH_UP": str(FLEET - FLEET_DOWN),
+                "BENCH_DOWN": f"127.0.0.1:{silent.port}:{FLEET_DOWN}",
+            }
+            preflight = compare(
+                {"migrate_all --check": [manage("migrate_all", "--check")]},
+                project,
+                down_env,
+                runs,
+                ok=(1,),  # the preflight names the 5 unreachable aliases
+            )
+            peak = silent.peak
+    finally:
+        for name in reversed(made):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    ratios = {
+        "fleet_noop_vs_single": noop["migrate_all"].median / noop["single"].median,
+        "fleet_noop_serial_vs_single": serial["migrate_all"].median / noop["single"].median,
+        "fleet_preflight_vs_connect_timeout": preflight["migrate_all --check"].median
+        / FLEET_CONNECT_TIMEOUT,
+    }
+    print(f"\n6. No-op over {FLEET} PostgreSQL databases (1 in settings, {FLEET - 1} from code)")
+    line("manage.py migrate (default only)", f"{noop['single'].median:6.2f} s")
+    line(f"manage.py migrate_all ({FLEET} aliases)", f"{noop['migrate_all'].median:6.2f} s")
+    line(
+        "the same, one alias at a time (MAX_CONNECTIONS 1)",
+        f"{serial['migrate_all'].median:6.2f} s",
+    )
+    verdict = "met" if ratios["fleet_noop_vs_single"] <= FLEET_NOOP_TARGET else "NOT met"
+    line(
+        f"ratio (target <= {FLEET_NOOP_TARGET})",
+        f"{ratios['fleet_noop_vs_single']:6.3f} ({verdict})",
+    )
+    print(f"\n7. Preflight of {FLEET} aliases, {FLEET_DOWN} of them on a server that never answers")
+    line(
+        "manage.py migrate_all --check (exits 1 naming them)",
+        f"{preflight['migrate_all --check'].median:6.2f} s",
+    )
+    line("CONNECT_TIMEOUT", f"{FLEET_CONNECT_TIMEOUT:6.2f} s")
+    ratio = ratios["fleet_preflight_vs_connect_timeout"]
+    verdict = "met" if ratio <= FLEET_PREFLIGHT_TARGET else "NOT met"
+    line(f"ratio (target <= {FLEET_PREFLIGHT_TARGET})", f"{ratio:6.3f} ({verdict})")
+    line("connections open at once on the silent server (at most 8)", f"{peak:6d}")
+    return ratios
+
+
+MANAGE_FLEET = """\
+#!/usr/bin/env python
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fleetproject.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+
+
 if __name__ == "__main__":
     main()
-    for generated in ("noop", "double", "fresh"):
+    for generated in ("noop", "double", "fresh", "fleet"):
         shutil.rmtree(OUT / generated, ignore_errors=True)

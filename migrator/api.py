@@ -7,10 +7,12 @@ from dataclasses import dataclass, replace
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import conf, django_compat, history, preflight
-from migrator.exceptions import PreflightError
+from migrator import concurrency, conf, django_compat, history, preflight
+from migrator.exceptions import ConfigurationError, PreflightError
+from migrator.execution import journal
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
+from migrator.planning import rollout
 from migrator.planning.plan import (
     build_plan,
     expand_databases,
@@ -19,7 +21,13 @@ from migrator.planning.plan import (
     validate_selection,
 )
 from migrator.project import operations, routing_cache
-from migrator.project.databases import alias_infos, alias_names, not_databases
+from migrator.project.databases import (
+    alias_infos,
+    alias_names,
+    database_keys,
+    not_databases,
+    passwords,
+)
 from migrator.project.loader import (
     app_dependencies,
     app_leaves,
@@ -31,9 +39,12 @@ from migrator.project.loader import (
 )
 from migrator.project.routing import check_write_routes
 from migrator.project.targets import load_targets
-from migrator.text import first_line, plural
+from migrator.text import first_line, plural, secrets_of
 from migrator.types import (
+    DEFAULT_BOUNDS,
     AliasInfo,
+    Bounds,
+    Health,
     Missing,
     Node,
     PendingMigration,
@@ -43,6 +54,7 @@ from migrator.types import (
     RunOptions,
     RunReport,
     Selection,
+    Shard,
     Step,
     StepState,
 )
@@ -117,24 +129,40 @@ def make_plan(
 Applied = dict[str, set[tuple[str, str]]]
 
 
-def read_applied(plan: Plan, probes: tuple[Probe, ...] = ()) -> Applied:
-    """One read of ``django_migrations`` per planned alias. Aliases whose database or folder
-    does not exist yet have nothing applied and are not read."""
+def read_applied(
+    plan: Plan, probes: tuple[Probe, ...] = (), bounds: Bounds = DEFAULT_BOUNDS
+) -> Applied:
+    """One read of ``django_migrations`` per planned alias, at once in threads, at most
+    ``bounds`` at a time. Aliases whose database or folder does not exist yet have nothing
+    applied and are not read."""
     absent = {m.alias for p in probes for m in p.missing if m.kind in ("database", "folder")}
-    applied: Applied = {}
-    problems = []
-    for alias in preflight.planned_aliases(plan):
+
+    def read(alias: str) -> set[tuple[str, str]] | str:
         try:
-            applied[alias] = set() if alias in absent else history.read_applied(alias)
+            return set() if alias in absent else history.read_applied(alias)
         except Exception as exc:
             info = plan.alias_info(alias)
-            problems.append(f"{alias} ({info.vendor} {info.location}): {first_line(exc)}")
+            return f"{alias} ({info.vendor} {info.location}): {first_line(exc)}"
+
+    def job(alias: str) -> concurrency.Job[set[tuple[str, str]] | str]:
+        return concurrency.Job(plan.alias_info(alias), lambda: read(alias))
+
+    aliases = preflight.planned_aliases(plan)
+    found = concurrency.run([job(alias) for alias in aliases], bounds)
+    applied: Applied = {}
+    problems = []
+    for alias, result in zip(aliases, found, strict=True):
+        if isinstance(result, str):
+            problems.append(result)
+        else:
+            applied[alias] = result
     if problems:
         raise PreflightError(
             "Cannot read the migration state of "
             + ("; ".join(problems))
             + ". Check that the servers are up and the credentials in DATABASES are right; "
-            "nothing was migrated."
+            "nothing was migrated.",
+            problems=tuple(problems),
         )
     return applied
 
@@ -144,11 +172,12 @@ def read_state(
     loader: MigrationLoader,
     probes: tuple[Probe, ...] = (),
     applied: Applied | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> PlanState:
     """What each step would do now, planned by Django's executor logic."""
     plan = preflight.resolved(plan, probes)
     if applied is None:
-        applied = read_applied(plan, probes)
+        applied = read_applied(plan, probes, bounds)
     problems = [
         problem
         for alias in preflight.planned_aliases(plan)
@@ -157,7 +186,8 @@ def read_state(
     if problems:
         raise PreflightError(
             f"Preflight found {plural(len(problems), 'problem')}; nothing "
-            "was changed on any database:\n  " + "\n  ".join(problems)
+            "was changed on any database:\n  " + "\n  ".join(problems),
+            problems=tuple(problems),
         )
     leaves = app_leaves(loader)
     return PlanState(plan=plan, states=step_states(plan, loader, applied, leaves), probes=probes)
@@ -245,30 +275,89 @@ class Prepared:
 def _preflight(
     plan: Plan, settings: conf.MigratorSettings, create_schemas: bool, dry_run: bool
 ) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
-    probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run)
+    bounds = settings.bounds
+    probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run, bounds=bounds)
     preflight.check(probes, create=create_schemas)
     missing = tuple(preflight.missing(probes)) if create_schemas else ()
     if missing and not dry_run:
         preflight.create_missing(probes, plan, settings.connect_timeout)
-        probes = preflight.probe_all(plan, settings.connect_timeout)
+        probes = preflight.probe_all(plan, settings.connect_timeout, bounds=bounds)
         preflight.check(probes, create=False)
     return probes, missing
+
+
+def unrecorded(
+    plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]], *, records_all: bool
+) -> dict[str, int]:
+    """Per planned alias (in plan order), how many migration files a run would apply or record
+    there that are not recorded yet: on a full run (``records_all``) every app's, as Django's
+    ``migrate --database X`` records them all; otherwise the planned apps'. Aliases with none are
+    left out."""
+    missing: dict[str, set[tuple[str, str]]] = {}
+    for step in plan.steps:
+        recorded: dict[str, set[str]] = {}
+        for app, name in applied[step.alias]:
+            recorded.setdefault(app, set()).add(name)
+        apps = disk if records_all else step.apps
+        found = missing.setdefault(step.alias, set())
+        for app in apps:
+            found.update((app, name) for name in disk[app] - recorded.get(app, set()))
+    return {alias: len(keys) for alias, keys in missing.items() if keys}
 
 
 def up_to_date(
     plan: Plan, applied: Applied, disk: Mapping[str, frozenset[str]], *, records_all: bool
 ) -> bool:
     """True when every migration file a run would apply or record on each planned alias is
-    recorded there: on a full run (``records_all``) every app's, as Django's ``migrate --database
-    X`` records them all; otherwise the planned apps'."""
-    for step in plan.steps:
-        recorded: dict[str, set[str]] = {}
-        for app, name in applied[step.alias]:
-            recorded.setdefault(app, set()).add(name)
-        apps = disk if records_all else step.apps
-        if any(not disk[app] <= recorded.get(app, set()) for app in apps):
-            return False
-    return True
+    recorded there (``unrecorded`` finds none)."""
+    return not unrecorded(plan, applied, disk, records_all=records_all)
+
+
+@dataclass(frozen=True)
+class _Quick:
+    """The fast path's unordered plan and what preflight and ``django_migrations`` said."""
+
+    plan: Plan
+    selection: Selection  # its --database patterns expanded
+    probes: tuple[Probe, ...]
+    missing: tuple[Missing, ...]
+    applied: Applied
+
+
+def _quick(
+    selection: Selection,
+    settings: conf.MigratorSettings,
+    disk: Mapping[str, frozenset[str]],
+    matrix: Mapping[str, Sequence[str]],
+    *,
+    create_schemas: bool,
+    dry_run: bool,
+) -> _Quick:
+    """The routing cache's answers (``matrix``) as an unordered plan, preflighted, with each
+    planned alias's recorded migrations: no migration module is imported."""
+    aliases = alias_infos()
+    selection = _expanded(selection, aliases)
+    apps = [label for label in installed_app_labels() if label in disk]
+    validate_selection(
+        selection,
+        [info.alias for info in aliases],
+        installed_app_labels(),
+        apps,
+        not_databases=not_databases(),
+    )
+    plan = unordered_plan(aliases, apps, {app: matrix.get(app, ()) for app in apps}, selection)
+    probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+    return _Quick(plan, selection, probes, missing, read_applied(plan, probes, settings.bounds))
+
+
+def migration_names(loader: MigrationLoader | None) -> dict[str, list[str]]:
+    """Per app, the names of its migration files (the run journal's plan hash covers them)."""
+    names: dict[str, list[str]] = {}
+    if loader is not None:
+        for app, name in loader.disk_migrations:
+            names.setdefault(app, []).append(name)
+        return names
+    return {app: list(stamps) for app, stamps in (disk_migration_stamps() or {}).items()}
 
 
 def prepare(
@@ -277,6 +366,8 @@ def prepare(
     create_schemas: bool = False,
     dry_run: bool = False,
     fast: bool = False,
+    planned: tuple[Plan, MigrationLoader] | None = None,
+    shard: Shard | None = None,
 ) -> Prepared:
     """Plan, preflight every planned alias (all problems at once), create what is missing when
     asked (not on a dry run), and read the state. Raises before any change when a check fails.
@@ -285,9 +376,23 @@ def prepare(
     and settings (``routing_cache``), compare migration file names on disk with each planned
     alias's recorded names; when every alias is up to date, return an unordered plan without
     importing a migration module.
+
+    ``planned``: a plan made already (``make_plan``), e.g. a resumed run's without the aliases
+    done earlier (``without_aliases``): only its aliases are probed and read.
+
+    ``shard``: only the steps of that shard's aliases (``prepare_shard``).
     """
     django_compat.refuse_untested_django()
     settings = load_settings()
+    if planned is not None:
+        checked, created = _preflight(planned[0], settings, create_schemas, dry_run)
+        state = read_state(*planned, checked, bounds=settings.bounds)
+        refuse_unscoped_session(state, planned[1], settings, created=() if dry_run else created)
+        return Prepared(state, settings, created, planned[1])
+    if shard is not None:
+        return prepare_shard(
+            selection, shard, settings, create_schemas=create_schemas, dry_run=dry_run
+        )
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
     missing: tuple[Missing, ...] = ()
@@ -297,20 +402,11 @@ def prepare(
     key = routing_cache.fingerprint(stamps) if stamps is not None else None
     matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
-        aliases = alias_infos()
-        selection = _expanded(selection, aliases)
-        apps = [label for label in installed_app_labels() if label in disk]
-        validate_selection(
-            selection,
-            [info.alias for info in aliases],
-            installed_app_labels(),
-            apps,
-            not_databases=not_databases(),
+        found = _quick(
+            selection, settings, disk, matrix, create_schemas=create_schemas, dry_run=dry_run
         )
-        matrix = {app: matrix.get(app, ()) for app in apps}
-        quick = unordered_plan(aliases, apps, matrix, selection)
-        probes, missing = _preflight(quick, settings, create_schemas, dry_run)
-        applied = read_applied(quick, probes)
+        selection, quick, probes = found.selection, found.plan, found.probes
+        missing, applied = found.missing, found.applied
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
@@ -323,7 +419,159 @@ def prepare(
     ):
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None
-    return Prepared(read_state(plan, loader, probes, applied), settings, missing, loader)
+    state = read_state(plan, loader, probes, applied, settings.bounds)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
+    return Prepared(state, settings, missing, loader)
+
+
+def refuse_unscoped_session(
+    state: PlanState,
+    loader: MigrationLoader,
+    settings: conf.MigratorSettings,
+    created: Sequence[Missing] = (),
+) -> None:
+    """``MIGRATOR["SESSION"]`` settings are ``SET LOCAL`` in an atomic migration's transaction;
+    a non-atomic migration has none, so they would be set on the session, which a transaction
+    pooler (PgBouncer) hands to other clients. Refused for a pending non-atomic migration on a
+    PostgreSQL alias, unless ``MIGRATOR["DIRECT"]`` names the alias (a direct connection)."""
+    direct = conf.direct()
+    found: list[str] = []
+    aliases: list[str] = []
+    for step_state in state.states:
+        alias = step_state.step.alias
+        names = ", ".join(settings.session.get(alias, {}))
+        if not names or alias in direct or state.plan.alias_info(alias).vendor != "postgresql":
+            continue
+        before = len(found)
+        found.extend(
+            f"{alias}: {migration} is not atomic, so MIGRATOR['SESSION'][{alias!r}] ({names}) "
+            "cannot be scoped to its transaction"
+            for migration in step_state.pending
+            if not loader.get_migration(migration.app, migration.name).atomic
+        )
+        if len(found) > before and alias not in aliases:
+            aliases.append(alias)
+    if found:
+        done = (
+            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
+            if created
+            else "nothing was changed on any database"
+        )
+        raise ConfigurationError(
+            "; ".join(found) + ". On the session, the settings would stay on a server connection "
+            "that a transaction pooler (PgBouncer) then gives to other clients. If the alias "
+            "connects to PostgreSQL directly (or through session pooling), say so with "
+            f"MIGRATOR['DIRECT'] = {{{aliases[0]!r}: {{}}}} (or point it at the "
+            f"server); otherwise drop its SESSION settings for this deploy ({done})."
+        )
+
+
+def health(selection: Selection = Selection()) -> Health:
+    """Whether every planned alias is reachable and has nothing to apply or record (what
+    ``migrate_all --check`` counts), for readiness probes and deploy gates. Read-only, as a dry
+    run: nothing is written to any database and nothing is created.
+
+    With a warm routing cache (``routing_cache``) this is the no-op fast path: preflight, one read
+    of ``django_migrations`` per planned alias and the migration file names on disk, compared;
+    no migration module is imported and no graph is loaded, pending or not. When the cache is
+    cold (the first call after a change of migration files, routers or settings) the planner
+    builds the plan once and fills the cache. Database problems (unreachable, missing, unreadable
+    history) come back in ``problems``; a configuration error raises ``MigratorError``.
+    """
+    django_compat.refuse_untested_django()
+    settings = load_settings()
+    stamps = disk_migration_stamps()
+    matrix = routing_cache.load(routing_cache.fingerprint(stamps) if stamps is not None else None)
+    try:
+        if stamps is None or matrix is None:
+            state = prepare(selection, dry_run=True, fast=True).state
+            todo: dict[str, int] = {}
+            for step in state.states:
+                count = len(step.pending) + len(step.recorded)
+                if count:
+                    todo[step.step.alias] = todo.get(step.step.alias, 0) + count
+            return Health(pending=tuple(todo.items()), graph_loaded=True)
+        disk = {app: frozenset(names) for app, names in stamps.items()}
+        found = _quick(selection, settings, disk, matrix, create_schemas=False, dry_run=True)
+        counts = unrecorded(found.plan, found.applied, disk, records_all=not found.selection.apps)
+        return Health(pending=tuple(counts.items()))
+    except PreflightError as exc:
+        return Health(problems=exc.problems or (first_line(exc),))
+
+
+def prepare_shard(
+    selection: Selection,
+    shard: Shard,
+    settings: conf.MigratorSettings,
+    *,
+    create_schemas: bool = False,
+    dry_run: bool = False,
+) -> Prepared:
+    """``--shard K/N``: plan the whole selection, keep the steps of the shard's aliases
+    (``rollout.shard_aliases``), preflight them (and, read-only, the aliases of other shards
+    that they require) and refuse, before any change, when a required step of another shard
+    still has work: that shard must run first."""
+    plan, loader = make_plan(selection)
+    planned = preflight.planned_aliases(plan)
+    keys = database_keys()
+    databases = [info.alias for info in plan.aliases if info.is_database]
+    own = rollout.shard_aliases(planned, {a: keys[a] for a in databases if a in keys}, shard)
+    shard = replace(shard, aliases=own)
+    foreign = rollout.foreign_requirements(plan, own)
+    others = {step.alias for steps in foreign.values() for step in steps}
+    mine = rollout.restrict(plan, own)
+    probes, missing = _preflight(mine, settings, create_schemas, dry_run) if own else ((), ())
+    if others:
+        theirs = rollout.restrict(plan, others)
+        # Read only: another shard creates its schemas; what is missing there is pending.
+        found = preflight.probe_all(
+            theirs, settings.connect_timeout, writes=False, bounds=settings.bounds
+        )
+        preflight.check(found, create=True)
+        probes = probes + found
+    state = read_state(
+        rollout.restrict(plan, {*own, *others}), loader, probes, bounds=settings.bounds
+    )
+    waiting = [
+        (step, required)
+        for step, steps in foreign.items()
+        for required in steps
+        if state.state(required).has_work
+    ]
+    if waiting:
+        raise PreflightError(_shard_waits(shard, waiting, state, planned, keys, databases))
+    state = replace(rollout.restrict_state(state, own), shard=shard)
+    refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
+    return Prepared(state, settings, missing, loader)
+
+
+def _shard_waits(
+    shard: Shard,
+    waiting: list[tuple[Step, Step]],
+    state: PlanState,
+    planned: Sequence[str],
+    keys: Mapping[str, str],
+    databases: Sequence[str],
+) -> str:
+    """Which steps of this shard need which pending steps of which other shards, and the fix."""
+    first: dict[int, None] = {}
+    lines = []
+    database_keys = {a: keys[a] for a in databases if a in keys}
+    for step, required in waiting:
+        index = rollout.shard_index(required.alias, database_keys, shard.count)
+        first[index] = None
+        todo = state.state(required)
+        count = len(todo.pending) + len(todo.recorded)
+        lines.append(
+            f"{step.alias} ({', '.join(step.apps)}, level {step.level}) requires "
+            f"{required.alias} ({', '.join(required.apps)}, level {required.level}) of shard "
+            f"{index}/{shard.count}, which has {plural(count, 'migration')} pending"
+        )
+    runs = " and ".join(f"'manage.py migrate_all --shard {k}/{shard.count}'" for k in sorted(first))
+    return (
+        f"Shard {shard} cannot run yet: " + "; ".join(lines) + f". Run {runs} first (or run "
+        "without --shard); nothing was changed."
+    )
 
 
 def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> RunOptions:
@@ -334,6 +582,7 @@ def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> Run
         if options.lock_timeout is None
         else options.lock_timeout,
         session=options.session or settings.session,
+        bounds=settings.bounds,
     )
 
 
@@ -343,13 +592,29 @@ def migrate_all(
     progress: ProgressCallback | None = None,
     *,
     create_schemas: bool = False,
+    shard: Shard | None = None,
+    canary: int = 0,
 ) -> RunReport:
     """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
-    migration: look at ``report.ok``)."""
-    prepared = prepare(selection, create_schemas=create_schemas)
+    migration: look at ``report.ok``). ``shard``: only that shard's steps (``prepare_shard``);
+    ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
+    prepared = prepare(selection, create_schemas=create_schemas, shard=shard)
     options = resolve_options(options, prepared.settings)
-    results = run_plan(prepared.state, options, progress or ignore_progress, loader=prepared.loader)
-    return RunReport(state=prepared.state, results=results)
+    recorder = journal.RunRecorder(
+        "migrator.api", journal.store_for(prepared.settings.journal), secrets_of(passwords())
+    )
+    recorder.started(prepared.state, migration_names(prepared.loader), selection, options)
+    results = run_plan(
+        prepared.state,
+        options,
+        recorder.watching(progress or ignore_progress),
+        loader=prepared.loader,
+        canary=canary,
+        canary_aliases=rollout.expand_canaries(
+            prepared.settings.canaries, [info.alias for info in prepared.state.plan.aliases]
+        ),
+    )
+    return recorder.finished(prepared.state, results)
 
 
 def dependencies(selection: Selection) -> tuple[Node, ...]:

@@ -7,6 +7,13 @@ MIGRATOR = {
     "ROUTING_CACHE": None,     # folder for the no-op fast path's routing answers; None: off
     "ALLOW_UNTESTED_DJANGO": False,  # True: run on a Django series outside the tested range
     "DATABASES": None,         # "package.module.callable" returning more aliases: {alias: {...}}
+    "MAX_CONNECTIONS_PER_SERVER": 8,  # connections at once to one server (reads, --parallel)
+    "MAX_CONNECTIONS": 32,     # connections (threads, --parallel workers) at once in all
+    "DIRECT": {                # per alias, merged over its entry for migrator's connections only
+        "default": {"HOST": "db-primary.internal", "PORT": 5432},  # e.g. past PgBouncer
+    },
+    "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
+    "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "CELERY": None,            # --executor celery: {"APP": "myproject.celery.app", "QUEUE": ...}
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
@@ -18,13 +25,17 @@ MIGRATOR = {
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
 
 from migrator.exceptions import ConfigurationError
+from migrator.types import DEFAULT_BOUNDS, Bounds
 
 KEYS = (
     "CONNECT_TIMEOUT",
@@ -33,8 +44,15 @@ KEYS = (
     "ROUTING_CACHE",
     "ALLOW_UNTESTED_DJANGO",
     "DATABASES",
+    "DIRECT",
+    "JOURNAL",
+    "CANARIES",
+    "MAX_CONNECTIONS_PER_SERVER",
+    "MAX_CONNECTIONS",
     "CELERY",
 )
+# What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
+DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
 CELERY_KEYS = ("APP", "QUEUE", "STEP_TIMEOUT", "HEARTBEAT")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
@@ -44,10 +62,63 @@ SESSION_KEYS = {
 
 
 @dataclass(frozen=True)
+class JournalSetting:
+    """Where runs are recorded (``MIGRATOR["JOURNAL"]``): a file (``path``; None: the default
+    file of this project), a table on an alias, or nowhere (``off``)."""
+
+    path: str | None = None
+    alias: str | None = None
+    table: str | None = None
+    off: bool = False
+
+
+@dataclass(frozen=True)
 class MigratorSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    bounds: Bounds = DEFAULT_BOUNDS
+    journal: JournalSetting = JournalSetting()
+    canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
+
+
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def journal(vendors: Mapping[str, str]) -> JournalSetting:
+    """``MIGRATOR["JOURNAL"]``: unset, the default file; a path; None or False, off; or
+    ``{"ALIAS": alias, "TABLE": name}``, a table migrator creates on that alias."""
+    raw = _raw()
+    if "JOURNAL" not in raw:
+        return JournalSetting()
+    value = raw["JOURNAL"]
+    if value is None or value is False:
+        return JournalSetting(off=True)
+    if isinstance(value, str | os.PathLike) and str(value):
+        return JournalSetting(path=os.fspath(value))
+    example = "{'ALIAS': 'default', 'TABLE': 'migrator_journal'}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must be a file path, None (no journal) or {example}."
+        )
+    unknown = sorted(set(value) - {"ALIAS", "TABLE"})
+    if unknown or "ALIAS" not in value:
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL'] = {value!r} must have the keys ALIAS and TABLE (optional), "
+            f"e.g. {example}."
+        )
+    alias, table = value["ALIAS"], value.get("TABLE", "migrator_journal")
+    if alias not in vendors or vendors[alias] == "dummy":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['ALIAS'] = {alias!r} is not a database alias; use one of "
+            f"{', '.join(a for a, v in vendors.items() if v != 'dummy')}."
+        )
+    if not isinstance(table, str) or not _TABLE_NAME.match(table) or table == "django_migrations":
+        raise ConfigurationError(
+            f"MIGRATOR['JOURNAL']['TABLE'] = {table!r} must be a table name of letters, digits "
+            "and underscores other than django_migrations, e.g. 'migrator_journal'."
+        )
+    return JournalSetting(alias=alias, table=table)
 
 
 # The longest wait every server accepts: PostgreSQL's lock_timeout and statement_timeout are
@@ -83,6 +154,31 @@ def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
             f"MIGRATOR[{name!r}] = {value!r} is too long: {problem}; use e.g. {name!r}: 3600."
         )
     return number
+
+
+def _count(name: str, value: Any, default: int) -> int:
+    """A positive whole number of connections."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"MIGRATOR[{name!r}] = {value!r} must be a whole number of connections, 1 or more "
+            f"(1: one at a time); use e.g. {name!r}: {default}."
+        )
+    return value
+
+
+def bounds(raw: Mapping[str, Any]) -> Bounds:
+    """``MIGRATOR["MAX_CONNECTIONS_PER_SERVER"]`` (default 8) and ``MIGRATOR["MAX_CONNECTIONS"]``
+    (default 32), validated (an overall bound below the per-server one caps it too)."""
+    default = Bounds()
+    per_server = _count(
+        "MAX_CONNECTIONS_PER_SERVER",
+        raw.get("MAX_CONNECTIONS_PER_SERVER", default.per_server),
+        default.per_server,
+    )
+    overall = _count(
+        "MAX_CONNECTIONS", raw.get("MAX_CONNECTIONS", default.overall), default.overall
+    )
+    return Bounds(per_server=per_server, overall=overall)
 
 
 def _raw() -> Mapping[str, Any]:
@@ -121,6 +217,36 @@ def targets_path() -> str | None:
             "returns {alias: settings dict}, e.g. 'myproject.tenants.databases'."
         )
     return value
+
+
+def direct() -> dict[str, dict[str, Any]]:
+    """``MIGRATOR["DIRECT"]`` (default {}): per alias, the keys of its ``DATABASES`` entry that
+    migrator's own connections use instead (project/targets.py merges them)."""
+    value = _raw().get("DIRECT") or {}
+    example = "e.g. {'default': {'HOST': 'db-primary.internal', 'PORT': 5432}}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"MIGRATOR['DIRECT'] = {type(value).__name__} must be a dict {{alias: {{key: "
+            f"value}}}}, {example}."
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for alias, override in value.items():
+        where = f"MIGRATOR['DIRECT'][{alias!r}]"
+        if not isinstance(override, Mapping):
+            raise ConfigurationError(
+                f"{where} is a {type(override).__name__}; it must be a dict of DATABASES keys, "
+                f"{example}."
+            )
+        unknown = sorted(set(override) - set(DIRECT_KEYS))
+        if unknown:
+            raise ConfigurationError(
+                f"{where} has key {unknown[0]!r}, which it cannot replace; the keys are "
+                f"{', '.join(DIRECT_KEYS)}."
+            )
+        if "OPTIONS" in override and not isinstance(override["OPTIONS"], Mapping):
+            raise ConfigurationError(f"{where}['OPTIONS'] must be a dict, as in DATABASES.")
+        found[str(alias)] = dict(override)
+    return found
 
 
 def _celery_seconds(key: str, value: Any) -> float:
@@ -179,6 +305,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
     raw = _raw()
     allow_untested_django()  # validated with the rest; read where the Django version is checked
     targets_path()  # validated with the rest; read where the aliases are loaded (targets)
+    direct()  # likewise
     celery_raw()  # validated with the rest; read by --executor celery
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
@@ -201,6 +328,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
                 )
             session.setdefault(alias, {})[key] = str(value)
     return MigratorSettings(
+        canaries=_canaries(raw.get("CANARIES"), list(vendors)),
         connect_timeout=_seconds(
             "CONNECT_TIMEOUT", raw.get("CONNECT_TIMEOUT", 5), allow_zero=False
         ),
@@ -208,4 +336,31 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
             "LOCK_TIMEOUT", raw.get("LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT), allow_zero=True
         ),
         session=session,
+        bounds=bounds(raw),
+        journal=journal(vendors),
     )
+
+
+def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:
+    """``MIGRATOR["CANARIES"]`` (default none): the aliases ``--canary N`` runs first in each
+    level, as names or shell-style patterns; each must match a database alias."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigurationError(
+            f"MIGRATOR['CANARIES'] = {value!r} must be a list of aliases or shell-style "
+            "patterns, e.g. 'CANARIES': ['tenant_000', 'eu-*']."
+        )
+    for name in value:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] holds {name!r}; each entry must be an alias or a "
+                "shell-style pattern (a non-empty string), e.g. 'tenant_000' or 'eu-*'."
+            )
+        if not any(fnmatchcase(alias, name) for alias in aliases):
+            what = "matches no" if any(char in name for char in "*?[") else "is not a"
+            raise ConfigurationError(
+                f"MIGRATOR['CANARIES'] names {name!r}, which {what} database alias; fix or "
+                f"remove it. Known aliases: {', '.join(aliases)}."
+            )
+    return tuple(value)

@@ -20,7 +20,7 @@ from typing import Any
 import django
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -306,3 +306,10 @@ def post_migrate_apps(executor: SharedGraphExecutor) -> Any:
     _POST_APPS.clear()  # keep one: the next alias of a full deploy asks for the same history
     _POST_APPS[key] = apps
     return apps
+
+
+def new_connection(alias: str) -> Any:
+    """A connection to ``alias`` of its own, outside ``connections`` (the run journal's table
+    writes: opened and closed per record). Mirrors what ``connections[alias]`` does on first use
+    in a thread (``ConnectionHandler.create_connection``)."""
+    return connections.create_connection(alias)

@@ -45,7 +45,17 @@ class ChecksFailed(ConfigurationError):
 
 
 class PreflightError(MigratorError):
-    """A database is not ready (unreachable, read-only, missing schema); nothing was changed."""
+    """A database is not ready (unreachable, read-only, missing schema); nothing was changed.
+
+    ``problems``: one line per problem, each naming its alias (the message lists them too), for
+    callers that report them elsewhere (the health check).
+    """
+
+    def __init__(
+        self, message: str, *, problems: tuple[str, ...] = (), exit_code: int | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.problems = problems
 
 
 class RunError(MigratorError):

@@ -10,19 +10,24 @@ import os
 from collections.abc import Iterable
 from dataclasses import replace
 
+from migrator import concurrency
 from migrator.backends import backend
 from migrator.backends.pgoptions import USER_SCHEMA
 from migrator.backends.sqlite import database_file
 from migrator.exceptions import ConfigurationError, PreflightError
 from migrator.text import first_line, plural
-from migrator.types import AliasInfo, Missing, Plan, Probe
+from migrator.types import DEFAULT_BOUNDS, AliasInfo, Bounds, Missing, Plan, Probe
 
 
 def planned_aliases(plan: Plan) -> list[str]:
     return list(dict.fromkeys(step.alias for step in plan.steps))
 
 
-def probe_all(plan: Plan, connect_timeout: float, *, writes: bool = True) -> tuple[Probe, ...]:
+def probe_all(
+    plan: Plan, connect_timeout: float, *, writes: bool = True, bounds: Bounds = DEFAULT_BOUNDS
+) -> tuple[Probe, ...]:
+    """One probe per planned alias, in plan order; they run at once in threads, at most
+    ``bounds`` at a time (``concurrency.run``)."""
     # Without NAME, a PostgreSQL service or a MySQL option file may name the database (as
     # Django allows); the probe then asks the server which one it is.
     empty = [
@@ -37,12 +42,14 @@ def probe_all(plan: Plan, connect_timeout: float, *, writes: bool = True) -> tup
             "OPTIONS['service'] (PostgreSQL) or OPTIONS['read_default_file'] (MySQL/MariaDB) "
             "name it. Nothing was changed."
         )
-    return tuple(
-        backend(plan.alias_info(alias).vendor).probe(
-            plan.alias_info(alias), connect_timeout, writes=writes
+
+    def job(info: AliasInfo) -> concurrency.Job[Probe]:
+        return concurrency.Job(
+            info, lambda: backend(info.vendor).probe(info, connect_timeout, writes=writes)
         )
-        for alias in planned_aliases(plan)
-    )
+
+    infos = [plan.alias_info(alias) for alias in planned_aliases(plan)]
+    return tuple(concurrency.run([job(info) for info in infos], bounds))
 
 
 def resolved(plan: Plan, probes: Iterable[Probe]) -> Plan:
@@ -144,7 +151,8 @@ def check(probes: Iterable[Probe], *, create: bool) -> None:
     if found:
         raise PreflightError(
             f"Preflight found {plural(len(found), 'problem')}; nothing was "
-            "changed on any database:\n  " + "\n  ".join(found)
+            "changed on any database:\n  " + "\n  ".join(found),
+            problems=tuple(found),
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from migrator import history, preflight
+from migrator import concurrency, history, preflight
 from migrator.api import load_settings, make_plan, step_states
 from migrator.project.loader import (
     app_leaves,
@@ -14,6 +14,7 @@ from migrator.project.loader import (
 )
 from migrator.text import first_line
 from migrator.types import (
+    AliasInfo,
     AliasStatus,
     Missing,
     PendingMigration,
@@ -67,10 +68,35 @@ def survey() -> Survey:
     plan, loader = make_plan()
     probes = {
         probe.info.alias: probe
-        for probe in preflight.probe_all(plan, settings.connect_timeout, writes=False)
+        for probe in preflight.probe_all(
+            plan, settings.connect_timeout, writes=False, bounds=settings.bounds
+        )
     }
     plan = preflight.resolved(plan, probes.values())
     leaves = app_leaves(loader)
+
+    def read(info: AliasInfo) -> set[tuple[str, str]] | str:
+        probe = probes[info.alias]
+        if any(m.kind in ("database", "folder") for m in probe.missing):
+            return set()
+        try:
+            return history.read_applied(info.alias)
+        except Exception as exc:
+            return first_line(exc)
+
+    def job(info: AliasInfo) -> concurrency.Job[set[tuple[str, str]] | str]:
+        return concurrency.Job(info, lambda: read(info))
+
+    readable = [
+        info for info in plan.aliases if info.alias in probes and probes[info.alias].reachable
+    ]
+    found = dict(
+        zip(
+            (info.alias for info in readable),
+            concurrency.run([job(info) for info in readable], settings.bounds),
+            strict=True,
+        )
+    )
     rows = []
     for info in plan.aliases:
         steps = [step for step in plan.steps if step.alias == info.alias]
@@ -82,11 +108,9 @@ def survey() -> Survey:
         if not probe.reachable:
             rows.append(AliasStatus(info, apps, probe, error="; ".join(probe.problems)))
             continue
-        absent = any(m.kind in ("database", "folder") for m in probe.missing)
-        try:
-            applied = set() if absent else history.read_applied(info.alias)
-        except Exception as exc:
-            rows.append(AliasStatus(info, apps, probe, error=first_line(exc)))
+        applied = found[info.alias]
+        if isinstance(applied, str):
+            rows.append(AliasStatus(info, apps, probe, error=applied))
             continue
         pending = tuple(
             m

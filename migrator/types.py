@@ -188,10 +188,23 @@ class StepState:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """``--shard K/N``: the K-th of N disjoint parts of the planned aliases."""
+
+    index: int  # K, 1-based
+    count: int  # N
+    aliases: tuple[str, ...] = ()  # the planned aliases this shard migrates, in settings order
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
 class PlanState:
     plan: Plan
     states: tuple[StepState, ...]
     probes: tuple[Probe, ...] = ()
+    shard: Shard | None = None  # --shard: the plan holds only this shard's steps
 
     def probe(self, alias: str) -> Probe | None:
         return next((probe for probe in self.probes if probe.info.alias == alias), None)
@@ -232,6 +245,24 @@ class StepResult:
     traceback: str = ""
     # --executor celery: the worker that ran the step ("celery@host pid 123"); empty locally.
     worker: str = ""
+    # --resume: the result of an earlier attempt of this run, read from the run journal.
+    earlier: bool = False
+    canary: bool = False  # --canary: the step ran first in its level, as a canary
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How many connections migrator opens at once: ``per_server`` on one database server (the
+    vendor, host and port, or the socket or service that settings give), ``overall`` in all
+    (SQLite files count only there). MIGRATOR["MAX_CONNECTIONS_PER_SERVER"] and
+    MIGRATOR["MAX_CONNECTIONS"]; they bound the preflight probes, the history reads and the
+    ``--parallel`` workers."""
+
+    per_server: int = 8
+    overall: int = 32
+
+
+DEFAULT_BOUNDS = Bounds()
 
 
 @dataclass(frozen=True)
@@ -245,6 +276,8 @@ class RunOptions:
     session: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Asked before each migration; a signal name there stops the run between two migrations.
     should_stop: Callable[[], str | None] | None = None
+    # --parallel never runs more steps at once on one server, nor more workers, than these.
+    bounds: Bounds = DEFAULT_BOUNDS
 
 
 @dataclass(frozen=True)
@@ -279,6 +312,7 @@ class Progress:
     fake: bool = False
     result: StepResult | None = None
     detail: str = ""  # lock-wait: who holds the lock and how long this run waits; notice: the line
+    canary: bool = False  # --canary: the step runs first in its level, as a canary
 
 
 @dataclass(frozen=True)
@@ -309,6 +343,20 @@ class Probe:
     # PostgreSQL: current_database(), the database the server says it is (NAME may be a
     # PgBouncer alias or a service's); what the migration lock is keyed by.
     database: str = ""
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``api.health`` found: every planned alias reachable and migrated, or why not."""
+
+    # (alias, migrations to apply or record there), in plan order; only aliases with some
+    pending: tuple[tuple[str, int], ...] = ()
+    problems: tuple[str, ...] = ()  # why aliases could not be checked (unreachable, ...)
+    graph_loaded: bool = False  # the routing cache was cold: the planner imported the migrations
+
+    @property
+    def ok(self) -> bool:
+        return not self.pending and not self.problems
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,9 @@ DJANGO_SERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "6.0": ("Django>=6.0,<6.1", ("3.12", "3.13")),
     "6.1": ("Django>=6.1,<6.2", ("3.12", "3.13")),
 }
+# The series django-health-check (the `health` extra, migrator.contrib.health_check) supports:
+# elsewhere the extra is not installed and the tests marked health_check are deselected.
+HEALTH_CHECK_SERIES = ("5.2", "6.0", "6.1")
 # Before the first combination has run, a combination is assumed to take this long (seconds).
 FIRST_ESTIMATE = 300.0
 
@@ -157,7 +160,9 @@ def setup_venv(combination: Combination, python: str, logfile: Path) -> str | No
         "install",
         "--quiet",
         "-e",
-        ".[postgres,mysql]",
+        ".[postgres,mysql,health]"
+        if combination.django in HEALTH_CHECK_SERIES
+        else ".[postgres,mysql]",
         "--group",
         "dev",
         combination.requirement,
@@ -202,6 +207,15 @@ def counts(junit: Path) -> dict[str, int] | None:
     }
 
 
+def deselect(combination: Combination) -> tuple[str, ...]:
+    """pytest's ``-m`` option leaving out the marked tests this combination does not run."""
+    left_out = [
+        *(() if combination == default_combination() else ("parity_postgres",)),
+        *(() if combination.django in HEALTH_CHECK_SERIES else ("health_check",)),
+    ]
+    return ("-m", " and ".join(f"not {marker}" for marker in left_out)) if left_out else ()
+
+
 def run_combination(combination: Combination) -> dict[str, Any]:
     result: dict[str, Any] = {
         "name": combination.name,
@@ -242,8 +256,9 @@ def run_combination(combination: Combination) -> dict[str, Any]:
             "no:cacheprovider",
             f"--junitxml={junit}",
             # Parity on PostgreSQL runs in the default combination only (CI time); on SQLite
-            # it runs everywhere. Deselected, not skipped: under CI nothing is skipped.
-            *(() if combination == default_combination() else ("-m", "not parity_postgres")),
+            # it runs everywhere; the health check where django-health-check supports the
+            # series. Deselected, not skipped: under CI nothing is skipped.
+            *deselect(combination),
         ],
         logfile,
         cwd=REPO,

@@ -15,6 +15,7 @@ import copy
 import os
 import socket
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -167,8 +168,25 @@ def own_connection(
     if name is not None:
         settings["NAME"] = name
     wrapper = load_backend(settings["ENGINE"]).DatabaseWrapper(settings, alias)
-    wrapper.ensure_connection()
+    try:
+        wrapper.ensure_connection()
+    except Exception as exc:
+        release(exc)
+        raise
     return wrapper.connection
+
+
+def release(exc: BaseException) -> None:
+    """Drop the local variables of the frames a failed connect left in ``exc`` (and the errors
+    it chains): psycopg keeps a timed-out attempt's socket there until the garbage collector
+    runs, so the server would see it open long after the attempt gave up (and many probes at
+    once would hold many sockets)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
 
 
 def lock_connect_timeout(lock_timeout: float) -> float:

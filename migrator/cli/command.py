@@ -20,10 +20,13 @@ from migrator.cli import drift as drift_cli
 from migrator.cli.options import CommandOptions, add_arguments, command_options, refuse_conflicts
 from migrator.cli.output import Output
 from migrator.doctor import system_checks
-from migrator.exceptions import MigratorError, RunError, ScrubbedCause
+from migrator.exceptions import MigratorError, RunError, ScrubbedCause, UsageError
+from migrator.execution import journal
 from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import check_executor, run_plan
 from migrator.execution.step import ProgressCallback
+from migrator.planning.plan import without_aliases
+from migrator.planning.rollout import expand_canaries
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
@@ -59,6 +62,7 @@ class OrchestrateCommand(BaseCommand):
                 "mode": self._opts.mode,
                 "ok": False,
                 "error": {"message": message, "exit_code": error.exit_code},
+                "run_id": None,
                 "plan": None,
                 "results": None,
             }
@@ -95,8 +99,8 @@ class OrchestrateCommand(BaseCommand):
         )
         try:
             django_compat.refuse_untested_django()  # before anything else, in every mode
-            if load_targets():  # MIGRATOR["DATABASES"]: their passwords are scrubbed too
-                self.output.secrets = secrets_of(passwords())
+            load_targets()  # MIGRATOR["DATABASES"] and ["DIRECT"]: their passwords are
+            self.output.secrets = secrets_of(passwords())  # scrubbed too
             refuse_conflicts(options, self.name)
             self._opts = command_options(options)
             if self._opts.mode == "run":
@@ -122,14 +126,24 @@ class OrchestrateCommand(BaseCommand):
                 stdout=self.stderr if opts.json else self.stdout,
             )
         dry_run = opts.plan_only or opts.check
-        prepared = api.prepare(
-            opts.selection,
-            create_schemas=opts.create_schemas,
-            dry_run=dry_run,
-            # --plan shows the order, so it loads the graph; a run or --check needs no order
-            # when everything is up to date.
-            fast=not opts.plan_only and not opts.run.force_migrate,
-        )
+        if opts.resume:
+            resumed = self._resume(opts)
+            if resumed is None:
+                return
+            prepared, recorder, opts = resumed
+        else:
+            prepared = api.prepare(
+                opts.selection,
+                create_schemas=opts.create_schemas,
+                dry_run=dry_run,
+                # --plan shows the order, so it loads the graph; a run or --check needs no order
+                # when everything is up to date.
+                fast=not opts.plan_only and not opts.run.force_migrate,
+                shard=opts.shard,
+            )
+            recorder = journal.RunRecorder(
+                self.name, journal.store_for(prepared.settings.journal), self.output.secrets
+            )
         state = prepared.state
         self.emit(render.created_lines(prepared.missing, dry_run=dry_run))
         if dry_run:
@@ -155,13 +169,25 @@ class OrchestrateCommand(BaseCommand):
         plan_lines = render.plan_lines(state, opts.verbosity)
         self.emit(plan_lines[:1])  # the one-line overview; the whole plan with -v 2
         self.emit(plan_lines[1:], minimum_verbosity=2)
-        results, stop = run_prepared(self.output, opts, prepared, self._progress)
-        self.emit(render.summary_lines(state, results))
+        where = recorder.store.where if recorder.store else "off"
+        self.emit(Line(f"Run {recorder.run_id} (journal: {where})"), minimum_verbosity=2)
+        results, stop = run_prepared(self.output, opts, prepared, self._progress, recorder)
         ok = all(r.status in ("applied", "up-to-date") for r in results)
+        if not ok and recorder.store is not None:
+            self.emit(
+                Line(
+                    f"Run {recorder.run_id} did not finish; 'manage.py {self.name} --resume' "
+                    "continues it.",
+                    "notice",
+                )
+            )
+        self.emit(render.summary_lines(state, results))
         if opts.json:
-            self.write_json(render.document(state, results, mode="run", ok=ok))
+            self.write_json(
+                render.document(state, results, mode="run", ok=ok, run_id=recorder.run_id)
+            )
         if stop.signal:
-            applied = sum(len(r.applied) for r in results)
+            applied = sum(len(r.applied) for r in results if not r.earlier)
             raise RunError(
                 f"Interrupted by {stop.signal}: {plural(applied, 'migration')} "
                 "applied, the current one finished or rolled back, locks released. Run again to "
@@ -170,6 +196,77 @@ class OrchestrateCommand(BaseCommand):
             )
         if not ok:
             raise RunError(_failure_message(results))
+
+    def _resume(
+        self, opts: CommandOptions
+    ) -> tuple[api.Prepared, journal.RunRecorder, CommandOptions] | None:
+        """--resume: the recorded run's plan made again, refused when it changed; the aliases
+        whose steps all finished are left out (never connected to). None: nothing to resume."""
+        settings = api.load_settings()
+        store = journal.store_for(settings.journal)
+        if store is None:
+            raise UsageError(
+                "--resume reads the run journal, which MIGRATOR['JOURNAL'] = None turns off; "
+                f"run 'manage.py {self.name}' without --resume (it does only what is pending)."
+            )
+        run = journal.find_run(store, opts.resume_id, self.name)
+        if run.finished_ok or not run.plan.get("ordered", True):
+            # A run on the no-op fast path (no order computed) found everything up to date.
+            what = "finished: every step is done" if run.finished_ok else "found nothing pending"
+            self.emit(Line(f"Run {run.run_id} {what}; nothing to resume.", "success"))
+            if opts.json:
+                document = render.document(None, None, mode="run", ok=True, run_id=run.run_id)
+                self.write_json(document)
+            return None
+        recorded = run.plan["selection"]
+        if recorded.get("shard"):
+            raise UsageError(
+                f"--resume {run.run_id}: that run was shard {recorded['shard']}, which --resume "
+                f"does not continue; run 'manage.py {self.name} --shard {recorded['shard']}' "
+                "again: it does only what is pending."
+            )
+        selection = Selection(
+            databases=tuple(recorded["databases"]),
+            apps=tuple(recorded["apps"]),
+            target=tuple(recorded["target"]) if recorded["target"] else None,
+        )
+        options = run.plan["options"]
+        opts = replace(
+            opts,
+            selection=selection,
+            run=replace(
+                opts.run,
+                fake=bool(options["fake"]),
+                fake_initial=bool(options["fake_initial"]),
+                force_migrate=bool(options["force_migrate"]),
+            ),
+        )
+        plan, loader = api.make_plan(selection)
+        steps = journal.plan_steps(plan, api.migration_names(loader))
+        if journal.plan_hash(steps) != run.plan["hash"]:
+            changes = journal.plan_changes(run.plan["steps"], steps)
+            raise UsageError(
+                f"--resume {run.run_id}: the plan changed since the run was recorded: "
+                f"{'; '.join(changes) or 'the steps differ'}. Run 'manage.py {self.name}' "
+                "without --resume: it does only what is pending."
+            )
+        done = run.done_aliases(plan.steps)
+        prepared = api.prepare(
+            selection,
+            create_schemas=opts.create_schemas,
+            planned=(without_aliases(plan, done), loader),
+        )
+        recorder = journal.resumed(
+            journal.RunRecorder(self.name, store, self.output.secrets), run, plan, done
+        )
+        self.emit(
+            Line(
+                f"Resuming run {run.run_id} (attempt {recorder.attempt}): "
+                f"{plural(len(done), 'database')} done earlier, not connected to.",
+                "notice",
+            )
+        )
+        return prepared, recorder, opts
 
     def _progress(self, progress: Progress) -> None:
         prefix = self._opts.parallel > 1 or self._opts.executor == "celery"
@@ -186,6 +283,12 @@ def _failure_message(results: tuple[StepResult, ...]) -> str:
     failed = [r for r in results if r.status == "failed"]
     skipped = sum(1 for r in results if r.status == "skipped")
     what = "; ".join(render.problem_lines(failed))
+    canary = next((r for r in failed if r.canary), None)
+    if canary is not None:  # --canary: nothing else started
+        return (
+            f"Canary {canary.step.alias} failed: {what}. {plural(skipped, 'other step')} not "
+            "started. Fix the cause and run again; steps that completed are not repeated."
+        )
     return (
         f"{what}. {plural(skipped, 'dependent step')} skipped. Fix the cause "
         "and run again; steps that completed are not repeated."
@@ -201,26 +304,46 @@ def check_databases(output: Output, opts: CommandOptions, state: PlanState) -> N
 
 
 def run_prepared(
-    output: Output, opts: CommandOptions, prepared: api.Prepared, progress: ProgressCallback
+    output: Output,
+    opts: CommandOptions,
+    prepared: api.Prepared,
+    progress: ProgressCallback,
+    recorder: journal.RunRecorder | None = None,
 ) -> tuple[tuple[StepResult, ...], StopOnSignal]:
     """Run a prepared plan as ``migrate_all`` and the menu run it (after ``check_databases``):
-    the steps, SIGINT/SIGTERM asking them to stop between two migrations (said on stderr).
-    Returns the results and the signal handler, which says whether a signal stopped the run."""
+    the steps, SIGINT/SIGTERM asking them to stop between two migrations (said on stderr), the
+    run recorded in the journal and its signals sent (``recorder``; default: a new run of
+    ``output``'s command). Returns the whole run's results (a resumed run's earlier attempts
+    included) and the signal handler, which says whether a signal stopped the run."""
     state = prepared.state
+    if recorder is None:
+        store = journal.store_for(prepared.settings.journal)
+        recorder = journal.RunRecorder(output.name, store, output.secrets)
     with StopOnSignal(notify=lambda name: say_stopping(output, name)) as stop:
         options = replace(
             api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
         )
+        recorder.started(
+            state,
+            api.migration_names(prepared.loader),
+            opts.selection,
+            options,
+        )
         results = run_plan(
             state,
             options,
-            progress,
+            recorder.watching(progress),
             parallel=opts.parallel,
             fail_fast=opts.fail_fast,
             loader=prepared.loader,
+            canary=opts.canary,
+            canary_aliases=expand_canaries(
+                prepared.settings.canaries, [info.alias for info in state.plan.aliases]
+            ),
             executor=opts.executor,
         )
-    return results, stop
+    report = recorder.finished(state, results, stop.signal)
+    return report.results, stop
 
 
 def say_stopping(output: Output, name: str) -> None:

@@ -357,7 +357,9 @@ class Menu:
         # The plan was prepared to be shown (a dry run, which writes nothing); now that the run is
         # confirmed, preflight tries what only a write shows (an SQLite folder that takes files).
         plan = prepared.state.plan
-        preflight.check(preflight.probe_all(plan, prepared.settings.connect_timeout), create=False)
+        settings = prepared.settings
+        probes = preflight.probe_all(plan, settings.connect_timeout, bounds=settings.bounds)
+        preflight.check(probes, create=False)
         check_databases(self.command.output, self.opts, prepared.state)
         applied: list[PendingMigration] = []
 

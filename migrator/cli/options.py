@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from migrator import conf
 from migrator.exceptions import UsageError
-from migrator.types import RunOptions, Selection
+from migrator.planning.rollout import parse_shard
+from migrator.types import RunOptions, Selection, Shard
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class CommandOptions:
     repair: bool = False
     traceback: bool = False  # Django's --traceback: also a failed step's traceback
     skip_checks: bool = False  # --skip-checks (call_command: unless skip_checks=False)
+    resume: bool = False  # --resume [RUN_ID]
+    resume_id: str | None = None  # None: the latest run in the journal
+    shard: Shard | None = None  # --shard K/N
+    canary: int = 0  # --canary N: canary steps per level (0: none)
 
     @property
     def mode(self) -> str:
@@ -190,10 +195,34 @@ OPTIONS: tuple[Option, ...] = (
         refused_in=_RUN_ONLY,
     ),
     Option(
+        ("--shard",),
+        "Migrate only the K-th of N disjoint parts of the aliases (e.g. 1/4 ... 4/4 on four "
+        "machines); refused while a required step of another shard is pending.",
+        {"metavar": "K/N"},
+        refused_in=_RUN_ONLY,
+        without_menu=True,
+    ),
+    Option(
+        ("--canary",),
+        "Run N steps of each level first (MIGRATOR['CANARIES'] picks which); when one fails, "
+        "start nothing else.",
+        {"metavar": "N"},
+        refused_in=_DATABASE_CHANGES,
+        without_menu=True,
+    ),
+    Option(
         ("--force-migrate",),
         "Hand aliases with nothing pending to Django's migrate too (runs post_migrate signals).",
         {"action": "store_true"},
         refused_in=_DATABASE_CHANGES,
+    ),
+    Option(
+        ("--resume",),
+        "Continue a run recorded in the run journal (MIGRATOR['JOURNAL']; default: the latest): "
+        "aliases it finished are not connected to; refused when the plan changed since.",
+        {"nargs": "?", "const": "latest", "metavar": "RUN_ID"},
+        refused_in=_DATABASE_CHANGES,
+        without_menu=True,
     ),
     Option(
         ("--doctor",),
@@ -286,6 +315,12 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
         )
     if options.get("fake") and options.get("fake_initial"):
         raise UsageError("--fake and --fake-initial contradict each other; pick one.")
+    if options.get("resume"):
+        for dest, flag in (("databases", "--database"), ("apps", "--app"), ("target", "--target")):
+            if _given(options.get(dest)):
+                raise UsageError(
+                    f"--resume continues a run with the selection it was started with; drop {flag}."
+                )
 
 
 def command_options(options: dict[str, Any]) -> CommandOptions:
@@ -316,8 +351,17 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         repair=bool(options.get("repair")),
         traceback=bool(options.get("traceback")),
         skip_checks=bool(options.get("skip_checks")),
+        resume=bool(options.get("resume")),
+        resume_id=None if options.get("resume") in (None, "latest") else str(options["resume"]),
+        shard=parse_shard(str(options["shard"])) if options.get("shard") is not None else None,
+        canary=_canary(options.get("canary")),
     )
     _refuse_target_with_other_apps(opts)
+    if opts.executor == "celery" and opts.canary:
+        raise UsageError(
+            "--canary runs canary steps first on this machine; --executor celery does not take "
+            "canaries yet: drop one of them."
+        )
     if opts.executor == "celery" and opts.parallel > 1:
         raise UsageError(
             "--parallel forks workers on this machine, --executor celery sends the steps to "
@@ -339,6 +383,22 @@ def _parallel(value: object) -> int:
     if workers < 1:
         raise UsageError(f"--parallel {value!r}: expected a number of workers, 1 or more, or auto.")
     return workers
+
+
+def _canary(value: object) -> int:
+    """``--canary N``: N canary steps per level, 1 or more."""
+    if value is None:
+        return 0
+    try:
+        count = int(str(value))
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise UsageError(
+            f"--canary {value!r}: expected a number of canary steps per level, 1 or more "
+            "(e.g. --canary 2)."
+        )
+    return count
 
 
 def _lock_timeout(value: object) -> float | None:

@@ -286,9 +286,11 @@ def detect(selection: Selection = Selection(), *, command: str = "migrate_all") 
     settings = api.load_settings()
     loader = load_migrations()
     plan, loader = api.make_plan(selection, loader=loader)
-    probes = preflight.probe_all(plan, settings.connect_timeout, writes=False)
+    probes = preflight.probe_all(
+        plan, settings.connect_timeout, writes=False, bounds=settings.bounds
+    )
     preflight.check(probes, create=True)
-    applied = api.read_applied(plan, probes)
+    applied = api.read_applied(plan, probes, settings.bounds)
     state = api.read_state(plan, loader, probes, applied)
     project = Project.load(command, loader, plan.executes)
     aliases = tuple(preflight.planned_aliases(plan))

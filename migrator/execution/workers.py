@@ -8,6 +8,7 @@ import multiprocessing
 import multiprocessing.connection
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
@@ -18,6 +19,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from migrator import preflight
 from migrator.backends.sqlite import database_file
+from migrator.concurrency import Server, server
 from migrator.execution.signals import (
     TOLD,
     WORKERS,
@@ -65,18 +67,29 @@ def next_startable(
     waiting: Sequence[Step],
     running: Iterable[Step],
     scopes: Mapping[str, tuple[str, ...]],
+    servers: Mapping[str, Server | None] | None = None,
+    per_server: int | None = None,
 ) -> Step | None:
-    """The first waiting step whose scope overlaps no running step's; None when every waiting
-    step would share its database (and schema) with a running one.
+    """The first waiting step whose scope overlaps no running step's and whose server
+    (``servers``, ``concurrency.server``) runs fewer than ``per_server`` steps; None when every
+    waiting step would share its database (and schema) with a running one or its server is full.
 
     Two steps on one target at once would wait for each other's lock (or fail on it with a
-    short --lock-timeout); steps of a level are otherwise independent, so only the scope counts.
+    short --lock-timeout); steps of a level are otherwise independent, so only the scope and
+    the per-server bound (MIGRATOR["MAX_CONNECTIONS_PER_SERVER"]) count.
     """
+    running = list(running)
     busy = [scopes[step.alias] for step in running]
-    return next(
-        (step for step in waiting if not any(overlap(scopes[step.alias], b) for b in busy)),
-        None,
-    )
+    where = servers or {}
+    load = Counter(where.get(step.alias) for step in running)
+
+    def fits(step: Step) -> bool:
+        if any(overlap(scopes[step.alias], b) for b in busy):
+            return False
+        key = where.get(step.alias)
+        return per_server is None or key is None or load[key] < per_server
+
+    return next((step for step in waiting if fits(step)), None)
 
 
 def committed(
@@ -159,8 +172,9 @@ def run_forked(
     loader: MigrationLoader | None,
     started: set[str],
 ) -> list[StepResult]:
-    """Run independent steps in forked children (at most ``workers`` at once, never two whose
-    scopes overlap: ``next_startable``).
+    """Run independent steps in forked children (at most ``workers`` at once and never more than
+    ``options.bounds``: MIGRATOR["MAX_CONNECTIONS"] workers, MIGRATOR["MAX_CONNECTIONS_PER_SERVER"]
+    on one server; never two whose scopes overlap: ``next_startable``).
 
     Children inherit the loaded project (no second start-up) and open their own connections;
     each sends its progress and its result through a pipe of its own (a worker killed while
@@ -170,6 +184,8 @@ def run_forked(
     context = multiprocessing.get_context("fork")
     connections.close_all()  # children must not share this process's sockets
     scopes = _scopes(state.plan)
+    servers = {info.alias: server(info) for info in state.plan.aliases}
+    workers = min(workers, options.bounds.overall)
     waiting = list(steps)
     running: dict[Step, _Worker] = {}
     results: list[StepResult] = []
@@ -196,7 +212,9 @@ def run_forked(
                     report(Progress("step-done", step, result=result))
                 waiting.clear()
             while len(running) < workers:
-                chosen = next_startable(waiting, running, scopes)
+                chosen = next_startable(
+                    waiting, running, scopes, servers, options.bounds.per_server
+                )
                 if chosen is None:
                     break  # each waiting step shares its target with a running one
                 waiting.remove(chosen)

@@ -7,6 +7,7 @@ database.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -243,4 +244,23 @@ def _empty_selection_message(
     return (
         f"Nothing to plan: the selected apps run on other aliases than the selected ones ({pairs}). "
         "Widen --database or --app."
+    )
+
+
+def without_aliases(plan: Plan, done: Collection[str]) -> Plan:
+    """``plan`` without the steps on ``done`` aliases (a resumed run's finished ones): the rest
+    keeps its order and levels; a level left empty goes."""
+    if not done:
+        return plan
+    levels = tuple(
+        kept for level in plan.levels if (kept := tuple(s for s in level if s.alias not in done))
+    )
+    return replace(
+        plan,
+        levels=levels,
+        requires={
+            step: frozenset(r for r in required if r.alias not in done)
+            for step, required in plan.requires.items()
+            if step.alias not in done
+        },
     )

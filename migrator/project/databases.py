@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connections
 
 from migrator.exceptions import ConfigurationError
+from migrator.project.targets import replaced_passwords
 from migrator.text import first_line
 from migrator.types import (
     DUMMY_ENGINE,
@@ -82,8 +83,9 @@ def not_databases() -> tuple[str, ...]:
 
 
 def passwords() -> tuple[str, ...]:
-    """Every configured password, so that output can be scrubbed of them."""
-    found = []
+    """Every configured password, so that output can be scrubbed of them (those that
+    ``MIGRATOR["DIRECT"]`` replaced included)."""
+    found = list(replaced_passwords)
     for entry in settings.DATABASES.values():
         password = entry.get("PASSWORD")
         if password:
@@ -108,3 +110,16 @@ def mirrors() -> dict[str, str]:
         if test.get("MIRROR"):
             found[alias] = str(test["MIRROR"])
     return found
+
+
+def database_keys() -> dict[str, str]:
+    """Per alias, what its ``DATABASES`` entry connects to (ENGINE, HOST, PORT, NAME, OPTIONS),
+    as one string: aliases with equal keys are one database; ``--shard`` hashes it, so they land
+    in one shard. Never shown (OPTIONS may hold a password)."""
+    keys = {}
+    for alias, entry in _database_settings().items():
+        options: Mapping[str, Any] = entry.get("OPTIONS") or {}
+        parts = [str(entry.get(name) or "") for name in ("ENGINE", "HOST", "PORT", "NAME")]
+        parts.append(repr(sorted((str(k), repr(v)) for k, v in options.items())))
+        keys[alias] = "\x1f".join(parts)
+    return keys

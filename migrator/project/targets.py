@@ -4,6 +4,10 @@ may hold them). The commands and ``migrator.api`` call it once per process, befo
 aliases, and add its aliases to Django's ``connections`` (forked ``--parallel`` workers inherit
 them); the routers decide what runs there as for any alias. Django's own commands (``check``,
 ``runserver``) never call it: the system checks see settings' aliases only.
+
+``MIGRATOR["DIRECT"]`` (``{alias: {HOST, PORT, ...}}``) is merged over those aliases' entries at
+the same moment, so that migrator's connections (preflight, lock, migrations) reach the server
+directly where the application goes through a pooler; Django's own commands never see it.
 """
 
 from __future__ import annotations
@@ -22,11 +26,50 @@ from migrator.text import first_line
 
 # The aliases added in this process, and the callable's path they came from.
 _loaded: dict[str, tuple[str, ...]] = {}
+# The entries MIGRATOR["DIRECT"] changed, as they were before (to restore them: tests).
+_replaced: dict[str, dict[str, Any]] = {}
+# Passwords of the entries as they were before DIRECT replaced them: still scrubbed from output.
+replaced_passwords: list[str] = []
 
 
 def load_targets() -> tuple[str, ...]:
-    """Add the aliases of ``MIGRATOR["DATABASES"]`` to ``connections`` (once per process);
-    returns them in the order the callable gave them. Nothing is connected to."""
+    """Add the aliases of ``MIGRATOR["DATABASES"]`` to ``connections`` (once per process), then
+    merge ``MIGRATOR["DIRECT"]`` over the entries it names; returns the callable's aliases in
+    the order it gave them. Nothing is connected to."""
+    added = _load_callable()
+    _apply_direct()
+    return added
+
+
+def _apply_direct() -> None:
+    for alias, override in conf.direct().items():
+        if alias not in connections.settings:
+            raise ConfigurationError(
+                f"MIGRATOR['DIRECT'] names alias {alias!r}, which is not a database alias "
+                f"({', '.join(connections.settings)}); name an alias of DATABASES or of "
+                "MIGRATOR['DATABASES']."
+            )
+        entry = connections.settings[alias]
+        merged = {**entry, **override}  # OPTIONS, when given, replaces the entry's whole
+        if merged == entry:  # applied already (or nothing to change: a direct connection)
+            continue
+        _replaced.setdefault(alias, dict(entry))
+        options: Mapping[str, Any] = entry.get("OPTIONS") or {}
+        for secret in (entry.get("PASSWORD"), options.get("password"), options.get("passwd")):
+            if secret:
+                replaced_passwords.append(str(secret))
+        entry.clear()
+        entry.update(merged)
+        _forget_connection(alias)  # a connection made before uses the old entry
+
+
+def _forget_connection(alias: str) -> None:
+    with contextlib.suppress(Exception):
+        connections[alias].close()
+        del connections[alias]
+
+
+def _load_callable() -> tuple[str, ...]:
     path = conf.targets_path()
     if path is None:
         return ()
@@ -95,7 +138,15 @@ def _validated(path: str, found: Any) -> dict[str, dict[str, Any]]:
 
 
 def unload_targets() -> None:
-    """Remove the aliases ``load_targets`` added (for tests, and a menu that reloads)."""
+    """Remove the aliases ``load_targets`` added and restore the entries ``MIGRATOR["DIRECT"]``
+    changed (for tests, and a menu that reloads)."""
+    for alias, entry in _replaced.items():
+        if alias in connections.settings:
+            connections.settings[alias].clear()
+            connections.settings[alias].update(entry)
+            _forget_connection(alias)
+    _replaced.clear()
+    replaced_passwords.clear()
     for aliases in _loaded.values():
         for alias in aliases:
             if alias in connections.settings:

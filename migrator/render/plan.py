@@ -40,7 +40,7 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         return _up_to_date_lines(state)
     lines = [
         Line(
-            f"Plan: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
+            f"Plan{_shard(state)}: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
             f"on {plural(len(aliases), 'database')}, "
             f"{plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
             "heading",
@@ -62,7 +62,14 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
                 verb = "unapply" if migration.backwards else "apply"
                 lines.append(Line(f"    {verb} {migration}"))
             lines += _recorded_lines(step_state.recorded, verbosity)
-    if not plan.levels:
+    if not plan.levels and state.shard is not None:
+        lines.append(
+            Line(
+                f"Nothing to migrate in shard {state.shard}: no planned alias falls in it.",
+                "notice",
+            )
+        )
+    elif not plan.levels:
         lines.append(
             Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
         )
@@ -198,7 +205,19 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "pending_count": state.pending_count,
         "recorded_count": state.recorded_count,
         "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
+        "shard": None
+        if state.shard is None
+        else {
+            "index": state.shard.index,
+            "count": state.shard.count,
+            "aliases": list(state.shard.aliases),
+        },
     }
+
+
+def _shard(state: PlanState) -> str:
+    """`` (shard 2/4)`` after ``Plan`` with ``--shard``."""
+    return "" if state.shard is None else f" (shard {state.shard})"
 
 
 def _planned_aliases(state: PlanState) -> list[str]:

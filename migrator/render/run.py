@@ -27,7 +27,8 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
     if progress.event == "notice":  # about the whole run, not one alias: never prefixed
         return Line(progress.detail, "notice")
     if progress.event == "step-start":
-        return Line(f"{lead}Migrating {step.alias}: {', '.join(step.apps)}", "heading")
+        canary = " (canary)" if progress.canary else ""
+        return Line(f"{lead}Migrating {step.alias}{canary}: {', '.join(step.apps)}", "heading")
     if progress.event == "lock-wait":
         return Line(f"{lead}  Waiting for the lock on {step.alias}: {progress.detail}", "warning")
     if progress.event == "migration-done" and progress.migration is not None:
@@ -69,6 +70,7 @@ class AliasSummary:
     status: StepStatus
     seconds: float
     recorded: int = 0
+    earlier: bool = False  # every step of the alias finished in an earlier attempt (--resume)
 
 
 def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSummary]:
@@ -90,6 +92,7 @@ def summarize(state: PlanState, results: Sequence[StepResult]) -> list[AliasSumm
             recorded=(previous.recorded if previous else 0) + len(result.recorded),
             status=status,
             seconds=(previous.seconds if previous else 0.0) + result.seconds,
+            earlier=(previous.earlier if previous else True) and result.earlier,
         )
     return list(rows.values())
 
@@ -109,7 +112,7 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
             row.info.location,
             ", ".join(row.apps),
             str(row.applied),
-            row.status,
+            f"{row.status}*" if row.earlier else row.status,
             f"{row.seconds:.2f}",
         )
         for row in rows
@@ -126,6 +129,8 @@ def summary_lines(state: PlanState, results: Sequence[StepResult]) -> list[Line]
     lines = [Line("Summary", "heading"), Line(render(header))]
     for row, cells in zip(rows, table, strict=False):
         lines.append(Line(render(cells), _STATUS_STYLE[row.status]))
+    if any(row.earlier for row in rows):
+        lines.append(Line("* in an earlier attempt of this run (--resume did not connect to it)"))
     applied = sum(row.applied for row in rows)
     failed = [r for r in results if r.status == "failed"]
     skipped = [r for r in results if r.status == "skipped"]
@@ -217,6 +222,8 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "executed_sql": list(result.executed_sql),
                 "traceback": result.traceback or None,
                 "skip_reason": result.error if result.status == "skipped" else None,
+                "earlier": result.earlier,
+                "canary": result.canary,
                 "worker": result.worker or None,
             }
             for result in results
@@ -229,6 +236,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "recorded": row.recorded,
                 "status": row.status,
                 "seconds": round(row.seconds, 3),
+                "earlier": row.earlier,
             }
             for row in summarize(state, results)
         ],
@@ -236,13 +244,20 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
 
 
 def document(
-    state: PlanState, results: Sequence[StepResult] | None, *, mode: str, ok: bool
+    state: PlanState | None,
+    results: Sequence[StepResult] | None,
+    *,
+    mode: str,
+    ok: bool,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
-    """The whole ``--json`` document (schema in README)."""
+    """The whole ``--json`` document (schema in README); ``state`` None: a resumed run that had
+    nothing left to do."""
     return {
         "version": JSON_VERSION,
         "mode": mode,
         "ok": ok,
-        "plan": plan_json(state),
-        "results": None if results is None else result_json(state, results),
+        "run_id": run_id,
+        "plan": None if state is None else plan_json(state),
+        "results": None if results is None or state is None else result_json(state, results),
     }

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from django.test import override_settings
 
 from migrator import api
-from migrator.types import Progress, RunOptions, Selection
+from migrator.exceptions import PreflightError
+from migrator.types import Progress, RunOptions, Selection, Shard
 from tests.helpers import PROJECT_MIGRATIONS, recorded, tables
 
 
@@ -40,3 +42,22 @@ def test_a_failed_migration_is_in_the_report_not_raised(sqlite_project: Path) ->
     assert result.error == "RuntimeError: cache warm-up failed on purpose"
     assert result.failed_migration == "users.0001_initial"
     assert "Traceback (most recent call last):" in result.traceback
+
+
+def test_migrate_all_takes_a_shard_and_canaries(sqlite_project: Path) -> None:
+    with pytest.raises(PreflightError, match=r"^Shard 2/2 cannot run yet: default \(auth, blog"):
+        api.migrate_all(shard=Shard(2, 2))
+    assert recorded("default") == set()
+    first = api.migrate_all(shard=Shard(1, 2), canary=1)
+    assert first.ok
+    assert first.state.shard == Shard(1, 2, ("users_db", "analytics_db", "cache_db"))
+    assert [(r.step.alias, r.canary) for r in first.results] == [
+        ("users_db", True),
+        ("analytics_db", False),
+        ("cache_db", False),
+    ]
+    second = api.migrate_all(shard=Shard(2, 2))
+    assert second.ok
+    assert [r.step.alias for r in second.results] == ["default", "legacy_db", "default"]
+    for alias in ("default", "users_db", "analytics_db", "legacy_db", "cache_db"):
+        assert recorded(alias) == PROJECT_MIGRATIONS

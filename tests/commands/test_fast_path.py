@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from migrator import api
 from migrator.exceptions import PreflightError
-from migrator.types import Selection
+from migrator.types import Health, Selection
 from tests.helpers import run
 
 
@@ -159,3 +159,21 @@ def test_the_routing_cache_can_be_turned_off(sqlite_project: Path, tmp_path: Pat
         assert not api.prepare(fast=True).state.plan.ordered  # warm: the fast path
         folder.chmod(0o777)  # a folder others can write is not trusted
         assert api.prepare(fast=True).state.plan.ordered
+
+
+def test_health_agrees_with_the_planner_and_loads_no_graph_once_warm(sqlite_project: Path) -> None:
+    # every one of the 23 migrations on each of the five migrated aliases (read_replica: never)
+    fresh = tuple(
+        (alias, 23) for alias in ("default", "users_db", "analytics_db", "legacy_db", "cache_db")
+    )
+    assert api.health() == Health(pending=fresh, graph_loaded=True)  # cold: the planner ran
+    assert api.health() == Health(pending=fresh)  # warm: file names against django_migrations
+    assert sorted(sqlite_project.iterdir()) == []  # a dry run: not even an empty file made
+    run("migrate_all")
+    assert api.health() == Health()
+    assert api.health().ok
+    forget("users_db", "users", "0002_user_is_active")
+    assert api.health() == Health(pending=(("users_db", 1),))
+    assert api.health(Selection(databases=("cache_*",))) == Health()
+    with override_settings(MIGRATOR={"ROUTING_CACHE": None}):
+        assert api.health() == Health(pending=(("users_db", 1),), graph_loaded=True)

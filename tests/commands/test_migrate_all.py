@@ -269,6 +269,7 @@ def test_json_plan_and_error(sqlite_project: Path) -> None:
             + ".",
             "exit_code": 2,
         },
+        "run_id": None,
         "plan": None,
         "results": None,
     }

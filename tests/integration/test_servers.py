@@ -425,3 +425,60 @@ def test_a_schema_the_server_refuses_to_create_is_a_preflight_error(servers: Ser
     assert code == 1
     assert json.loads(out)["error"] == {"message": expected, "exit_code": 1}
     nothing_recorded_anywhere(servers)
+
+
+def test_a_mariadb_user_without_create_privilege_gets_a_preflight_error(unblocked: None) -> None:
+    """--create-schemas for a missing MariaDB database, as a user the server does not allow to
+    CREATE: a CommandError naming the alias, the database, the server's reason and the fix;
+    nothing is created, no migration runs."""
+    user = unique("migrator_u")[:32]
+    secret = "maria-Secret-never-shown"
+    with maria_databases(1, create=False) as (legacy,):
+        admin = maria_connect()
+        cursor = admin.cursor()
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'")
+        try:
+            entries = {"legacy_db": maria_entry(legacy, USER=user, PASSWORD=secret)}
+            with aliases_pointed_at(entries):
+                out, err, code = run("migrate_all", "--database", "legacy_db", create_schemas=True)
+            assert code == 1
+            assert err.startswith(
+                "CommandError: --create-schemas failed (nothing was changed on any database); no "
+                f"migration ran:\n  legacy_db -> database '{legacy}' could not be created: "
+                f"(1044, \"Access denied for user '{user}'@'%' to database '{legacy}'\"); create "
+                "it as a user allowed to (CREATE DATABASE needs the CREATE privilege), or fix NAME."
+            ), err
+            assert secret not in out + err
+            assert not maria_database_exists(legacy)
+        finally:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            admin.close()
+
+
+@override_settings(
+    MIGRATION_MODULES={"users": "tests.fixtures.nonatomic_users_migrations"},
+    MIGRATOR={"SESSION": {"users_db": {"statement_timeout": "5min"}}},
+)
+def test_session_settings_for_a_non_atomic_migration_are_refused_unless_direct(
+    on_servers: Servers,
+) -> None:
+    """A non-atomic migration has no transaction to SET LOCAL the SESSION settings in; on the
+    session they would stay on a pooled server connection: refused before anything, unless
+    MIGRATOR["DIRECT"] says the alias connects directly."""
+    _, err, code = run("migrate_all", apps=["users"], interactive=False)
+    assert code == 2
+    assert err == (
+        "CommandError: users_db: users.0001_initial is not atomic, so "
+        "MIGRATOR['SESSION']['users_db'] (statement_timeout) cannot be scoped to its "
+        "transaction. On the session, the settings would stay on a server connection that a "
+        "transaction pooler (PgBouncer) then gives to other clients. If the alias connects to "
+        "PostgreSQL directly (or through session pooling), say so with MIGRATOR['DIRECT'] = "
+        "{'users_db': {}} (or point it at the server); otherwise drop its SESSION settings for "
+        "this deploy (nothing was changed on any database).\n"
+    )
+    assert "django_migrations" not in pg_tables(on_servers.users)
+    direct = {"SESSION": {"users_db": {"statement_timeout": "5min"}}, "DIRECT": {"users_db": {}}}
+    with override_settings(MIGRATOR=direct):
+        _, err, code = run("migrate_all", apps=["users"], interactive=False)
+    assert (code, err) == (0, "")
+    assert pg_recorded(on_servers.users) == USERS

@@ -11,10 +11,15 @@ from importlib.metadata import distributions, requires
 
 from tests.helpers import REPO
 
+CONTRIB = REPO / "migrator" / "contrib"  # each module needs its extra (health: django-health-check)
 
-def imported_top_level_modules() -> set[str]:
+
+def imported_top_level_modules(*, contrib: bool = False) -> set[str]:
+    """What migrator/ imports, but migrator/contrib/ (or only that, with ``contrib``)."""
     found: set[str] = set()
     for path in (REPO / "migrator").rglob("*.py"):
+        if path.is_relative_to(CONTRIB) != contrib:
+            continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 found.update(alias.name.split(".")[0] for alias in node.names)
@@ -59,3 +64,14 @@ def test_every_imported_package_is_declared() -> None:
     assert {
         module: dists - declared for module, dists in imported.items() if dists - declared
     } == {}
+
+
+def test_contrib_imports_come_from_their_extras() -> None:
+    third_party = imported_top_level_modules(contrib=True) - set(sys.stdlib_module_names)
+    assert third_party - {"migrator", "django"} == {"health_check"}
+    health = {
+        normalized(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+        for requirement in requires("django-migrate-all") or []
+        if 'extra == "health"' in requirement
+    }
+    assert health == {"django-health-check"}

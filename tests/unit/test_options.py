@@ -51,7 +51,10 @@ REFUSED = {
     "fail_fast": REPORTS,
     "executor": REPORTS,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
+    "shard": REPORTS,  # a run, --plan and --check show or migrate the shard
+    "canary": EVERYWHERE_BUT_A_RUN,  # only a run has steps that can fail
     "skip_checks": set(),
+    "resume": EVERYWHERE_BUT_A_RUN,
 }
 OWN_MESSAGES = {
     ("json", "graph"): "--graph prints Mermaid or DOT, not JSON; drop --json (--doctor --json "
@@ -128,6 +131,9 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
         ({"graph": "dot"}, False),
         ({"drift": True}, False),
         ({"repair": True}, False),
+        ({"resume": "latest"}, False),
+        ({"shard": "1/2"}, False),
+        ({"canary": "2"}, False),
     ],
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from migrator.concurrency import server
 from migrator.execution.workers import committed, next_startable, overlap
 from migrator.preflight import resolved, scope
 from migrator.types import AliasInfo, PendingMigration, Plan, Probe, Step, StepState
@@ -173,3 +174,29 @@ def test_an_unapplied_migration_is_done_when_its_row_is_gone() -> None:
     )
     rows = {("users", "0001_initial")}
     assert committed(state, rows, {}) == ((m("0002_is_active", backwards=True),), ())
+
+
+# Five tenants on one PostgreSQL server and one on another; disjoint scopes.
+TENANTS = {f"t{n}": ("postgresql", f"t{n}", "public") for n in range(6)}
+ON = dict.fromkeys(TENANTS, ("postgresql", "db1", "5432", ""))
+ON["t5"] = ("postgresql", "db2", "5432", "")
+T0, T1, T2, T3, T4, T5 = (Step(alias, ("app",), level=0) for alias in TENANTS)
+
+
+def test_a_full_server_starts_nothing_more_while_another_server_does() -> None:
+    """MIGRATOR["MAX_CONNECTIONS_PER_SERVER"] = 2: with two steps running on db1, the next
+    db1 step waits and db2's starts; with one of them done, db1 takes another."""
+    assert next_startable([T2, T3, T5], [T0, T1], TENANTS, ON, per_server=2) is T5
+    assert next_startable([T2, T3], [T0, T1, T5], TENANTS, ON, per_server=2) is None
+    assert next_startable([T2, T3], [T1, T5], TENANTS, ON, per_server=2) is T2
+    # Without a bound (the default), only the scopes count.
+    assert next_startable([T2, T3], [T0, T1], TENANTS, ON) is T2
+
+
+def test_the_server_of_an_alias_is_vendor_host_port_or_its_service() -> None:
+    pg = AliasInfo("a", "postgresql", "django.db.backends.postgresql", "a", "db1", "5432")
+    assert server(pg) == ("postgresql", "db1", "5432", "")
+    service = AliasInfo("b", "postgresql", "", "", source="service billing")
+    assert server(service) == ("postgresql", "", "", "service billing")
+    lite = AliasInfo("c", "sqlite", "django.db.backends.sqlite3", "/tmp/c.sqlite3")
+    assert server(lite) is None  # SQLite files count only against MAX_CONNECTIONS
