@@ -13,6 +13,9 @@ Cases (``--case``, repeatable; all of them by default):
   fleet     6. 200 PostgreSQL databases from one template (targets from code): a no-op
             migrate_all against one alias's manage.py migrate; 7. preflight (--check) of 200
             aliases, 5 of them on a server that never answers, against CONNECT_TIMEOUT
+  celery    8. fresh deploy of 50 PostgreSQL tenant databases (the testproject's fleet,
+            tests/settings/celery_fleet.py): --executor celery with 2 Celery workers (Redis)
+            against --parallel 2 and serial (needs PostgreSQL and Redis; not run by default)
 
     python benchmarks/run.py [--case fresh] [--runs 5] [--apps 300] [--migrations 20] [--aliases 8]
                              [--skip-postgres]
@@ -173,7 +176,8 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<62} {value}")
 
 
-CASES = ("noop", "parallel", "fresh", "fleet")
+CASES = ("noop", "parallel", "fresh", "fleet", "celery")
+DEFAULT_CASES = ("noop", "parallel", "fresh", "fleet")
 
 
 def main() -> None:
@@ -193,9 +197,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = max(5, args.runs)
-    cases = list(dict.fromkeys(args.case or CASES))
+    cases = list(dict.fromkeys(args.case or DEFAULT_CASES))
     if args.skip_postgres:
-        cases = [case for case in cases if case not in ("parallel", "fleet")]
+        cases = [case for case in cases if case not in ("parallel", "fleet", "celery")]
     if not cases:
         parser.error("--skip-postgres leaves no case to run")
     report: dict[str, object] = {
@@ -214,6 +218,8 @@ def main() -> None:
             ratios["parallel_4_vs_1"] = postgres_parallel(runs)
         elif case == "fleet":
             ratios.update(postgres_fleet(runs))
+        elif case == "celery":
+            ratios.update(celery_fleet(runs))
         else:
             ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
         took[case] = round(time.perf_counter() - started, 1)
@@ -358,6 +364,95 @@ def postgres_parallel(runs: int) -> float:
     line("manage.py migrate_all --parallel 4", f"{measured['parallel 4'].median:6.2f} s")
     line("ratio (target <= 0.6)", f"{ratio:6.3f}")
     return ratio
+
+
+CELERY_TENANTS = 50
+
+
+def celery_fleet(runs: int) -> dict[str, float]:
+    """8. Fresh deploy of 50 PostgreSQL tenants (each from an empty template, re-made before
+    every command): 2 Celery workers against --parallel 2 and serial."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import unique
+
+    project = ROOT / "testproject"
+    var = OUT / "celery-var"
+    prefix = unique("migrator_bench_celery")
+    queue = unique("migrator_bench_q")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")},
+        "PYTHONPATH": f"{ROOT}:{project}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings.celery_fleet",
+        "MIGRATOR_VAR_DIR": str(var),
+        "MIGRATOR_TEST_PG_FLEET": f"{prefix}:{CELERY_TENANTS}",
+        "MIGRATOR_TEST_QUEUE": queue,
+    }
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    names = [f"{prefix}_{n:03d}" for n in range(CELERY_TENANTS)]
+    admin.execute(f'CREATE DATABASE "{prefix}_tpl"')
+
+    def reset() -> None:
+        shutil.rmtree(var, ignore_errors=True)
+        var.mkdir(parents=True)
+        for name in names:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{prefix}_tpl"')
+
+    reset()
+    workers = []
+    try:
+        for worker in ("one", "two"):
+            log = var.parent / f"celery-{worker}.log"
+            log.unlink(missing_ok=True)
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker",
+                     "-Q", queue, "-n", f"{worker}@%h", "--concurrency", "1",
+                     "--pool", "prefork", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+                     "--logfile", str(log)],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.with_suffix(".err").open("w"),
+                    start_new_session=True,
+                )
+            )  # fmt: skip
+            deadline = time.monotonic() + 60
+            while "ready." not in (log.read_text() if log.exists() else ""):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"celery worker {worker} did not start: see {log}")
+                time.sleep(0.1)
+        run = [sys.executable, str(project / "manage.py"), "migrate_all", "--noinput", "-v", "0"]
+        measured = compare(
+            {
+                "serial": [run],
+                "parallel 2": [[*run, "--parallel", "2"]],
+                "celery, 2 workers": [[*run, "--executor", "celery"]],
+            },
+            ROOT,
+            env,
+            runs,
+            reset=reset,
+            ok=(0,),
+        )
+    finally:
+        for process in workers:
+            if process.poll() is None:
+                os.killpg(process.pid, 9)
+            process.wait()
+        for name in [*names, f"{prefix}_tpl"]:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        shutil.rmtree(var, ignore_errors=True)
+    print(
+        f"\n6. Fresh deploy of {CELERY_TENANTS} PostgreSQL tenants (+ the testproject's 5 SQLite aliases)"
+    )
+    for name, measure in measured.items():
+        line(f"manage.py migrate_all ({name})", f"{measure.median:6.2f} s")
+    serial = measured["serial"].median
+    return {
+        "celery_2_workers_vs_serial": measured["celery, 2 workers"].median / serial,
+        "parallel_2_vs_serial": measured["parallel 2"].median / serial,
+    }
 
 
 FRESH_APPS, FRESH_MIGRATIONS, FRESH_ALIASES = 120, 10, 4

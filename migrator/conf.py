@@ -14,6 +14,7 @@ MIGRATOR = {
     },
     "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
     "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
+    "CELERY": None,            # --executor celery: {"APP": "myproject.celery.app", "QUEUE": ...}
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -48,9 +49,11 @@ KEYS = (
     "CANARIES",
     "MAX_CONNECTIONS_PER_SERVER",
     "MAX_CONNECTIONS",
+    "CELERY",
 )
 # What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
 DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
+CELERY_KEYS = ("APP", "QUEUE", "STEP_TIMEOUT", "HEARTBEAT")
 DEFAULT_LOCK_TIMEOUT = 60.0  # seconds a step waits for another run's lock
 SESSION_KEYS = {
     "postgresql": ("lock_timeout", "statement_timeout"),
@@ -246,12 +249,64 @@ def direct() -> dict[str, dict[str, Any]]:
     return found
 
 
+def _celery_seconds(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not 0 < number <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY'][{key!r}] = {value!r} must be a number of seconds, more than 0 "
+            f"and at most {MAX_SECONDS}; use e.g. {key!r}: 600."
+        )
+    return number
+
+
+def celery_raw() -> dict[str, Any] | None:
+    """``MIGRATOR["CELERY"]`` (default None), validated: ``APP`` (required, the dotted path of
+    the project's Celery app), ``QUEUE`` (default "migrator"), ``STEP_TIMEOUT`` (seconds a
+    started step's worker may stay silent, default 600), ``HEARTBEAT`` (seconds between a
+    running step's beats, default 2; less than STEP_TIMEOUT)."""
+    value = _raw().get("CELERY")
+    if value is None:
+        return None
+    example = "e.g. {'APP': 'myproject.celery.app', 'QUEUE': 'migrator'}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"MIGRATOR['CELERY'] = {value!r} must be a dict, {example}.")
+    unknown = sorted(set(value) - set(CELERY_KEYS))
+    if unknown:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY'] has unknown key {unknown[0]!r}; the keys are "
+            f"{', '.join(CELERY_KEYS)}."
+        )
+    app = value.get("APP")
+    if not isinstance(app, str) or "." not in app:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY']['APP'] = {app!r} must be the dotted path of the project's "
+            f"Celery app, {example}."
+        )
+    queue = value.get("QUEUE", "migrator")
+    if not isinstance(queue, str) or not queue:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY']['QUEUE'] = {queue!r} must be a queue name, {example}."
+        )
+    timeout = _celery_seconds("STEP_TIMEOUT", value.get("STEP_TIMEOUT", 600))
+    beat = _celery_seconds("HEARTBEAT", value.get("HEARTBEAT", 2))
+    if beat >= timeout:
+        raise ConfigurationError(
+            f"MIGRATOR['CELERY']['HEARTBEAT'] = {beat:g} must be less than STEP_TIMEOUT "
+            f"({timeout:g}): a running step beats every HEARTBEAT seconds."
+        )
+    return {"APP": app, "QUEUE": queue, "STEP_TIMEOUT": timeout, "HEARTBEAT": beat}
+
+
 def load(vendors: Mapping[str, str]) -> MigratorSettings:
     """Read and validate ``settings.MIGRATOR``; ``vendors`` maps each alias to its vendor."""
     raw = _raw()
     allow_untested_django()  # validated with the rest; read where the Django version is checked
     targets_path()  # validated with the rest; read where the aliases are loaded (targets)
     direct()  # likewise
+    celery_raw()  # validated with the rest; read by --executor celery
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:

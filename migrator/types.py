@@ -243,6 +243,8 @@ class StepResult:
     # failed: the error's formatted traceback, passwords scrubbed (--traceback and -v 3 print it,
     # the "migrator" logger gets it); empty when the failure has no exception behind it.
     traceback: str = ""
+    # --executor celery: the worker that ran the step ("celery@host pid 123"); empty locally.
+    worker: str = ""
     # --resume: the result of an earlier attempt of this run, read from the run journal.
     earlier: bool = False
     canary: bool = False  # --canary: the step ran first in its level, as a canary

@@ -23,7 +23,7 @@ from migrator.doctor import system_checks
 from migrator.exceptions import MigratorError, RunError, ScrubbedCause, UsageError
 from migrator.execution import journal
 from migrator.execution import signals as worker_signals
-from migrator.execution.schedule import run_plan
+from migrator.execution.schedule import check_executor, run_plan
 from migrator.execution.step import ProgressCallback
 from migrator.planning.plan import without_aliases
 from migrator.planning.rollout import expand_canaries
@@ -103,6 +103,8 @@ class OrchestrateCommand(BaseCommand):
             self.output.secrets = secrets_of(passwords())  # scrubbed too
             refuse_conflicts(options, self.name)
             self._opts = command_options(options)
+            if self._opts.mode == "run":
+                check_executor(self._opts.executor)  # --executor celery: before any database
             if drift_cli.run_instead(self.output, self._opts):  # --drift, --drift --repair
                 return
             if doctor_cli.run_instead(self.output, options):  # --doctor, --graph
@@ -267,7 +269,7 @@ class OrchestrateCommand(BaseCommand):
         return prepared, recorder, opts
 
     def _progress(self, progress: Progress) -> None:
-        prefix = self._opts.parallel > 1
+        prefix = self._opts.parallel > 1 or self._opts.executor == "celery"
         self.emit(render.progress_line(progress, prefix=prefix))
         result = progress.result
         if result is not None and result.traceback:
@@ -338,6 +340,7 @@ def run_prepared(
             canary_aliases=expand_canaries(
                 prepared.settings.canaries, [info.alias for info in state.plan.aliases]
             ),
+            executor=opts.executor,
         )
     report = recorder.finished(state, results, stop.signal)
     return report.results, stop

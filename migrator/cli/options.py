@@ -28,6 +28,7 @@ class CommandOptions:
     verbosity: int
     parallel: int = 1
     fail_fast: bool = False
+    executor: str = "local"  # --executor: "local" (serial or --parallel forks) or "celery"
     drift: bool = False  # --drift (with repair: --drift --repair)
     repair: bool = False
     traceback: bool = False  # Django's --traceback: also a failed step's traceback
@@ -178,6 +179,13 @@ OPTIONS: tuple[Option, ...] = (
         "Run up to N independent steps of a level at once in worker processes "
         "(auto: the CPU count; default 1).",
         {"metavar": "N"},
+        refused_in=_RUN_ONLY,
+    ),
+    Option(
+        ("--executor",),
+        "Where the steps run: local (this machine, serially or --parallel; the default) or "
+        "celery (Celery workers of MIGRATOR['CELERY']; the [celery] extra).",
+        {"choices": ("local", "celery")},
         refused_in=_RUN_ONLY,
     ),
     Option(
@@ -338,6 +346,7 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         verbosity=int(options.get("verbosity", 1)),
         parallel=_parallel(options.get("parallel")),
         fail_fast=bool(options.get("fail_fast")),
+        executor=str(options.get("executor") or "local"),
         drift=bool(options.get("drift")),
         repair=bool(options.get("repair")),
         traceback=bool(options.get("traceback")),
@@ -348,6 +357,16 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         canary=_canary(options.get("canary")),
     )
     _refuse_target_with_other_apps(opts)
+    if opts.executor == "celery" and opts.canary:
+        raise UsageError(
+            "--canary runs canary steps first on this machine; --executor celery does not take "
+            "canaries yet: drop one of them."
+        )
+    if opts.executor == "celery" and opts.parallel > 1:
+        raise UsageError(
+            "--parallel forks workers on this machine, --executor celery sends the steps to "
+            "Celery workers (as wide as they run); drop one of them."
+        )
     return opts
 
 

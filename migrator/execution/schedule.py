@@ -11,9 +11,11 @@ from dataclasses import replace
 
 from django.db.migrations.loader import MigrationLoader
 
+from migrator.exceptions import ConfigurationError
 from migrator.execution.step import ProgressCallback, first_on_alias, ignore_progress, run_step
 from migrator.execution.workers import can_fork, fork_available, run_forked
 from migrator.planning.rollout import canaries
+from migrator.text import first_line
 from migrator.types import (
     Plan,
     PlanState,
@@ -62,13 +64,27 @@ def run_plan(
     loader: MigrationLoader | None = None,
     canary: int = 0,
     canary_aliases: Collection[str] = (),
+    executor: str = "local",
 ) -> tuple[StepResult, ...]:
     """Run the levels in order. A failed step's dependents are skipped (with the reason); steps
     that do not depend on it still run, unless ``fail_fast``. With ``parallel`` > 1 the steps of
     one level run at the same time in forked worker processes. With ``canary`` > 0 the first
     ``canary`` steps of each level (on ``canary_aliases`` where the level has any: the
     ``rollout.canaries``) run before the others of the level; when one fails, is interrupted or
-    skipped, every step not started yet is skipped, naming it."""
+    skipped, every step not started yet is skipped, naming it. With ``executor="celery"`` the
+    steps go to Celery workers (``celery_steps``, imported only then; no canaries)."""
+    if executor == "celery":
+        from migrator.execution.celery_steps import run_celery
+
+        plan = state.plan
+        return run_celery(
+            state,
+            options,
+            report,
+            fail_fast,
+            loader,
+            lambda step, results: skip_reason(step, plan, results, fail_fast),
+        )
     if loader is None and (
         options.force_migrate or any(step_state.has_work for step_state in state.states)
     ):
@@ -78,6 +94,22 @@ def run_plan(
         report(Progress("notice", state.plan.steps[0], detail=no_fork_notice(parallel)))
         parallel = 1
     return _run_levels(state, options, report, parallel, fail_fast, loader, canary, canary_aliases)
+
+
+def check_executor(executor: str) -> None:
+    """Before anything is touched: the Celery executor's settings and app (a clear error when
+    either is wrong, or when celery is not installed)."""
+    if executor != "celery":
+        return
+    try:
+        from migrator.execution import celery_steps
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"--executor celery needs Celery ({first_line(exc)}); install it with "
+            "'pip install django-migrate-all[celery]'."
+        ) from None
+    settings = celery_steps.celery_settings()
+    celery_steps.check_app(celery_steps.celery_app(settings.app), settings)
 
 
 def no_fork_notice(parallel: int) -> str:

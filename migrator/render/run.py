@@ -224,6 +224,7 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "skip_reason": result.error if result.status == "skipped" else None,
                 "earlier": result.earlier,
                 "canary": result.canary,
+                "worker": result.worker or None,
             }
             for result in results
         ],

@@ -12,13 +12,18 @@ from importlib.metadata import distributions, requires
 from tests.helpers import REPO
 
 CONTRIB = REPO / "migrator" / "contrib"  # each module needs its extra (health: django-health-check)
+# --executor celery: imported only when chosen; they need the [celery] extra.
+CELERY_MODULES = (
+    REPO / "migrator" / "execution" / "celery_steps.py",
+    REPO / "migrator" / "tasks.py",
+)
 
 
 def imported_top_level_modules(*, contrib: bool = False) -> set[str]:
     """What migrator/ imports, but migrator/contrib/ (or only that, with ``contrib``)."""
     found: set[str] = set()
     for path in (REPO / "migrator").rglob("*.py"):
-        if path.is_relative_to(CONTRIB) != contrib:
+        if path.is_relative_to(CONTRIB) != contrib or path in CELERY_MODULES:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -75,3 +80,20 @@ def test_contrib_imports_come_from_their_extras() -> None:
         if 'extra == "health"' in requirement
     }
     assert health == {"django-health-check"}
+
+
+def test_the_celery_executor_imports_come_from_its_extra() -> None:
+    found: set[str] = set()
+    for path in CELERY_MODULES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+    assert found - set(sys.stdlib_module_names) - {"migrator", "django"} == {"celery"}
+    celery = {
+        normalized(re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0])
+        for requirement in requires("django-migrate-all") or []
+        if 'extra == "celery"' in requirement
+    }
+    assert celery == {"celery"}

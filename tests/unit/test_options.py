@@ -49,6 +49,7 @@ REFUSED = {
     "lock_timeout": {"doctor", "graph", "drift"},
     "parallel": REPORTS,
     "fail_fast": REPORTS,
+    "executor": REPORTS,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
     "shard": REPORTS,  # a run, --plan and --check show or migrate the shard
     "canary": EVERYWHERE_BUT_A_RUN,  # only a run has steps that can fail
