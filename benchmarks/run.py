@@ -177,7 +177,7 @@ def line(label: str, value: str) -> None:
 
 
 CASES = ("noop", "parallel", "fresh", "fleet", "celery")
-DEFAULT_CASES = ("noop", "parallel", "fresh", "fleet")
+DEFAULT_CASES = CASES
 
 
 def main() -> None:

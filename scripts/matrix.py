@@ -210,7 +210,7 @@ def counts(junit: Path) -> dict[str, int] | None:
 def deselect(combination: Combination) -> tuple[str, ...]:
     """pytest's ``-m`` option leaving out the marked tests this combination does not run."""
     left_out = [
-        *(() if combination == default_combination() else ("parity_postgres",)),
+        *(() if combination == default_combination() else ("parity_postgres", "celery_workers")),
         *(() if combination.django in HEALTH_CHECK_SERIES else ("health_check",)),
     ]
     return ("-m", " and ".join(f"not {marker}" for marker in left_out)) if left_out else ()

@@ -65,6 +65,11 @@ def manage_on(platform: list[str], *args: str, var: Path) -> subprocess.Complete
 
 # Standard modules that exist on POSIX only (Windows has none of them).
 POSIX_ONLY = ("fcntl", "termios", "tty", "pty", "pwd", "grp", "resource")
+# The Celery executor's modules import Celery, whose billiard imports fcntl where sys.platform
+# says POSIX (this simulation cannot change sys.platform; on Windows billiard takes its own
+# branch): they are left out of the walk, and the commands never import them unless
+# --executor celery is chosen (tested below: every command's import).
+CELERY_MODULES = ("migrator.execution.celery_steps", "migrator.tasks")
 
 
 def test_every_module_imports_without_posix_only_modules() -> None:
@@ -78,6 +83,7 @@ def test_every_module_imports_without_posix_only_modules() -> None:
         django.setup()
         import migrator
         names = [m.name for m in pkgutil.walk_packages(migrator.__path__, "migrator.")]
+        names = [name for name in names if name not in {CELERY_MODULES!r}]
         for name in names:
             importlib.import_module(name)
         print(len(names), "modules imported; menu:", "migrator.cli.menu" in sys.modules)
@@ -90,6 +96,7 @@ def test_every_module_imports_without_posix_only_modules() -> None:
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     count = sum(1 for path in (REPO / "migrator").rglob("*.py") if path.name != "__init__.py")
     count += sum(1 for path in (REPO / "migrator").rglob("*/__init__.py"))  # the subpackages
+    count -= len(CELERY_MODULES)
     assert result.stdout == f"{count} modules imported; menu: True\n"
 
 

@@ -31,7 +31,7 @@ from tests.helpers import (
 from tests.pg_fleet import names, pg_fleet
 from tests.servers import pg_recorded, unique
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.celery_workers]
 
 REDIS = "redis://127.0.0.1:6379/0"
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
