@@ -457,11 +457,7 @@ def refuse_unscoped_session(
         if len(found) > before and alias not in aliases:
             aliases.append(alias)
     if found:
-        done = (
-            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
-            if created
-            else "nothing was changed on any database"
-        )
+        done = preflight.changed_so_far(created)
         raise ConfigurationError(
             "; ".join(found) + ". On the session, the settings would stay on a server connection "
             "that a transaction pooler (PgBouncer) then gives to other clients. If the alias "

@@ -187,12 +187,17 @@ def create_missing(probes: Iterable[Probe], plan: Plan, connect_timeout: float) 
             continue
         created.append(item)
     if refused:
-        done = (
-            "created before: " + ", ".join(map(str, created)) + "; nothing else was changed"
-            if created
-            else "nothing was changed on any database"
-        )
         raise PreflightError(
-            f"--create-schemas failed ({done}); no migration ran:\n  " + "\n  ".join(refused)
+            f"--create-schemas failed ({changed_so_far(created)}); no migration ran:\n  "
+            + "\n  ".join(refused)
         )
     return created
+
+
+def changed_so_far(created: Iterable[Missing]) -> str:
+    """What an error that stops a run before any migration says was changed: the schemas,
+    databases and folders ``--create-schemas`` created, or nothing."""
+    made = list(created)
+    if made:
+        return "created before: " + ", ".join(map(str, made)) + "; nothing else was changed"
+    return "nothing was changed on any database"
