@@ -231,6 +231,16 @@ class OrchestrateCommand(BaseCommand):
             target=tuple(recorded["target"]) if recorded["target"] else None,
         )
         options = run.plan["options"]
+        for key, flag in (
+            ("fake", "--fake"),
+            ("fake_initial", "--fake-initial"),
+            ("force_migrate", "--force-migrate"),
+        ):
+            if getattr(opts.run, key) and not options[key]:
+                raise UsageError(
+                    f"--resume {run.run_id}: that run was started without {flag}, and --resume "
+                    f"keeps a run's own options; drop {flag}, or run without --resume."
+                )
         opts = replace(
             opts,
             selection=selection,
@@ -242,9 +252,12 @@ class OrchestrateCommand(BaseCommand):
             ),
         )
         plan, loader = api.make_plan(selection)
-        steps = journal.plan_steps(plan, api.migration_names(loader))
-        if journal.plan_hash(steps) != run.plan["hash"]:
-            changes = journal.plan_changes(run.plan["steps"], steps)
+        names = api.migration_names(loader)
+        steps = journal.plan_steps(plan, names)
+        everywhere = journal.everywhere(plan, names)
+        if journal.plan_hash(steps, everywhere) != run.plan["hash"]:
+            before = run.plan.get("everywhere", [])
+            changes = journal.plan_changes(run.plan["steps"], steps, before, everywhere)
             raise UsageError(
                 f"--resume {run.run_id}: the plan changed since the run was recorded: "
                 f"{'; '.join(changes) or 'the steps differ'}. Run 'manage.py {self.name}' "

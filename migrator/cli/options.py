@@ -316,7 +316,12 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
     if options.get("fake") and options.get("fake_initial"):
         raise UsageError("--fake and --fake-initial contradict each other; pick one.")
     if options.get("resume"):
-        for dest, flag in (("databases", "--database"), ("apps", "--app"), ("target", "--target")):
+        for dest, flag in (
+            ("databases", "--database"),
+            ("apps", "--app"),
+            ("target", "--target"),
+            ("shard", "--shard"),
+        ):
             if _given(options.get(dest)):
                 raise UsageError(
                     f"--resume continues a run with the selection it was started with; drop {flag}."

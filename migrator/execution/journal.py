@@ -32,6 +32,7 @@ from django.conf import settings
 from migrator import conf, django_compat
 from migrator import signals as hooks
 from migrator.exceptions import ConfigurationError, UsageError
+from migrator.history import sqlite_file_missing
 from migrator.project import routing_cache
 from migrator.text import first_line, redact
 from migrator.types import (
@@ -129,15 +130,25 @@ class TableStore:
     def where(self) -> str:
         return f"table {self.table} on {self.alias}"
 
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _execute(
+        self, sql: str, params: Sequence[Any] = (), *, create: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """``sql`` on the journal's table; with ``create`` False nothing is created (no table,
+        no SQLite file) and a journal that does not exist yet reads as empty."""
+        if not create and sqlite_file_missing(self.alias):
+            return []
         connection = django_compat.new_connection(self.alias)
         try:
             with connection.cursor() as cursor:
                 name = connection.ops.quote_name(self.table)
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {name} (run_id VARCHAR(64) NOT NULL, "
-                    "seq INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, seq))"
-                )
+                if not create:
+                    if self.table not in connection.introspection.table_names(cursor):
+                        return []
+                else:
+                    cursor.execute(
+                        f"CREATE TABLE IF NOT EXISTS {name} (run_id VARCHAR(64) NOT NULL, "
+                        "seq INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (run_id, seq))"
+                    )
                 cursor.execute(sql.format(table=name), params)
                 return list(cursor.fetchall()) if cursor.description else []
         finally:
@@ -154,7 +165,8 @@ class TableStore:
         )
 
     def records(self) -> list[Record]:
-        rows = self._execute("SELECT record FROM {table} ORDER BY seq")
+        # Looking a run up (--resume) creates nothing: a typo in its id leaves no table behind.
+        rows = self._execute("SELECT record FROM {table} ORDER BY seq", create=False)
         return [json.loads(row[0]) for row in rows]
 
 
@@ -187,8 +199,20 @@ def plan_steps(plan: Plan, names: Mapping[str, Iterable[str]]) -> list[Record]:
     ]
 
 
-def plan_hash(steps: Sequence[Record]) -> str:
-    return hashlib.sha256(json.dumps(list(steps), sort_keys=True).encode()).hexdigest()
+def everywhere(plan: Plan, names: Mapping[str, Iterable[str]]) -> list[str]:
+    """On a full run (``records_all``), every migration file's name: each alias the run migrates
+    ends with all of them recorded, as Django's ``migrate --database X`` records them, so a new
+    migration of any app changes what a resumed run must still do there."""
+    if not plan.records_all:
+        return []
+    return sorted(f"{app}.{name}" for app, found in names.items() for name in found)
+
+
+def plan_hash(steps: Sequence[Record], recorded_everywhere: Sequence[str] = ()) -> str:
+    document: Any = list(steps)
+    if recorded_everywhere:
+        document = {"steps": document, "everywhere": list(recorded_everywhere)}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def _migrations(items: Iterable[PendingMigration]) -> list[list[Any]]:
@@ -281,7 +305,12 @@ def find_run(store: Store, run_id: str | None, command: str) -> RecordedRun:
     return RecordedRun(wanted, plans[0], last_attempt, steps, finished_ok)
 
 
-def plan_changes(recorded: Sequence[Record], now: Sequence[Record]) -> list[str]:
+def plan_changes(
+    recorded: Sequence[Record],
+    now: Sequence[Record],
+    everywhere_before: Sequence[str] = (),
+    everywhere_now: Sequence[str] = (),
+) -> list[str]:
     """What differs between a recorded plan's steps and today's, said for people."""
 
     def key(step: Record) -> str:
@@ -301,6 +330,11 @@ def plan_changes(recorded: Sequence[Record], now: Sequence[Record]) -> list[str]
                 changes.append(f"{k} no longer has {', '.join(gone)}")
             if after[k]["level"] != before[k]["level"]:
                 changes.append(f"{k} moved from level {before[k]['level']} to {after[k]['level']}")
+    new_everywhere = sorted(set(everywhere_now) - set(everywhere_before))
+    if new_everywhere and not changes:
+        changes.append(
+            "every alias it migrates would record the new migrations " + ", ".join(new_everywhere)
+        )
     if not changes and [key(s) for s in recorded] != [key(s) for s in now]:
         changes.append("the steps are in another order")
     return changes
@@ -320,6 +354,7 @@ class RunRecorder:
     earlier: tuple[StepResult, ...] = ()
     order: tuple[Step, ...] = ()  # a resumed run's whole plan: the report's order
     recorded_steps: tuple[Record, ...] | None = None  # a resumed run's plan as first recorded
+    recorded_everywhere: tuple[str, ...] = ()  # and what it records on every migrated alias
 
     def _write(self, record: Record, *, must: bool = False) -> None:
         if self.store is None:
@@ -354,11 +389,17 @@ class RunRecorder:
             if self.recorded_steps is not None
             else plan_steps(state.plan, names)
         )
+        recorded = (
+            list(self.recorded_everywhere)
+            if self.recorded_steps is not None
+            else everywhere(state.plan, names)
+        )
         self._write(
             {
                 "type": "plan",
                 "time": datetime.now(timezone.utc).isoformat(),
-                "hash": plan_hash(steps),
+                "hash": plan_hash(steps, recorded),
+                "everywhere": recorded,
                 "ordered": state.plan.ordered,
                 "steps": steps,
                 "selection": {
@@ -444,4 +485,5 @@ def resumed(
         earlier=tuple(run.earlier_results(plan.steps, done)),
         order=plan.steps,
         recorded_steps=tuple(run.plan["steps"]),
+        recorded_everywhere=tuple(run.plan.get("everywhere", ())),
     )

@@ -134,7 +134,9 @@ def _run_levels(
     started: set[str] = set()  # aliases whose first step has run (pre_migrate was sent)
     stopped: str | None = None  # a canary did not succeed: nothing more starts
     for level in plan.levels:
-        first = canaries(level, canary, canary_aliases)
+        # Canaries are chosen among the steps with work: an up-to-date step proves nothing.
+        working = tuple(step for step in level if state.state(step).has_work)
+        first = canaries(working, canary, canary_aliases)
         rest = tuple(step for step in level if step not in first)
         for batch, is_canary in ((first, True), (rest, False)):
             said = _canary_report(report) if is_canary else report

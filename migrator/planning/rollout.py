@@ -97,9 +97,10 @@ def foreign_requirements(plan: Plan, own: Collection[str]) -> dict[Step, tuple[S
 
 
 def canaries(level: Sequence[Step], count: int, chosen: Collection[str] = ()) -> tuple[Step, ...]:
-    """The canary steps of a level: the first ``count`` steps (settings order) on the ``chosen``
-    aliases (``MIGRATOR["CANARIES"]``, patterns expanded); when none is given, or none of them
-    has a step in this level, the level's first ``count`` steps."""
+    """The canary steps of a level (the caller passes the steps with work only): the first
+    ``count`` steps (settings order) on the ``chosen`` aliases (``MIGRATOR["CANARIES"]``,
+    patterns expanded); when none is given, or none of them has a step here, the first
+    ``count`` steps."""
     if count < 1:
         return ()
     listed = [step for step in level if step.alias in chosen]

@@ -227,6 +227,18 @@ def test_resume_refuses_a_changed_plan_and_an_unknown_run(tmp_path: Path) -> Non
         f"({tmp_path / 'journal.jsonl'}); the latest runs are {run_id}. Run 'manage.py "
         "migrate_all --resume' for the latest.\n"
     )
+    faked = manage("migrate_all", "--resume", "--fake", env=env_of(tmp_path))
+    assert faked.returncode == 2
+    assert error_of(faked.stderr) == (
+        f"CommandError: --resume {run_id}: that run was started without --fake, and --resume "
+        "keeps a run's own options; drop --fake, or run without --resume.\n"
+    )
+    sharded = manage("migrate_all", "--resume", "--shard", "1/2", env=env_of(tmp_path))
+    assert sharded.returncode == 2
+    assert error_of(sharded.stderr) == (
+        "CommandError: --resume continues a run with the selection it was started with; drop "
+        "--shard.\n"
+    )
     selected = manage("migrate_all", "--resume", "--database", "tenant_001", env=env_of(tmp_path))
     assert selected.returncode == 2
     assert error_of(selected.stderr) == (
@@ -268,6 +280,11 @@ def test_signals_are_sent_in_the_command_process_and_a_raising_receiver_breaks_n
 
 def test_a_table_journal_on_sqlite(tmp_path: Path) -> None:
     env = env_of(tmp_path, MIGRATOR_TEST_JOURNAL="table:default")
+    # Looking up a run in a journal that does not exist yet creates nothing (no file, no table).
+    typo = manage("migrate_all", "--resume", "20200101T000000000000Z-000000", env=env)
+    assert typo.returncode == 2
+    assert "no run is recorded in the journal (table migrator_journal on default)" in typo.stderr
+    assert not (tmp_path / "default.sqlite3").exists()
     failing = manage(
         "migrate_all", "--noinput", "--json", env={**env, "MIGRATOR_TEST_FAIL_ON": "tenant_005"}
     )

@@ -215,6 +215,20 @@ def test_with_every_canary_fine_everything_is_migrated(tmp_path: Path) -> None:
     assert all(found == sorted(PROJECT_MIGRATIONS) for found in rows.values())
 
 
+def test_an_up_to_date_alias_is_no_canary(tmp_path: Path) -> None:
+    """A canary proves something only where it migrates: the listed canary tenant_005 is up to
+    date already, so the first tenant with work is the canary, and its failure stops the rest."""
+    env = canaries_env(tmp_path, "tenant_005")
+    done = manage("migrate_all", "--noinput", "--database", "tenant_005", env=env)
+    assert done.returncode == 0, done.stderr
+    break_tenant(tmp_path, 0)
+    result = manage("migrate_all", "--noinput", "--database", "tenant_*", "--canary", "1", env=env)
+    assert result.returncode == 1
+    assert "Migrating tenant_000 (canary): cache" in result.stdout
+    assert "Skipped tenant_001 (cache): not started: canary tenant_000 failed" in result.stdout
+    assert sorted(recorded_anywhere(tmp_path)) == ["tenant_005.sqlite3"]
+
+
 def canaries_env(folder: Path, canaries: str, tenants: int = 8) -> dict[str, str]:
     return {
         **fleet_env(folder, tenants),

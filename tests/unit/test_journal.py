@@ -4,8 +4,9 @@ between a recorded plan and today's, run ids. No database."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from migrator.execution.journal import new_run_id, plan_changes, plan_hash
+from migrator.execution.journal import everywhere, new_run_id, plan_changes, plan_hash
 from migrator.planning.plan import without_aliases
 from migrator.types import AliasInfo, Plan, Step
 
@@ -56,3 +57,22 @@ def test_run_ids_sort_by_time_and_are_unique() -> None:
     assert len(set(ids)) == 50
     assert ids == sorted(ids, key=lambda i: i.split("-")[0])
     assert re.fullmatch(r"\d{8}T\d{12}Z-[0-9a-f]{6}", ids[0])
+
+
+def test_a_new_migration_of_an_app_no_step_runs_changes_a_full_runs_hash() -> None:
+    """On a full run every migrated alias ends with every migration recorded (as Django's
+    migrate --database X records them): a new migration of any app changes what a resumed run
+    must still do, even where no step runs that app."""
+    names = {"users": ["0001_initial"], "cache": ["0001_initial"], "blog": ["0001_initial"]}
+    more = {**names, "analytics": ["0001_initial"]}
+    steps = [step("a", "users.0001_initial")]
+    before, after = everywhere(PLAN, names), everywhere(PLAN, more)
+    assert after == [*before[:0], "analytics.0001_initial", *before]
+    assert plan_hash(steps, before) != plan_hash(steps, after)
+    assert plan_changes(steps, steps, before, after) == [
+        "every alias it migrates would record the new migrations analytics.0001_initial"
+    ]
+    # A run of some apps only (--app) records only theirs: the others do not count.
+    partial = replace(PLAN, records_all=False)
+    assert everywhere(partial, more) == []
+    assert plan_hash(steps, everywhere(partial, names)) == plan_hash(steps)
