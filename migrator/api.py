@@ -601,6 +601,10 @@ def migrate_all(
     ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
     prepared = prepare(selection, create_schemas=create_schemas, shard=shard)
     options = resolve_options(options, prepared.settings)
+    if prepared.loader is not None and options.session != prepared.settings.session:
+        # Session settings given here, not in MIGRATOR["SESSION"]: refused the same way.
+        session = replace(prepared.settings, session=options.session)
+        refuse_unscoped_session(prepared.state, prepared.loader, session)
     recorder = journal.RunRecorder(
         "migrator.api", journal.store_for(prepared.settings.journal), secrets_of(passwords())
     )

@@ -61,6 +61,18 @@ def _in_thread(job: Job[R]) -> R:
         connections[job.info.alias].close()  # this thread's connection, before the thread ends
 
 
+def _here(job: Job[R]) -> R:
+    """``job`` on the calling thread: its alias's connection is closed afterwards only when the
+    job opened it (the caller's own connection, maybe inside a transaction, stays as it was)."""
+    connection = connections[job.info.alias]
+    opened_before = connection.connection is not None
+    try:
+        return job.call()
+    finally:
+        if not opened_before and not connection.in_atomic_block:
+            connection.close()
+
+
 def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
     """Every job's result, in the jobs' order, at most ``bounds`` of them at once."""
     results: dict[int, R] = {}
@@ -74,7 +86,7 @@ def run(jobs: Sequence[Job[R]], bounds: Bounds) -> list[R]:
         try:
             # A connection left open per alias would hold hundreds at once; an in-memory
             # SQLite database lives only as long as its connection.
-            results[index] = _in_thread(job) if threadable(job.info) else job.call()
+            results[index] = _here(job) if threadable(job.info) else job.call()
         except Exception as exc:
             errors[index] = exc
     if threaded:

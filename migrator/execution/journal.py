@@ -442,7 +442,15 @@ class RunRecorder:
                 "failed_migration": result.failed_migration,
             }
         )
-        hooks.send(hooks.step_finished, self.sender, run_id=self.run_id, result=result)
+        # Receivers post to chats and dashboards: they get the result scrubbed of passwords, as
+        # the journal and the command's output have it.
+        scrubbed = replace(
+            result,
+            error=redact(result.error, self.secrets) if result.error else result.error,
+            traceback=redact(result.traceback, self.secrets) if result.traceback else "",
+            executed_sql=tuple(redact(sql, self.secrets) for sql in result.executed_sql),
+        )
+        hooks.send(hooks.step_finished, self.sender, run_id=self.run_id, result=scrubbed)
 
     def watching(self, report: Callable[[Progress], None]) -> Callable[[Progress], None]:
         """``report`` that also records each finished step (serial and --parallel alike: the

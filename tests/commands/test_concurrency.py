@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections, transaction
 from django.test import override_settings
 
 from migrator import api
@@ -175,3 +176,20 @@ def test_a_bad_bound_is_refused_before_anything(
     )
     assert (out, err, code) == ("", f"CommandError: {message}\n", 2)
     assert list(sqlite_project.iterdir()) == []
+
+
+def test_a_read_on_the_calling_thread_leaves_the_callers_connection_alone(
+    sqlite_project: Path,
+) -> None:
+    """One alias (or MAX_CONNECTIONS 1) is read on the calling thread: the caller's open
+    connection, inside its transaction, is not closed under it (api used from code or tests)."""
+    run("migrate_all", "--database", "default", interactive=False)
+    connection = connections["default"]
+    with override_settings(MIGRATOR={"MAX_CONNECTIONS": 1}), transaction.atomic(using="default"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM django_migrations")
+        api.prepare(Selection(databases=("default",)), dry_run=True)
+        assert connection.connection is not None
+        with connection.cursor() as cursor:  # still the same transaction, still usable
+            cursor.execute("SELECT COUNT(*) FROM django_migrations")
+            assert cursor.fetchone()[0] > 0

@@ -482,3 +482,21 @@ def test_session_settings_for_a_non_atomic_migration_are_refused_unless_direct(
         _, err, code = run("migrate_all", apps=["users"], interactive=False)
     assert (code, err) == (0, "")
     assert pg_recorded(on_servers.users) == USERS
+
+
+@override_settings(MIGRATION_MODULES={"users": "tests.fixtures.nonatomic_users_migrations"})
+def test_session_settings_given_to_the_api_are_refused_for_a_non_atomic_migration(
+    on_servers: Servers,
+) -> None:
+    from migrator import api
+    from migrator.exceptions import ConfigurationError
+    from migrator.types import RunOptions, Selection
+
+    options = RunOptions(session={"users_db": {"statement_timeout": "5min"}})
+    with pytest.raises(ConfigurationError) as refused:
+        api.migrate_all(Selection(apps=("users",)), options)
+    assert str(refused.value).startswith(
+        "users_db: users.0001_initial is not atomic, so MIGRATOR['SESSION']['users_db'] "
+        "(statement_timeout) cannot be scoped to its transaction."
+    )
+    assert "django_migrations" not in pg_tables(on_servers.users)
