@@ -38,7 +38,7 @@ from migrator.project.loader import (
     resolve_target,
 )
 from migrator.project.routing import check_write_routes
-from migrator.project.targets import load_targets
+from migrator.project.targets import load_targets, without_direct
 from migrator.text import first_line, plural, secrets_of
 from migrator.types import (
     DEFAULT_BOUNDS,
@@ -479,6 +479,11 @@ def health(selection: Selection = Selection()) -> Health:
     builds the plan once and fills the cache. Database problems (unreachable, missing, unreadable
     history) come back in ``problems``; a configuration error raises ``MigratorError``.
     """
+    with without_direct():  # in the application's process: its settings, not DIRECT's
+        return _health(selection)
+
+
+def _health(selection: Selection) -> Health:
     django_compat.refuse_untested_django()
     settings = load_settings()
     stamps = disk_migration_stamps()

@@ -46,6 +46,7 @@ from migrator.execution.step import (
 )
 from migrator.execution.workers import _scopes, committed, next_startable
 from migrator.history import read_applied
+from migrator.project.databases import database_keys
 from migrator.project.targets import load_targets
 from migrator.text import first_line
 from migrator.types import (
@@ -139,7 +140,14 @@ def message(
         },
         "first": first,
         "files": migration_files(loader, _apps_of(state)),
+        "database": database_digest(state.step.alias),
     }
+
+
+def database_digest(alias: str) -> str:
+    """What ``alias`` connects to in this process's settings (ENGINE, HOST, PORT, NAME, OPTIONS,
+    aliases from code and ``MIGRATOR["DIRECT"]`` included), hashed: never shown or sent as is."""
+    return hashlib.sha256(database_keys().get(alias, "").encode()).hexdigest()
 
 
 def result_json(result: StepResult, worker: str) -> dict[str, Any]:
@@ -311,6 +319,17 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
             f"MigrationFilesDiffer: worker {worker} refused the step: its migration files "
             f"differ from the plan's: {'; '.join(differ)}. Deploy the same code to every "
             "worker (and restart them), then run again"
+        )
+        return result_json(StepResult(step, "failed", error=error), worker)
+    if "database" in data and data["database"] != database_digest(step.alias):
+        # Its settings would migrate another database than the one the command planned and
+        # checked (a tenant moved, other DIRECT or DATABASES settings): never silently.
+        error = (
+            f"DatabaseDiffers: worker {worker} refused the step: its settings connect "
+            f"{step.alias} to another database than the command's (ENGINE, HOST, PORT, NAME or "
+            "OPTIONS differ, MIGRATOR['DATABASES'] and MIGRATOR['DIRECT'] included). Give every "
+            "worker the command's settings (and restart them: aliases from code are read once "
+            "per worker process), then run again"
         )
         return result_json(StepResult(step, "failed", error=error), worker)
     state = StepState(

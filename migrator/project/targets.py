@@ -13,7 +13,8 @@ directly where the application goes through a pooler; Django's own commands neve
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from importlib import import_module
 from typing import Any
 
@@ -32,12 +33,29 @@ _replaced: dict[str, dict[str, Any]] = {}
 replaced_passwords: list[str] = []
 
 
+# Off while a health check runs in the application's own process (api.health): DIRECT is for
+# migrator's runs; there it would redirect the application's connections too.
+_direct_here: ContextVar[bool] = ContextVar("migrator_direct_here", default=True)
+
+
+@contextlib.contextmanager
+def without_direct() -> Iterator[None]:
+    """While active, ``load_targets`` leaves ``MIGRATOR["DIRECT"]`` unapplied (the caller reads
+    through the application's own settings, e.g. a health check in a web process)."""
+    token = _direct_here.set(False)
+    try:
+        yield
+    finally:
+        _direct_here.reset(token)
+
+
 def load_targets() -> tuple[str, ...]:
     """Add the aliases of ``MIGRATOR["DATABASES"]`` to ``connections`` (once per process), then
     merge ``MIGRATOR["DIRECT"]`` over the entries it names; returns the callable's aliases in
     the order it gave them. Nothing is connected to."""
     added = _load_callable()
-    _apply_direct()
+    if _direct_here.get():
+        _apply_direct()
     return added
 
 

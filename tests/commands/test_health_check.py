@@ -158,3 +158,18 @@ def test_a_bad_option_is_reported(sqlite_project: Path) -> None:
         "such alias in DATABASES. Known aliases: default, users_db, analytics_db, legacy_db, "
         "cache_db, read_replica."
     }
+
+
+def test_the_check_keeps_the_applications_settings_whatever_direct_says(
+    sqlite_project: Path,
+) -> None:
+    """MIGRATOR["DIRECT"] is for migrator's runs: in the application's process the check reads
+    through DATABASES and leaves them as they are (no connection of the site is redirected)."""
+    _, _, code = run("migrate_all", interactive=False)
+    assert code == 0
+    before = dict(connections.settings["users_db"])
+    direct = {"DIRECT": {"users_db": {"NAME": str(sqlite_project / "elsewhere" / "x.sqlite3")}}}
+    with override_settings(MIGRATOR=direct):
+        assert probe() == (200, {CHECK: "OK"})
+    assert dict(connections.settings["users_db"]) == before
+    assert not (sqlite_project / "elsewhere").exists()

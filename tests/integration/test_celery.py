@@ -237,6 +237,21 @@ def test_a_worker_with_other_migration_files_refuses(tmp_path: Path) -> None:
             assert pg_recorded(name) == []
 
 
+def test_a_worker_whose_settings_name_another_database_refuses(tmp_path: Path) -> None:
+    """A worker whose settings connect an alias elsewhere (its tenant list read before a tenant
+    moved, other DIRECT settings) would migrate a database the command never planned: refused."""
+    with celery_fleet(2, tmp_path, REDIS) as (env, workers):
+        prefix = _prefix(env)
+        workers.start("stale", MIGRATOR_TEST_PG_FLEET=f"{prefix}_moved:2")
+        result = manage("migrate_all", "--executor", "celery", "--noinput", "--json", env=env)
+        assert result.returncode == 1
+        error = _steps(result.stdout)["tenant_000"]["error"]
+        assert error.startswith("DatabaseDiffers: worker stale@")
+        assert "its settings connect tenant_000 to another database than the command's" in error
+        for name in names(prefix, 2):
+            assert pg_recorded(name) == []
+
+
 def test_a_worker_that_never_answers_fails_after_the_timeout_naming_it(tmp_path: Path) -> None:
     hold_env, entered, release = handshake(tmp_path)
     extra = {
