@@ -202,6 +202,8 @@ def _progress(step: Step, data: Mapping[str, Any]) -> Progress:
 # -- the worker side -------------------------------------------------------------------------
 
 _LOADER: list[MigrationLoader] = []  # one graph per worker process
+# The migration files as they were when that graph imported them: what the worker really runs.
+_LOADED_FILES: dict[str, str] = {}
 
 
 def worker_name(task: Any) -> str:
@@ -307,13 +309,14 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
     load_targets()  # aliases from code exist on the worker too
     if not _LOADER:
         _LOADER.append(MigrationLoader(None, ignore_no_migrations=True))
+        everything = sorted({app for app, _ in _LOADER[0].disk_migrations})
+        _LOADED_FILES.update(migration_files(_LOADER[0], everything))
     loader = _LOADER[0]
-    differ = refused_files(
-        data["files"],
-        migration_files(
-            loader, sorted({key.partition(".")[0] for key in data["files"]} | set(step.apps))
-        ),
-    )
+    apps = sorted({key.partition(".")[0] for key in data["files"]} | set(step.apps))
+    on_disk = migration_files(loader, apps)
+    loaded = {key: digest for key, digest in _LOADED_FILES.items() if key.partition(".")[0] in apps}
+    # Files changed on disk since this worker imported them: it would run the old code.
+    differ = refused_files(data["files"], loaded) or refused_files(on_disk, loaded)
     if differ:
         error = (
             f"MigrationFilesDiffer: worker {worker} refused the step: its migration files "
