@@ -448,6 +448,15 @@ def check_app(app: Celery, settings: CelerySettings) -> None:
     """STEP_TIMEOUT must outlast a Redis redelivery, or a killed worker's step fails instead of
     being retried."""
     back = redelivery_seconds(app)
+    prefetch = app.conf.worker_prefetch_multiplier
+    if back is not None and prefetch != 1:
+        raise ConfigurationError(
+            f"The Celery app's worker_prefetch_multiplier is {prefetch}: on the Redis broker a "
+            "step a worker reserved but has not started comes back after visibility_timeout and "
+            "may then run twice at once (one waits for the other's lock); set "
+            "worker_prefetch_multiplier=1 in the app's configuration (and start the workers "
+            "with --prefetch-multiplier 1)."
+        )
     if back is not None and back >= settings.step_timeout:
         raise ConfigurationError(
             f"MIGRATOR['CELERY']['STEP_TIMEOUT'] = {settings.step_timeout:g} is shorter than the "

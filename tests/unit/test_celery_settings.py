@@ -76,9 +76,11 @@ def test_step_timeout_must_outlast_a_redis_redelivery() -> None:
     settings = CelerySettings(app="x.app", step_timeout=600)
     redis = Celery("t", broker="redis://127.0.0.1:6379/0")
     redis.conf.broker_transport_options = REDIS_TRANSPORT_OPTIONS
+    redis.conf.worker_prefetch_multiplier = 1
     assert redelivery_seconds(redis) == 65
     check_app(redis, settings)
     kombu_defaults = Celery("t", broker="redis://127.0.0.1:6379/0")
+    kombu_defaults.conf.worker_prefetch_multiplier = 1
     with pytest.raises(ConfigurationError) as refused:
         check_app(kombu_defaults, settings)
     assert str(refused.value) == (
@@ -90,3 +92,15 @@ def test_step_timeout_must_outlast_a_redis_redelivery() -> None:
     rabbitmq = Celery("t", broker="amqp://guest:guest@127.0.0.1:5672//")
     assert redelivery_seconds(rabbitmq) is None
     check_app(rabbitmq, settings)
+
+
+def test_a_redis_app_must_prefetch_one_step_at_a_time() -> None:
+    """A reserved, unstarted step comes back after visibility_timeout and could run twice."""
+    redis = Celery("t", broker="redis://127.0.0.1:6379/0")
+    redis.conf.broker_transport_options = REDIS_TRANSPORT_OPTIONS  # prefetch: Celery's 4
+    with pytest.raises(ConfigurationError) as refused:
+        check_app(redis, CelerySettings(app="x.app", step_timeout=600))
+    assert str(refused.value).startswith(
+        "The Celery app's worker_prefetch_multiplier is 4: on the Redis broker a step a worker "
+        "reserved but has not started comes back after visibility_timeout"
+    )
