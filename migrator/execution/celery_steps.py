@@ -18,6 +18,7 @@ naming the worker.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -306,6 +307,9 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
     done: AsyncResult[Any] = AsyncResult(self.request.id, app=self.app)
     if done.state == "SUCCESS" and isinstance(done.info, dict):
         return done.info  # delivered again after it finished: never run twice
+    if str(done.state) == "REVOKED":  # the command gave up on it (stopped, or timed out)
+        error = "not started: the run that sent it gave up on it (revoked); run again"
+        return result_json(StepResult(step, "skipped", error=error), worker)
     load_targets()  # aliases from code exist on the worker too
     if not _LOADER:
         _LOADER.append(MigrationLoader(None, ignore_no_migrations=True))
@@ -530,7 +534,7 @@ def run_celery(
                 queued = [s for s in running.values() if not s.started and not s.revoked]
                 for sent in queued:
                     sent.revoked = why_not(sent.step, results)
-                    sent.task.revoke()
+                    _give_up(sent)
                 if queued:
                     busy = len(running) - len(queued)
                     detail = (
@@ -610,13 +614,22 @@ def _report_new(sent: _Sent, info: Mapping[str, Any], report: ProgressCallback) 
         report(_progress(sent.step, event))
 
 
+def _give_up(sent: _Sent) -> None:
+    """The command no longer waits for ``sent``: revoked on the workers that are up, and marked
+    REVOKED in the result backend, so that a worker started later, or a Redis redelivery after
+    the run, discards it instead of migrating while nobody watches."""
+    sent.task.revoke()
+    with contextlib.suppress(Exception):  # the backend unreachable: the revoke still went out
+        sent.task.backend.mark_as_revoked(sent.task.id, reason="migrator: the run gave up on it")
+
+
 def _silent(
     sent: _Sent, settings: CelerySettings, now: float, last_heard: float
 ) -> StepResult | None:
     """A step whose worker (or, still queued, every worker) stayed silent for STEP_TIMEOUT."""
     limit = settings.step_timeout
     if sent.started and now - sent.heard > limit:
-        sent.task.revoke()
+        _give_up(sent)
         error = (
             f"WorkerTimeout: worker {sent.worker} did not answer for {limit:g}s "
             f"(MIGRATOR['CELERY']['STEP_TIMEOUT']) while running the step; check that worker. "
@@ -624,7 +637,7 @@ def _silent(
         )
         return StepResult(sent.step, "failed", error=error, worker=sent.worker)
     if not sent.started and now - max(last_heard, sent.heard) > limit:
-        sent.task.revoke()
+        _give_up(sent)
         error = (
             f"WorkerTimeout: no worker took the step from queue {settings.queue!r} within "
             f"{limit:g}s (MIGRATOR['CELERY']['STEP_TIMEOUT']); start workers with 'celery -A "
