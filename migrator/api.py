@@ -526,7 +526,11 @@ def prepare_shard(
     foreign = rollout.foreign_requirements(plan, own)
     others = {step.alias for steps in foreign.values() for step in steps}
     mine = rollout.restrict(plan, own)
-    probes, missing = _preflight(mine, settings, create_schemas, dry_run) if own else ((), ())
+    # With steps of other shards to look at, nothing is created before they were checked: the
+    # shard's own aliases are probed read-only first, and again (creating) once all is well.
+    first_dry = dry_run or bool(others)
+    probes, missing = _preflight(mine, settings, create_schemas, first_dry) if own else ((), ())
+    found: tuple[Probe, ...] = ()
     if others:
         theirs = rollout.restrict(plan, others)
         # Read only: another shard creates its schemas; what is missing there is pending.
@@ -534,10 +538,8 @@ def prepare_shard(
             theirs, settings.connect_timeout, writes=False, bounds=settings.bounds
         )
         preflight.check(found, create=True)
-        probes = probes + found
-    state = read_state(
-        rollout.restrict(plan, {*own, *others}), loader, probes, bounds=settings.bounds
-    )
+    both = rollout.restrict(plan, {*own, *others})
+    state = read_state(both, loader, probes + found, bounds=settings.bounds)
     waiting = [
         (step, required)
         for step, steps in foreign.items()
@@ -546,6 +548,9 @@ def prepare_shard(
     ]
     if waiting:
         raise PreflightError(_shard_waits(shard, waiting, state, planned, keys, databases))
+    if own and first_dry and not dry_run:
+        probes, missing = _preflight(mine, settings, create_schemas, dry_run)
+        state = read_state(both, loader, probes + found, bounds=settings.bounds)
     state = replace(rollout.restrict_state(state, own), shard=shard)
     refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
     return Prepared(state, settings, missing, loader)
