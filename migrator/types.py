@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 # The states and kinds passed between layers, checked by mypy wherever one is written.
@@ -144,8 +145,17 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         return tuple(step for level in self.levels for step in level)
 
+    @cached_property
+    def order(self) -> dict[Step, int]:
+        """Each step's position in ``steps`` (computed once: fleets have hundreds of steps)."""
+        return {step: index for index, step in enumerate(self.steps)}
+
+    @cached_property
+    def _infos(self) -> dict[str, AliasInfo]:
+        return {info.alias: info for info in self.aliases}
+
     def alias_info(self, alias: str) -> AliasInfo:
-        return next(info for info in self.aliases if info.alias == alias)
+        return self._infos[alias]
 
 
 @dataclass(frozen=True)

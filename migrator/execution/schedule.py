@@ -35,7 +35,7 @@ def skip_reason(
 ) -> str | None:
     """Why ``step`` must not start, given the results so far; None when it may run.
     ``stopped``: why the run starts nothing more (a canary did not succeed)."""
-    for required in sorted(plan.requires.get(step, ()), key=plan.steps.index):
+    for required in sorted(plan.requires.get(step, ()), key=plan.order.__getitem__):
         done = results.get(required)
         if done is not None and done.status in ("failed", "skipped", "interrupted"):
             verb = {"failed": "failed", "skipped": "was skipped", "interrupted": "was interrupted"}[
