@@ -65,11 +65,17 @@ def load_settings() -> conf.MigratorSettings:
     return conf.load({info.alias: info.vendor for info in alias_infos()})
 
 
-def _expanded(selection: Selection, aliases: Sequence[AliasInfo]) -> Selection:
-    """``selection`` with its ``--database`` patterns expanded to aliases."""
+def _validated(
+    selection: Selection, aliases: Sequence[AliasInfo], apps: Sequence[str]
+) -> Selection:
+    """``selection`` with its ``--database`` patterns expanded to aliases, checked against the
+    aliases and the apps with migrations (a usage error names what is unknown)."""
     names = [info.alias for info in aliases]
-    wanted = expand_databases(selection.databases, names, not_databases=not_databases())
-    return replace(selection, databases=wanted)
+    skipped = not_databases()
+    wanted = expand_databases(selection.databases, names, not_databases=skipped)
+    selection = replace(selection, databases=wanted)
+    validate_selection(selection, names, installed_app_labels(), apps, not_databases=skipped)
+    return selection
 
 
 def make_plan(
@@ -89,14 +95,7 @@ def make_plan(
     aliases = alias_infos()
     loader = loader or load_migrations()
     apps = migrated_app_labels(loader)
-    selection = _expanded(selection, aliases)
-    validate_selection(
-        selection,
-        [info.alias for info in aliases],
-        installed_app_labels(),
-        apps,
-        not_databases=not_databases(),
-    )
+    selection = _validated(selection, aliases, apps)
     if selection.target:
         app, name = selection.target
         selection = Selection(
@@ -341,15 +340,8 @@ def _quick(
     """The routing cache's answers (``matrix``) as an unordered plan, preflighted, with each
     planned alias's recorded migrations: no migration module is imported."""
     aliases = alias_infos()
-    selection = _expanded(selection, aliases)
     apps = [label for label in installed_app_labels() if label in disk]
-    validate_selection(
-        selection,
-        [info.alias for info in aliases],
-        installed_app_labels(),
-        apps,
-        not_databases=not_databases(),
-    )
+    selection = _validated(selection, aliases, apps)
     plan = unordered_plan(aliases, apps, {app: matrix.get(app, ()) for app in apps}, selection)
     probes, missing = _preflight(plan, settings, create_schemas, dry_run)
     return _Quick(plan, selection, probes, missing, read_applied(plan, probes, settings.bounds))
