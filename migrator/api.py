@@ -610,18 +610,43 @@ def migrate_all(
     recorder = journal.RunRecorder(
         "migrator.api", journal.store_for(prepared.settings.journal), secrets_of(passwords())
     )
-    recorder.started(prepared.state, migration_names(prepared.loader), selection, options)
+    return run_recorded(
+        prepared, options, progress or ignore_progress, recorder, selection, canary=canary
+    )
+
+
+def run_recorded(
+    prepared: Prepared,
+    options: RunOptions,
+    progress: ProgressCallback,
+    recorder: journal.RunRecorder,
+    selection: Selection,
+    *,
+    parallel: int = 1,
+    fail_fast: bool = False,
+    canary: int = 0,
+    executor: str = "local",
+) -> RunReport:
+    """Run a prepared plan as ``recorder``'s run: its plan record and signal first, each step's
+    as it finishes, the end (with the stop request's signal, if any); the whole run's report (a
+    resumed run's earlier attempts included)."""
+    state = prepared.state
+    recorder.started(state, migration_names(prepared.loader), selection, options)
     results = run_plan(
-        prepared.state,
+        state,
         options,
-        recorder.watching(progress or ignore_progress),
+        recorder.watching(progress),
+        parallel=parallel,
+        fail_fast=fail_fast,
         loader=prepared.loader,
         canary=canary,
         canary_aliases=rollout.expand_canaries(
-            prepared.settings.canaries, [info.alias for info in prepared.state.plan.aliases]
+            prepared.settings.canaries, [info.alias for info in state.plan.aliases]
         ),
+        executor=executor,
     )
-    return recorder.finished(prepared.state, results)
+    stopped_by = options.should_stop() if options.should_stop is not None else None
+    return recorder.finished(state, results, stopped_by)
 
 
 def dependencies(selection: Selection) -> tuple[Node, ...]:

@@ -23,10 +23,9 @@ from migrator.doctor import system_checks
 from migrator.exceptions import MigratorError, RunError, ScrubbedCause, UsageError
 from migrator.execution import journal
 from migrator.execution import signals as worker_signals
-from migrator.execution.schedule import check_executor, run_plan
+from migrator.execution.schedule import check_executor
 from migrator.execution.step import ProgressCallback
 from migrator.planning.plan import without_aliases
-from migrator.planning.rollout import expand_canaries
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
@@ -328,7 +327,6 @@ def run_prepared(
     run recorded in the journal and its signals sent (``recorder``; default: a new run of
     ``output``'s command). Returns the whole run's results (a resumed run's earlier attempts
     included) and the signal handler, which says whether a signal stopped the run."""
-    state = prepared.state
     if recorder is None:
         store = journal.store_for(prepared.settings.journal)
         recorder = journal.RunRecorder(output.name, store, output.secrets)
@@ -336,26 +334,17 @@ def run_prepared(
         options = replace(
             api.resolve_options(opts.run, prepared.settings), should_stop=stop.requested
         )
-        recorder.started(
-            state,
-            api.migration_names(prepared.loader),
+        report = api.run_recorded(
+            prepared,
+            options,
+            progress,
+            recorder,
             opts.selection,
-            options,
-        )
-        results = run_plan(
-            state,
-            options,
-            recorder.watching(progress),
             parallel=opts.parallel,
             fail_fast=opts.fail_fast,
-            loader=prepared.loader,
             canary=opts.canary,
-            canary_aliases=expand_canaries(
-                prepared.settings.canaries, [info.alias for info in state.plan.aliases]
-            ),
             executor=opts.executor,
         )
-    report = recorder.finished(state, results, stop.signal)
     return report.results, stop
 
 
