@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import concurrency, conf, django_compat, history, preflight
-from migrator.exceptions import ConfigurationError, PreflightError
+from migrator.exceptions import ConfigurationError, PhaseError, PreflightError
 from migrator.execution import journal
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
-from migrator.planning import rollout
+from migrator.planning import phases, rollout
 from migrator.planning.plan import (
     build_plan,
     expand_databases,
@@ -21,6 +21,7 @@ from migrator.planning.plan import (
     validate_selection,
 )
 from migrator.project import operations, routing_cache
+from migrator.project import phases as project_phases
 from migrator.project.databases import (
     alias_infos,
     alias_names,
@@ -48,6 +49,7 @@ from migrator.types import (
     Missing,
     Node,
     PendingMigration,
+    Phase,
     Plan,
     PlanState,
     Probe,
@@ -243,23 +245,7 @@ def step_states(
                 _advance(after[step.alias], tail)
             state = replace(state, record_after=tail)
         states.append(state)
-    by_alias: dict[str, list[PendingMigration]] = {}
-    final: dict[str, int] = {}  # per alias, its last step with work (post_migrate follows it)
-    for index, state in enumerate(states):
-        alias = state.step.alias
-        by_alias.setdefault(alias, []).extend(
-            (*state.pending, *state.recorded_dependencies, *state.record_after)
-        )
-        if state.has_work or alias not in final:
-            final[alias] = index
-    return tuple(
-        replace(
-            state,
-            alias_plan=tuple(by_alias[state.step.alias]),
-            last=final[state.step.alias] == index,
-        )
-        for index, state in enumerate(states)
-    )
+    return phases.with_alias_plans(states)
 
 
 def _advance(applied: set[tuple[str, str]], migrations: Iterable[PendingMigration]) -> None:
@@ -381,9 +367,12 @@ def prepare(
     """
     django_compat.refuse_untested_django()
     settings = load_settings()
+    if selection.phase is not None:
+        project_phases.tool()  # no tool for --phase: refused before any database is touched
     if planned is not None:
         checked, created = _preflight(planned[0], settings, create_schemas, dry_run)
         state = read_state(*planned, checked, bounds=settings.bounds)
+        state = with_phase(state, planned[1], selection.phase, dry_run=dry_run, created=created)
         refuse_unscoped_session(state, planned[1], settings, created=() if dry_run else created)
         return Prepared(state, settings, created, planned[1])
     if shard is not None:
@@ -407,7 +396,8 @@ def prepare(
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
-            return Prepared(PlanState(quick, states, probes), settings, missing)
+            up = PlanState(quick, states, probes, phase=selection.phase)
+            return Prepared(up, settings, missing)
     plan, loader = make_plan(selection, cache_key=key)
     if (
         probes is None
@@ -417,8 +407,60 @@ def prepare(
         probes, missing = _preflight(plan, settings, create_schemas, dry_run)
         applied = None
     state = read_state(plan, loader, probes, applied, settings.bounds)
+    state = with_phase(state, loader, selection.phase, dry_run=dry_run, created=missing)
     refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
     return Prepared(state, settings, missing, loader)
+
+
+def with_phase(
+    state: PlanState,
+    loader: MigrationLoader,
+    phase: Phase | None,
+    *,
+    dry_run: bool,
+    created: Sequence[Missing] = (),
+) -> PlanState:
+    """``--phase``: each alias's plan resolved by the project's deploy-phase tool
+    (``project.phases``); ``pre`` keeps on each alias what may run before the deploy, the rest
+    is held (``StepState.held``), ``post`` keeps everything. Raises ``PhaseError`` (exit 1)
+    before any migration when the tool refuses a plan, naming the chain and the fix. A
+    ``--phase pre`` run (not ``dry_run``) then lets the tool note what it holds back
+    (django-safemigrate's detection of delayed migrations)."""
+    if phase is None:
+        return state
+    tool = project_phases.tool()
+    plans: dict[str, list[django_compat.PlanItem]] = {}
+    for step_state in state.states:
+        if step_state.step.alias not in plans:
+            keys = ((m.app, m.name, m.backwards) for m in step_state.alias_plan)
+            plans[step_state.step.alias] = django_compat.plan_of(loader, keys)
+    resolution = project_phases.resolve(tool, plans, phase)
+    if resolution.refusals:
+        done = preflight.changed_so_far(() if dry_run else created)
+        raise PhaseError(_phase_refusal(tool, phase, resolution.refusals, done))
+    states = phases.restrict(state.states, resolution.runs) if phase == "pre" else state.states
+    if not dry_run:
+        project_phases.mark_detected(resolution.detect)
+    return replace(state, states=states, phase=phase, phase_tool=tool, phases=resolution.phases)
+
+
+def _phase_refusal(
+    tool: str, phase: Phase, refusals: Sequence[project_phases.Refusal], done: str
+) -> str:
+    """One sentence per refused chain, with the aliases where it is pending and the fix."""
+    grouped: dict[tuple[tuple[str, ...], str, str], list[str]] = {}
+    for refusal in refusals:
+        key = (refusal.chain, refusal.reason, refusal.fix)
+        grouped.setdefault(key, []).append(refusal.alias)
+    parts = [
+        f"on {', '.join(aliases)}: {' -> '.join(chain)}: {reason}. Fix: {fix}"
+        for (chain, reason, fix), aliases in grouped.items()
+    ]
+    return (
+        f"--phase {phase}: {project_phases.NAMES[tool]} refuses the plan "
+        + "; ".join(parts)
+        + f". {done[0].upper()}{done[1:]}."
+    )
 
 
 def refuse_unscoped_session(
@@ -544,6 +586,7 @@ def prepare_shard(
         probes, missing = _preflight(mine, settings, create_schemas, dry_run)
         state = read_state(both, loader, probes + found, bounds=settings.bounds)
     state = replace(rollout.restrict_state(state, own), shard=shard)
+    state = with_phase(state, loader, selection.phase, dry_run=dry_run, created=missing)
     refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
     return Prepared(state, settings, missing, loader)
 

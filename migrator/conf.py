@@ -15,6 +15,7 @@ MIGRATOR = {
     "JOURNAL": "/var/lib/myproject/migrator.jsonl",  # or {"ALIAS": "default", "TABLE": ...}
     "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "CELERY": None,            # --executor celery: {"APP": "myproject.celery.app", "QUEUE": ...}
+    "PHASE_TOOL": None,        # --phase: "syzygy" or "safemigrate" when both are installed
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -50,7 +51,10 @@ KEYS = (
     "MAX_CONNECTIONS_PER_SERVER",
     "MAX_CONNECTIONS",
     "CELERY",
+    "PHASE_TOOL",
 )
+# --phase: the deploy-phase tools migrator asks, each with the app that installs it.
+PHASE_TOOLS = {"syzygy": "syzygy", "safemigrate": "django_safemigrate"}
 # What MIGRATOR["DIRECT"] may replace in an alias's entry: where and as whom to connect.
 DIRECT_KEYS = ("NAME", "HOST", "PORT", "USER", "PASSWORD", "OPTIONS")
 CELERY_KEYS = ("APP", "QUEUE", "STEP_TIMEOUT", "HEARTBEAT")
@@ -207,6 +211,18 @@ def allow_untested_django() -> bool:
     return value
 
 
+def phase_tool() -> str | None:
+    """``MIGRATOR["PHASE_TOOL"]`` (default None: the one deploy-phase tool in INSTALLED_APPS):
+    which tool ``--phase`` asks, "syzygy" or "safemigrate"."""
+    value = _raw().get("PHASE_TOOL")
+    if value is not None and value not in PHASE_TOOLS:
+        raise ConfigurationError(
+            f"MIGRATOR['PHASE_TOOL'] = {value!r} must be one of "
+            f"{', '.join(repr(name) for name in PHASE_TOOLS)} or None (the one installed)."
+        )
+    return None if value is None else str(value)
+
+
 def targets_path() -> str | None:
     """``MIGRATOR["DATABASES"]`` (default None): the dotted path of a callable that returns more
     aliases, ``{alias: settings dict}`` (project/targets.py)."""
@@ -307,6 +323,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
     targets_path()  # validated with the rest; read where the aliases are loaded (targets)
     direct()  # likewise
     celery_raw()  # validated with the rest; read by --executor celery
+    phase_tool()  # validated with the rest; read by --phase
     session: dict[str, dict[str, str]] = {}
     for alias, values in dict(raw.get("SESSION") or {}).items():
         if alias not in vendors:

@@ -58,6 +58,12 @@ class PreflightError(MigratorError):
         self.problems = problems
 
 
+class PhaseError(MigratorError):
+    """--phase: the deploy-phase tool refuses the plan (a pre-deploy migration behind a
+    post-deploy one, an ambiguous stage); nothing was changed. Exit 1, as the tools' own
+    ``migrate --pre-deploy`` and ``safemigrate`` commands exit."""
+
+
 class RunError(MigratorError):
     """A migration failed while running."""
 

@@ -19,6 +19,8 @@ MissingKind = Literal["schema", "database", "folder"]
 DriftKind = Literal["missing-table", "missing-columns", "wrong-schema", "unrecorded"]
 RepairAction = Literal["unrecord", "record"]
 RepairStatus = Literal["done", "skipped", "failed"]
+# --phase: "pre" runs what may run before the new code is deployed, "post" the rest.
+Phase = Literal["pre", "post"]
 
 # What Django makes of an alias configured without an ENGINE (``"default": {}``, as the "Multiple
 # databases" topic documents): a backend whose every query raises ImproperlyConfigured.
@@ -186,6 +188,9 @@ class StepState:
     last: bool = False
     # Everything the run does on this alias, in order (the ``plan`` of pre/post_migrate).
     alias_plan: tuple[PendingMigration, ...] = ()
+    # --phase pre: what Django's plan for this step holds that the phase tool leaves for after
+    # the deploy (--phase post); the step's executor pass leaves them out.
+    held: tuple[PendingMigration, ...] = ()
 
     @property
     def recorded(self) -> tuple[PendingMigration, ...]:
@@ -210,11 +215,31 @@ class Shard:
 
 
 @dataclass(frozen=True)
+class MigrationPhase:
+    """One migration of one alias's plan, as the deploy-phase tool resolved it (--phase)."""
+
+    alias: str
+    migration: PendingMigration
+    phase: Phase  # "pre": may run before the new code is deployed; "post": after it
+    why: str  # the tool's reason: "stage pre_deploy", "Safe.after_deploy()", "behind app.0003_x"
+    runs: bool  # whether this run (or plan) runs it; False: held for --phase post
+
+
+@dataclass(frozen=True)
 class PlanState:
     plan: Plan
     states: tuple[StepState, ...]
     probes: tuple[Probe, ...] = ()
     shard: Shard | None = None  # --shard: the plan holds only this shard's steps
+    phase: Phase | None = None  # --phase: the deploy phase asked for
+    phase_tool: str = ""  # --phase: "syzygy" or "safemigrate", the tool that resolved it
+    # --phase: every migration of every alias's plan with its phase, in plan order per alias.
+    phases: tuple[MigrationPhase, ...] = ()
+
+    @property
+    def held_count(self) -> int:
+        """--phase pre: migrations left for after the deploy (--phase post)."""
+        return sum(len(state.held) for state in self.states)
 
     def probe(self, alias: str) -> Probe | None:
         return next((probe for probe in self.probes if probe.info.alias == alias), None)
@@ -299,6 +324,9 @@ class Selection:
     target: tuple[str, str] | None = None  # (app, migration name or "zero")
     # Pairs taken besides what the filters select (the menu adds a selection's dependencies).
     include: tuple[Node, ...] = ()
+    # --phase: only what the project's deploy-phase tool (django-syzygy, django-safemigrate)
+    # lets run before the deploy ("pre"), or the rest ("post"); None: everything.
+    phase: Phase | None = None
 
 
 @dataclass(frozen=True)

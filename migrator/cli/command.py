@@ -30,7 +30,7 @@ from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
 from migrator.text import plural, secrets_of
-from migrator.types import PlanState, Progress, RunOptions, Selection, StepResult
+from migrator.types import Phase, PlanState, Progress, RunOptions, Selection, StepResult
 
 
 class OrchestrateCommand(BaseCommand):
@@ -228,6 +228,7 @@ class OrchestrateCommand(BaseCommand):
             databases=tuple(recorded["databases"]),
             apps=tuple(recorded["apps"]),
             target=tuple(recorded["target"]) if recorded["target"] else None,
+            phase=_recorded_phase(recorded.get("phase")),
         )
         options = run.plan["options"]
         for key, flag in (
@@ -289,6 +290,11 @@ class OrchestrateCommand(BaseCommand):
             # and at -v 3, scrubbed of passwords.
             wanted = 1 if self._opts.traceback else 3
             self.emit(render.traceback_lines(result, prefix=prefix), minimum_verbosity=wanted)
+
+
+def _recorded_phase(value: object) -> Phase | None:
+    """The --phase a journal's run was started with (None: none, or a journal from before)."""
+    return "pre" if value == "pre" else "post" if value == "post" else None
 
 
 def _failure_message(results: tuple[StepResult, ...]) -> str:

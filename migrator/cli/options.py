@@ -13,7 +13,7 @@ from typing import Any, Literal
 from migrator import conf
 from migrator.exceptions import UsageError
 from migrator.planning.rollout import parse_shard
-from migrator.types import RunOptions, Selection, Shard
+from migrator.types import Phase, RunOptions, Selection, Shard
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,15 @@ OPTIONS: tuple[Option, ...] = (
         without_menu=True,
     ),
     Option(
+        ("--phase",),
+        "Deploy in two phases with the project's phase tool (django-syzygy or "
+        "django-safemigrate): pre runs on every alias only what may run before the new code is "
+        "deployed, post the rest.",
+        {"choices": ("pre", "post")},
+        refused_in=_RUN_ONLY,
+        without_menu=True,
+    ),
+    Option(
         ("--force-migrate",),
         "Hand aliases with nothing pending to Django's migrate too (runs post_migrate signals).",
         {"action": "store_true"},
@@ -321,6 +330,7 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
             ("apps", "--app"),
             ("target", "--target"),
             ("shard", "--shard"),
+            ("phase", "--phase"),
         ):
             if _given(options.get(dest)):
                 raise UsageError(
@@ -335,6 +345,7 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
             databases=tuple(dict.fromkeys(options.get("databases") or ())),
             apps=tuple(dict.fromkeys(options.get("apps") or ())),
             target=target,
+            phase=_phase(options.get("phase")),
         ),
         run=RunOptions(
             fake=bool(options.get("fake")),
@@ -373,6 +384,19 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
             "Celery workers (as wide as they run); drop one of them."
         )
     return opts
+
+
+def _phase(value: object) -> Phase | None:
+    """``--phase pre|post`` (argparse checks the choice; ``call_command`` may pass anything)."""
+    if value is None:
+        return None
+    if value == "pre":
+        return "pre"
+    if value == "post":
+        return "post"
+    raise UsageError(
+        f"--phase {value!r}: expected pre (before the new code is deployed) or post (after)."
+    )
 
 
 def _parallel(value: object) -> int:

@@ -131,6 +131,7 @@ def message(
         "record_after": _items(state.record_after),
         "last": state.last,
         "alias_plan": _items(state.alias_plan),
+        "held": _items(state.held),  # --phase pre: left out of the step's executor pass
         "info": {**asdict(info), "scope": list(info.scope)},
         "options": {
             "fake": options.fake,
@@ -346,6 +347,7 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         record_after=_pending(data["record_after"]),
         last=bool(data["last"]),
         alias_plan=_pending(data["alias_plan"]),
+        held=_pending(data.get("held") or []),
     )
     raw_info = dict(data["info"])
     raw_info["scope"] = tuple(raw_info.get("scope") or ())

@@ -407,6 +407,7 @@ class RunRecorder:
                     "apps": list(selection.apps),
                     "target": list(selection.target) if selection.target else None,
                     "shard": str(state.shard) if state.shard else None,
+                    "phase": state.phase,  # --phase: --resume runs the same phase
                 },
                 "options": {
                     "fake": options.fake,

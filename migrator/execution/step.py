@@ -115,6 +115,49 @@ class _Tracker:
             self.report(Progress(event, self.state.step, migration=item, fake=fake))
 
 
+class PlanChanged(Exception):
+    """A ``pre_migrate`` receiver changed the plan it was sent (as django-safemigrate's does in
+    its own command): migrator runs the plan it showed, never silently less."""
+
+
+def _changed_plan(alias: str, sent: list[Any], now: list[Any]) -> str:
+    left_out = [f"{m.app_label}.{m.name}" for m, b in sent if (m, b) not in now]
+    added = [f"{m.app_label}.{m.name}" for m, b in now if (m, b) not in sent]
+    what = "; ".join(
+        part
+        for part in (
+            f"left out {', '.join(left_out)}" if left_out else "",
+            f"added {', '.join(added)}" if added else "",
+            "reordered it" if not left_out and not added else "",
+        )
+        if part
+    )
+    return (
+        f"a pre_migrate receiver changed the plan of {alias} ({what}) before anything ran "
+        "there; migrator runs the plan it showed and never silently less or more. For a deploy "
+        "in phases, run 'migrate_all --phase pre' (django-syzygy, django-safemigrate) instead"
+    )
+
+
+def _without_held(plan: list[Any], state: StepState, loader: Any) -> list[Any]:
+    """--phase pre: the executor's plan for the step without what the phase tool holds back for
+    after the deploy. A kept migration that needs a held one (forwards: a dependency; backwards:
+    a dependent) would leave a history Django calls inconsistent: refused, nothing run."""
+    held = {(m.app, m.name) for m in state.held}
+    kept = [(m, backwards) for m, backwards in plan if (m.app_label, m.name) not in held]
+    for migration, backwards in kept:
+        node = loader.graph.node_map[(migration.app_label, migration.name)]
+        for other in node.children if backwards else node.parents:
+            if other.key in held:
+                raise PlanChanged(
+                    f"{migration.app_label}.{migration.name} needs "
+                    f"{other.key[0]}.{other.key[1]}, which --phase pre holds back on "
+                    f"{state.step.alias} for after the deploy; nothing ran in this step. Please "
+                    "report this with 'migrate_all --plan --phase pre --json'"
+                )
+    return kept
+
+
 def _targets(state: StepState, loader: MigrationLoader) -> list[tuple[str, str | None]]:
     """Django's ``migrate`` targets for the step's apps (``migrate APP [NAME]``, one per app)."""
     step = state.step
@@ -148,11 +191,16 @@ def _execute(
     start_state = None
     if first:
         start_state = executor.applied_state()
+        sent = list(alias_plan)
         django_compat.send_pre_migrate(
             step.alias, start_state.apps, alias_plan, interactive=options.interactive
         )
+        if alias_plan != sent:
+            raise PlanChanged(_changed_plan(step.alias, sent, alias_plan))
     targets = _targets(state, graph_loader)
     plan = executor.migration_plan(targets)
+    if state.held:
+        plan = _without_held(plan, state, graph_loader)
     if plan or start_state is not None:
         executor.migrate(
             targets,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from migrator.render import phases as phase_render
 from migrator.render.lines import Line
 from migrator.text import plural
 from migrator.types import (
@@ -38,11 +39,13 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
     aliases = {step.alias for step in plan.steps}
     if not plan.ordered:
         return _up_to_date_lines(state)
+    found = phase_render.lookup(state)  # --phase: each migration's phase
     lines = [
         Line(
-            f"Plan{_shard(state)}: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
+            f"Plan{_shard(state)}{phase_render.heading(state)}: {plural(len(plan.steps), 'step')} in {plural(len(plan.levels), 'level')} "
             f"on {plural(len(aliases), 'database')}, "
-            f"{plural(state.pending_count, 'migration')} to run{_to_record(state)}.",
+            f"{plural(state.pending_count, 'migration')} to run{_to_record(state)}"
+            f"{phase_render.held_count(state)}.",
             "heading",
         )
     ]
@@ -56,12 +59,14 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
                     f"  {step.alias} ({describe(state, step.alias)}): {', '.join(step.apps)}{target}"
                 )
             )
-            if not step_state.has_work:
+            if not step_state.has_work and not step_state.held:
                 lines.append(Line("    up to date", "success"))
             for migration in step_state.pending:
                 verb = "unapply" if migration.backwards else "apply"
-                lines.append(Line(f"    {verb} {migration}"))
-            lines += _recorded_lines(step_state.recorded, verbosity)
+                phase = phase_render.label(found, step.alias, migration)
+                lines.append(Line(f"    {verb} {migration}{phase}"))
+            lines += _recorded_lines(step_state.recorded, verbosity, found, step.alias)
+            lines += phase_render.held_lines(found, step_state)
     if not plan.levels and state.shard is not None:
         lines.append(
             Line(
@@ -73,6 +78,7 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
         lines.append(
             Line("Nothing to migrate: no app with migrations is routed to any alias.", "warning")
         )
+    lines += phase_render.held_notice(state)
     for alias in plan.unplanned_aliases:
         lines.append(Line(f"Not touched: {alias} ({unplanned_reason(plan, alias)}).", "notice"))
     for label, operations in plan.unclassified.items():
@@ -97,7 +103,12 @@ def _to_record(state: PlanState) -> str:
     return f", {count} only to record" if count else ""
 
 
-def _recorded_lines(recorded: Sequence[PendingMigration], verbosity: int) -> list[Line]:
+def _recorded_lines(
+    recorded: Sequence[PendingMigration],
+    verbosity: int,
+    found: phase_render.Lookup | None = None,
+    alias: str = "",
+) -> list[Line]:
     """Migrations a step only records (they execute nothing on its alias): a count, or each
     one with ``-v 2``."""
     if not recorded:
@@ -111,7 +122,11 @@ def _recorded_lines(recorded: Sequence[PendingMigration], verbosity: int) -> lis
             )
         ]
     return [
-        Line(f"    {'unrecord' if m.backwards else 'record'} {m} (executes nothing here)", "notice")
+        Line(
+            f"    {'unrecord' if m.backwards else 'record'} {m} (executes nothing here)"
+            f"{phase_render.label(found or {}, alias, m)}",
+            "notice",
+        )
         for m in recorded
     ]
 
@@ -189,6 +204,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
                         {"app": m.app, "name": m.name, "backwards": m.backwards}
                         for m in state.state(step).record_after
                     ],
+                    **phase_render.step_json(state.state(step)),  # "held": --phase pre
                 }
                 for step in level
             ]
@@ -205,6 +221,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "pending_count": state.pending_count,
         "recorded_count": state.recorded_count,
         "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
+        "phase": phase_render.phase_json(state),  # --phase; else null
         "shard": None
         if state.shard is None
         else {

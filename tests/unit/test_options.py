@@ -55,6 +55,7 @@ REFUSED = {
     "canary": EVERYWHERE_BUT_A_RUN,  # only a run has steps that can fail
     "skip_checks": set(),
     "resume": EVERYWHERE_BUT_A_RUN,
+    "phase": REPORTS,  # a run, --plan and --check resolve the deploy phase
 }
 OWN_MESSAGES = {
     ("json", "graph"): "--graph prints Mermaid or DOT, not JSON; drop --json (--doctor --json "
@@ -134,6 +135,7 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
         ({"resume": "latest"}, False),
         ({"shard": "1/2"}, False),
         ({"canary": "2"}, False),
+        ({"phase": "pre"}, False),
     ],
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:
