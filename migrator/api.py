@@ -453,7 +453,7 @@ def _phase_refusal(
         key = (refusal.chain, refusal.reason, refusal.fix)
         grouped.setdefault(key, []).append(refusal.alias)
     parts = [
-        f"on {', '.join(aliases)}: {' -> '.join(chain)}: {reason}. Fix: {fix}"
+        f"on {', '.join(aliases)}: {' -> '.join(chain)}: {reason.rstrip('.')}. Fix: {fix}"
         for (chain, reason, fix), aliases in grouped.items()
     ]
     return (

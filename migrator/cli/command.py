@@ -159,9 +159,11 @@ class OrchestrateCommand(BaseCommand):
                     if state.recorded_count
                     else ""
                 )
+                phase = f" --phase {state.phase}" if state.phase else ""
                 raise RunError(
                     f"{plural(pending, 'migration')} pending on "
-                    f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all' to apply them."
+                    f"{', '.join(aliases)}{only}. Run 'manage.py migrate_all{phase}' to apply "
+                    "them."
                 )
             return
         check_databases(self.output, opts, state)
@@ -181,6 +183,7 @@ class OrchestrateCommand(BaseCommand):
                 )
             )
         self.emit(render.summary_lines(state, results))
+        self.emit(render.held_notice(state))  # --phase pre: what waits for --phase post
         if opts.json:
             self.write_json(
                 render.document(state, results, mode="run", ok=ok, run_id=recorder.run_id)

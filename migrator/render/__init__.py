@@ -4,6 +4,7 @@ here prints, reads settings or touches a database; the commands hand the lines t
 from __future__ import annotations
 
 from migrator.render.lines import JSON_VERSION, Line, Style, table
+from migrator.render.phases import held_notice
 from migrator.render.plan import (
     UNPLANNED_REASONS,
     alias_json,
@@ -36,6 +37,7 @@ __all__ = [
     "created_lines",
     "describe",
     "document",
+    "held_notice",
     "plan_json",
     "plan_lines",
     "problem_lines",
