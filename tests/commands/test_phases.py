@@ -443,3 +443,38 @@ def test_a_receiver_that_changes_the_plan_fails_the_step_before_it_runs(
     assert recorded("users_db") == set()
     # default's first step ran; its steps behind users_db's were skipped.
     assert recorded("default") == CONTENTTYPES
+
+
+def test_safemigrate_delays_count_from_the_detection_a_pre_run_records(
+    projects: tuple[Project, Project],
+) -> None:
+    """``Safe.after_deploy(delay=...)``: a --phase pre run records the held migration in
+    django-safemigrate's SafeMigration table (on default, where its router sends it), as its own
+    command does; once the delay has passed since, --phase pre runs it."""
+    project, _ = projects
+    delayed = {"MIGRATOR_PHASED_MIGRATIONS": "tests.fixtures.phased_delayed_migrations"}
+    # The first run creates the SafeMigration table (django_safemigrate.0001 runs before the
+    # deploy), the second detects the held migration.
+    for _ in range(2):
+        out, err, code = project.manage(
+            "migrate_all", "--phase", "pre", "--noinput", "--database", "default",
+            apps=SAFEMIGRATE, **delayed,
+        )  # fmt: skip
+        assert (code, err) == (0, "")
+    with sqlite3.connect(project.folder / "default.sqlite3") as db:
+        rows = db.execute("SELECT app, name FROM django_safemigrate_safemigration").fetchall()
+        assert rows == [("phased", "0003_remove_item_legacy_code")]
+        db.execute("UPDATE django_safemigrate_safemigration SET detected = '2020-01-01 00:00:00'")
+    out, err, code = project.manage(
+        "migrate_all", "--plan", "--phase", "pre", "--database", "default",
+        apps=SAFEMIGRATE, **delayed,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert migration_lines(out) == [
+        "  default",
+        "    apply phased.0003_remove_item_legacy_code  [pre: Safe.after_deploy(delay=1 day, "
+        "0:00:00), detected 2020-01-01 00:00, delay passed]",
+        "  default",
+        "    up to date",
+    ]
+    assert POST not in project.recorded("default")
