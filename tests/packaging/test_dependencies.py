@@ -17,13 +17,19 @@ CELERY_MODULES = (
     REPO / "migrator" / "execution" / "celery_steps.py",
     REPO / "migrator" / "tasks.py",
 )
+# --phase: the project's own deploy-phase tool, imported only then (never a requirement).
+PHASES_MODULE = REPO / "migrator" / "project" / "phases.py"
 
 
 def imported_top_level_modules(*, contrib: bool = False) -> set[str]:
     """What migrator/ imports, but migrator/contrib/ (or only that, with ``contrib``)."""
     found: set[str] = set()
     for path in (REPO / "migrator").rglob("*.py"):
-        if path.is_relative_to(CONTRIB) != contrib or path in CELERY_MODULES:
+        if (
+            path.is_relative_to(CONTRIB) != contrib
+            or path in CELERY_MODULES
+            or path == PHASES_MODULE
+        ):
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
@@ -97,3 +103,28 @@ def test_the_celery_executor_imports_come_from_its_extra() -> None:
         if 'extra == "celery"' in requirement
     }
     assert celery == {"celery"}
+
+
+def test_the_phase_tools_are_imported_only_inside_functions() -> None:
+    """--phase imports django-syzygy or django-safemigrate when asked: the project installs the
+    one it uses; neither is a requirement, and the module imports without them."""
+    tree = ast.parse(PHASES_MODULE.read_text())
+    top = {
+        (node.module or "").split(".")[0]
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 0
+    } | {
+        alias.name.split(".")[0]
+        for node in tree.body
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert top - set(sys.stdlib_module_names) == {"django", "migrator"}
+    inside = {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+    } - top
+    assert inside == {"syzygy", "django_safemigrate"}
+    declared = {normalized(requirement) for requirement in requires("django-migrate-all") or []}
+    assert not {name for name in declared if "syzygy" in name or "safemigrate" in name}
