@@ -14,6 +14,8 @@ from migrator.types import (
     PendingMigration,
     Plan,
     PlanState,
+    RetryDecision,
+    StepState,
 )
 
 
@@ -58,9 +60,14 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             )
             if not step_state.has_work:
                 lines.append(Line("    up to date", "success"))
+            retried = dict(step_state.retry) if verbosity >= 2 else {}
             for migration in step_state.pending:
                 verb = "unapply" if migration.backwards else "apply"
-                lines.append(Line(f"    {verb} {migration}"))
+                lines.append(
+                    Line(
+                        f"    {verb} {migration}{_retry_note(state, step.alias, retried.get(migration))}"
+                    )
+                )
             lines += _recorded_lines(step_state.recorded, verbosity)
     if not plan.levels and state.shard is not None:
         lines.append(
@@ -90,6 +97,34 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             )
         )
     return lines
+
+
+def _retry_note(state: PlanState, alias: str, decision: RetryDecision | None) -> str:
+    """`` [lock retries: yes; ...]`` after a migration with ``-v 2``, where MIGRATOR["LOCK_RETRIES"]
+    is on for the alias."""
+    if decision is None or alias not in state.lock_retries:
+        return ""
+    return f"  [lock retries: {decision.kind}; {decision.reason}]"
+
+
+def _pending_json(state: PlanState, step_state: StepState) -> list[dict[str, Any]]:
+    return [
+        {
+            "app": m.app,
+            "name": m.name,
+            "backwards": m.backwards,
+            "retry": decision.kind,
+            "retry_reason": decision.reason,
+        }
+        for m, decision in _decisions(step_state)
+    ]
+
+
+def _decisions(step_state: StepState) -> list[tuple[PendingMigration, RetryDecision]]:
+    """Each pending migration with its retry decision (a state not prepared: "no" for all)."""
+    found = dict(step_state.retry)
+    unknown = RetryDecision("no", "MIGRATOR['LOCK_RETRIES'] is not set for this alias")
+    return [(m, found.get(m, unknown)) for m in step_state.pending]
 
 
 def _to_record(state: PlanState) -> str:
@@ -177,10 +212,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
                     "alias": step.alias,
                     "apps": list(step.apps),
                     "target": step.target,
-                    "pending": [
-                        {"app": m.app, "name": m.name, "backwards": m.backwards}
-                        for m in state.state(step).pending
-                    ],
+                    "pending": _pending_json(state, state.state(step)),
                     "recorded_dependencies": [
                         {"app": m.app, "name": m.name, "backwards": m.backwards}
                         for m in state.state(step).recorded_dependencies
@@ -205,6 +237,15 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "pending_count": state.pending_count,
         "recorded_count": state.recorded_count,
         "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
+        "lock_retries": {
+            alias: {
+                "retries": value.retries,
+                "backoff": value.backoff,
+                "max_backoff": value.max_backoff,
+                "ddl_lock_timeout": value.ddl_lock_timeout,
+            }
+            for alias, value in state.lock_retries.items()
+        },
         "shard": None
         if state.shard is None
         else {
