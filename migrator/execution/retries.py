@@ -59,6 +59,14 @@ def lock_error(exc: BaseException) -> str | None:
 _KIND = {"55P03": "lock timeout", "1205": "lock wait timeout"}
 
 
+def server_message(exc: BaseException) -> str:
+    """The server's message of a database error: MySQLdb's errors hold ``(number, message)``."""
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
+    if len(args) == 2 and type(args[0]) is int and isinstance(args[1], str):
+        return (args[1].strip().splitlines() or [""])[0]
+    return first_line(exc)
+
+
 class StatementLog:
     """The SQL run on Django's connection for the current migration (the step's
     ``execute_wrapper`` fills it; the executor's start event clears it), and which statement
@@ -109,6 +117,14 @@ class Retrier:
     def retriable(self, migration: Any, backwards: bool) -> bool:
         return decide(self.vendor, bool(migration.atomic), self.setting).kind != "no"
 
+    def not_retried(self, migration: Any, exc: BaseException) -> str:
+        """`` (not retried: REASON)`` for a migration that could not get a lock and is never
+        retried here (non-atomic on PostgreSQL); empty otherwise."""
+        decision = decide(self.vendor, bool(migration.atomic), self.setting)
+        if decision.kind != "no" or lock_error(exc) is None:
+            return ""
+        return f" (not retried: {decision.reason})"
+
     def ddl_lock_timeout(self, migration: Any) -> float | None:
         """The lock wait of each attempt of ``migration``; None where it is not retried."""
         return self.setting.ddl_lock_timeout if self.retriable(migration, False) else None
@@ -120,7 +136,7 @@ class Retrier:
         name = f"{migration.app_label}.{migration.name}"
         alias = self.step.alias
         short = f"{code} {_KIND[code]} after {self.setting.ddl_lock_timeout:g}s"
-        error = f"{short}: {first_line(exc)}"
+        error = f"{short}: {server_message(exc)}"
         if decide(self.vendor, bool(migration.atomic), self.setting).kind == "first-statement":
             why = first_change(self.log.statements, self.log.failed)
             if why:

@@ -284,6 +284,9 @@ def run_step(
         error = lock_timeout_error(step.alias, lock_timeout, exc)
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
+        if retrier is not None and tracker.current is not None:
+            migration = graph.graph.nodes.get((tracker.current.app, tracker.current.name))
+            error += retrier.not_retried(migration, exc) if migration is not None else ""
         trace = scrubbed_traceback(exc)
     seconds = time.monotonic() - started
     applied = tracker.applied
