@@ -203,7 +203,7 @@ def test_postgresql_retries_exhausted_fail_the_step(on_servers: Servers) -> None
     assert run("migrate_all", target="users:0001_initial")[2] == 0
     with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
         pid = holder.info.backend_pid
-        out, err, code = run("migrate_all", apps=["users"])
+        out, _, code = run("migrate_all", apps=["users"])
     assert code == 1
     assert "retry 1 of 2 in 0.2s" in out
     assert "retry 2 of 2 in 0.4s" in out
@@ -277,7 +277,7 @@ def test_postgresql_non_atomic_migration_is_not_retried(on_servers: Servers) -> 
         "not atomic: no transaction rolls a failed attempt back (atomic = False)",
     )
     with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE"):
-        out, err, code = run("migrate_all", apps=["users"], json=True)
+        out, _, code = run("migrate_all", apps=["users"], json=True)
     assert code == 1
     (step,) = steps(out)
     assert step["status"] == "failed"
@@ -391,7 +391,7 @@ def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) ->
     cursor.execute("START TRANSACTION")
     cursor.execute("SELECT * FROM legacy_customernote")
     try:
-        out, err, code = run("migrate_all", apps=["legacy"], json=True)
+        out, _, code = run("migrate_all", apps=["legacy"], json=True)
     finally:
         holder.rollback()
         holder.close()
