@@ -12,7 +12,7 @@ from migrator.exceptions import ConfigurationError, PhaseError, PreflightError
 from migrator.execution import journal
 from migrator.execution.schedule import run_plan
 from migrator.execution.step import ProgressCallback, ignore_progress
-from migrator.planning import phases, rollout
+from migrator.planning import phases, retries, rollout
 from migrator.planning.plan import (
     build_plan,
     expand_databases,
@@ -364,7 +364,32 @@ def prepare(
     done earlier (``without_aliases``): only its aliases are probed and read.
 
     ``shard``: only the steps of that shard's aliases (``prepare_shard``).
+
+    The state carries each planned alias's ``MIGRATOR["LOCK_RETRIES"]`` (the plan says which
+    migrations are retried on a lock timeout).
     """
+    prepared = _prepare(
+        selection,
+        create_schemas=create_schemas,
+        dry_run=dry_run,
+        fast=fast,
+        planned=planned,
+        shard=shard,
+    )
+    state = retries.with_decisions(prepared.state, prepared.settings.lock_retries)
+    return replace(prepared, state=state)
+
+
+def _prepare(
+    selection: Selection = Selection(),
+    *,
+    create_schemas: bool = False,
+    dry_run: bool = False,
+    fast: bool = False,
+    planned: tuple[Plan, MigrationLoader] | None = None,
+    shard: Shard | None = None,
+) -> Prepared:
+    """``prepare`` without the lock retries of the planned aliases."""
     django_compat.refuse_untested_django()
     settings = load_settings()
     if selection.phase is not None:
@@ -629,6 +654,7 @@ def resolve_options(options: RunOptions, settings: conf.MigratorSettings) -> Run
         else options.lock_timeout,
         session=options.session or settings.session,
         bounds=settings.bounds,
+        lock_retries=options.lock_retries or settings.lock_retries,
     )
 
 

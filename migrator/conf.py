@@ -20,6 +20,10 @@ MIGRATOR = {
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
     },
+    "LOCK_RETRIES": {          # a migration that cannot get a lock is rolled back and retried
+        "RETRIES": 5, "BACKOFF": 2, "MAX_BACKOFF": 30, "DDL_LOCK_TIMEOUT": 3,
+        "ALIASES": {"legacy_db": {"DDL_LOCK_TIMEOUT": 10}, "reports": None},  # None: off there
+    },
 }
 ```
 """
@@ -36,7 +40,7 @@ from typing import Any
 from django.conf import settings
 
 from migrator.exceptions import ConfigurationError
-from migrator.types import DEFAULT_BOUNDS, Bounds
+from migrator.types import DEFAULT_BOUNDS, Bounds, LockRetries
 
 KEYS = (
     "CONNECT_TIMEOUT",
@@ -52,6 +56,7 @@ KEYS = (
     "MAX_CONNECTIONS",
     "CELERY",
     "PHASE_TOOL",
+    "LOCK_RETRIES",
 )
 # --phase: the deploy-phase tools migrator asks, each with the app that installs it.
 PHASE_TOOLS = {"syzygy": "syzygy", "safemigrate": "django_safemigrate"}
@@ -84,6 +89,8 @@ class MigratorSettings:
     bounds: Bounds = DEFAULT_BOUNDS
     journal: JournalSetting = JournalSetting()
     canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
+    # MIGRATOR["LOCK_RETRIES"] per alias where it is on (lock_retries)
+    lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
 
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -355,6 +362,7 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         session=session,
         bounds=bounds(raw),
         journal=journal(vendors),
+        lock_retries=lock_retries_by_alias(vendors),
     )
 
 
@@ -381,3 +389,132 @@ def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:
                 f"remove it. Known aliases: {', '.join(aliases)}."
             )
     return tuple(value)
+
+
+LOCK_RETRIES_KEYS = ("RETRIES", "BACKOFF", "MAX_BACKOFF", "DDL_LOCK_TIMEOUT")
+_RETRIES_EXAMPLE = "e.g. {'RETRIES': 5, 'BACKOFF': 2, 'MAX_BACKOFF': 30, 'DDL_LOCK_TIMEOUT': 3}"
+
+
+def _retry_seconds(where: str, key: str, value: Any, *, allow_zero: bool) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if (
+        isinstance(value, bool)
+        or not (0 <= number <= MAX_SECONDS)
+        or (not allow_zero and not number)
+    ):
+        low = "0 or more" if allow_zero else "more than 0"
+        raise ConfigurationError(
+            f"{where}[{key!r}] = {value!r} must be a number of seconds, {low} and at most "
+            f"{MAX_SECONDS}; {_RETRIES_EXAMPLE}."
+        )
+    return number
+
+
+def _retries_of(
+    where: str, value: Any, base: LockRetries, *, also: tuple[str, ...] = ()
+) -> LockRetries:
+    """``value`` (a dict of LOCK_RETRIES_KEYS, and ``also``) over ``base``, validated."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{where} = {value!r} must be a dict (None: no retries), {_RETRIES_EXAMPLE}."
+        )
+    unknown = sorted(set(value) - {*LOCK_RETRIES_KEYS, *also})
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown key {unknown[0]!r}; the keys are "
+            f"{', '.join((*LOCK_RETRIES_KEYS, *also))}."
+        )
+    retries = value.get("RETRIES", base.retries)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
+        raise ConfigurationError(
+            f"{where}['RETRIES'] = {retries!r} must be a whole number of retries after the first "
+            f"attempt, 0 (no retries) to 100; {_RETRIES_EXAMPLE}."
+        )
+    backoff = _retry_seconds(where, "BACKOFF", value.get("BACKOFF", base.backoff), allow_zero=True)
+    most = _retry_seconds(
+        where,
+        "MAX_BACKOFF",
+        value.get("MAX_BACKOFF", max(base.max_backoff, backoff)),
+        allow_zero=True,
+    )
+    if most < backoff:
+        raise ConfigurationError(
+            f"{where}['MAX_BACKOFF'] = {most:g} is less than BACKOFF ({backoff:g}): the wait "
+            "before a retry starts at BACKOFF seconds and doubles up to MAX_BACKOFF."
+        )
+    ddl = _retry_seconds(
+        where,
+        "DDL_LOCK_TIMEOUT",
+        value.get("DDL_LOCK_TIMEOUT", base.ddl_lock_timeout),
+        allow_zero=False,
+    )
+    return LockRetries(retries=retries, backoff=backoff, max_backoff=most, ddl_lock_timeout=ddl)
+
+
+@dataclass(frozen=True)
+class LockRetriesSetting:
+    """``MIGRATOR["LOCK_RETRIES"]`` validated: ``default`` for every alias (None: unset, no
+    retries), ``aliases`` the per-alias overrides (None: no retries on that alias)."""
+
+    default: LockRetries | None = None
+    aliases: Mapping[str, LockRetries | None] = field(default_factory=dict)
+
+    def of(self, alias: str) -> LockRetries | None:
+        """The alias's setting; None where no migration is retried (unset, off, RETRIES 0)."""
+        found = self.aliases.get(alias, self.default)
+        return found if found is not None and found.retries > 0 else None
+
+
+def lock_retries_setting() -> LockRetriesSetting:
+    """``MIGRATOR["LOCK_RETRIES"]`` (default unset: no retries), validated: ``RETRIES`` (retries
+    after the first attempt, default 5), ``BACKOFF`` (seconds before the first retry, doubled
+    for each next one, default 2), ``MAX_BACKOFF`` (the longest wait, default 30),
+    ``DDL_LOCK_TIMEOUT`` (each attempt's own lock wait, default 3 s: not ``LOCK_TIMEOUT``, the
+    wait for another run's lock, nor SESSION's ``lock_timeout``), and ``ALIASES``: per alias, a
+    dict of these keys over the others, or None (no retries there)."""
+    value = _raw().get("LOCK_RETRIES")
+    if value is None:
+        return LockRetriesSetting()
+    where = "MIGRATOR['LOCK_RETRIES']"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{where} = {value!r} must be a dict (None: no retries), {_RETRIES_EXAMPLE}."
+        )
+    default = _retries_of(where, value, LockRetries(), also=("ALIASES",))
+    overrides = value.get("ALIASES") or {}
+    if not isinstance(overrides, Mapping):
+        raise ConfigurationError(
+            f"{where}['ALIASES'] = {overrides!r} must be a dict {{alias: {{key: value}} or "
+            "None}, e.g. {'legacy_db': {'DDL_LOCK_TIMEOUT': 10}, 'reports': None}."
+        )
+    aliases: dict[str, LockRetries | None] = {}
+    for alias, override in overrides.items():
+        inner = f"{where}['ALIASES'][{alias!r}]"
+        aliases[str(alias)] = None if override is None else _retries_of(inner, override, default)
+    return LockRetriesSetting(default, aliases)
+
+
+def lock_retries(alias: str | None = None) -> LockRetries | None:
+    """``MIGRATOR["LOCK_RETRIES"]`` for ``alias`` (None: the setting for every alias), or None
+    where no migration is retried. ``ddl_lock_timeout`` is the lock wait each attempt sets
+    (PostgreSQL ``SET LOCAL lock_timeout``, MySQL ``lock_wait_timeout``)."""
+    setting = lock_retries_setting()
+    if alias is None:
+        return setting.default if setting.default and setting.default.retries > 0 else None
+    return setting.of(alias)
+
+
+def lock_retries_by_alias(vendors: Mapping[str, str]) -> dict[str, LockRetries]:
+    """Every alias's ``LOCK_RETRIES`` where it is on; ``ALIASES`` must name aliases."""
+    setting = lock_retries_setting()
+    for alias in setting.aliases:
+        if alias not in vendors:
+            raise ConfigurationError(
+                f"MIGRATOR['LOCK_RETRIES']['ALIASES'] names alias {alias!r}, which is not in "
+                f"DATABASES ({', '.join(vendors)})."
+            )
+    found = {alias: setting.of(alias) for alias in vendors}
+    return {alias: value for alias, value in found.items() if value is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import django
 from django.apps import apps as global_apps
@@ -98,6 +98,17 @@ def refuse_untested_django() -> None:
         raise ConfigurationError(problem)
 
 
+class Retrying(Protocol):
+    """Lock-timeout retries (``execution.retries``): which migrations may be tried again, and,
+    after a failed attempt, whether to (it reports and waits; it raises to end the step)."""
+
+    def retriable(self, migration: Migration, backwards: bool) -> bool: ...
+
+    def again(
+        self, migration: Migration, backwards: bool, attempt: int, exc: Exception
+    ) -> bool: ...
+
+
 class SharedGraphExecutor(MigrationExecutor):
     """Django's executor on a migration graph loaded once per run.
 
@@ -114,17 +125,21 @@ class SharedGraphExecutor(MigrationExecutor):
         loader: Any,  # a LoaderView of the shared graph, or a loader of this connection's
         progress_callback: Any = None,
         guard: Callable[[Migration, bool], AbstractContextManager[None]] | None = None,
+        retry: Retrying | None = None,
     ) -> None:
         self.connection = connection
         self.loader = loader
         self.recorder = MigrationRecorder(connection)
         self.progress_callback = progress_callback
         self.guard = guard or _unguarded
+        self.retry = retry
         self.refresh()
 
     # Django's executor applies each migration in ``apply_migration``/``unapply_migration``; the
     # guard wraps the whole call (the migration's transaction nests in the guard's), and the
-    # "success" progress event is passed on once the guard has ended (committed).
+    # "success" progress event is passed on once the guard has ended (committed). A retried
+    # migration runs the whole call again (its "start" progress event included), each attempt in
+    # a guard (a transaction) of its own.
     def apply_migration(
         self,
         state: ProjectState,
@@ -132,18 +147,50 @@ class SharedGraphExecutor(MigrationExecutor):
         fake: bool = False,
         fake_initial: bool = False,
     ) -> ProjectState:
-        with _HeldBack(self, "apply_success") as held, self.guard(migration, False):
-            state = super().apply_migration(state, migration, fake=fake, fake_initial=fake_initial)
-        held.release()
-        return state
+        def once(state: ProjectState) -> ProjectState:
+            with _HeldBack(self, "apply_success") as held, self.guard(migration, False):
+                state = MigrationExecutor.apply_migration(
+                    self, state, migration, fake=fake, fake_initial=fake_initial
+                )
+            held.release()
+            return state
+
+        return self._attempts(state, migration, False, once, fake)
 
     def unapply_migration(
         self, state: ProjectState, migration: Migration, fake: bool = False
     ) -> ProjectState:
-        with _HeldBack(self, "unapply_success") as held, self.guard(migration, True):
-            state = super().unapply_migration(state, migration, fake=fake)
-        held.release()
-        return state
+        def once(state: ProjectState) -> ProjectState:
+            with _HeldBack(self, "unapply_success") as held, self.guard(migration, True):
+                state = MigrationExecutor.unapply_migration(self, state, migration, fake=fake)
+            held.release()
+            return state
+
+        return self._attempts(state, migration, True, once, fake)
+
+    def _attempts(
+        self,
+        state: ProjectState,
+        migration: Migration,
+        backwards: bool,
+        once: Callable[[ProjectState], ProjectState],
+        fake: bool,
+    ) -> ProjectState:
+        retry = self.retry
+        if fake or retry is None or not retry.retriable(migration, backwards):
+            return once(state)
+        attempt = 1
+        while True:
+            # Migration.apply/unapply change the project state they are given (state_forwards
+            # on it): each attempt starts from a copy of the state as it was before the first.
+            before = state.clone()
+            try:
+                return once(state)
+            except Exception as exc:
+                if not retry.again(migration, backwards, attempt, exc):
+                    raise
+            state = before
+            attempt += 1
 
     def refresh(self) -> None:
         """Read ``django_migrations`` again (``MigrationLoader.build_graph`` does the same)."""

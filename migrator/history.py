@@ -84,11 +84,19 @@ def step_state(
     """
     pending: list[PendingMigration] = []
     dependencies: list[PendingMigration] = []
+    non_atomic: set[MigrationKey] = set()
     for migration, backwards in django_plan(loader, step, applied, alias, leaves):
         item = PendingMigration(migration.app_label, migration.name, backwards)
         runs = executes(migration.app_label, migration.name)
         (pending if runs else dependencies).append(item)
-    return StepState(step=step, pending=tuple(pending), recorded_dependencies=tuple(dependencies))
+        if runs and not migration.atomic:
+            non_atomic.add((migration.app_label, migration.name))
+    return StepState(
+        step=step,
+        pending=tuple(pending),
+        recorded_dependencies=tuple(dependencies),
+        non_atomic=frozenset(non_atomic),
+    )
 
 
 def django_plan(

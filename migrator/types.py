@@ -13,8 +13,18 @@ MigrationKey = tuple[str, str]  # (app label, migration name)
 Level = Literal["error", "warning", "info"]
 StepStatus = Literal["applied", "up-to-date", "failed", "skipped", "interrupted"]
 Event = Literal[
-    "step-start", "lock-wait", "migration-start", "migration-done", "step-done", "notice"
+    "step-start",
+    "lock-wait",
+    "migration-start",
+    "migration-done",
+    "step-done",
+    "notice",
+    "lock-retry",  # a migration could not get a lock and is retried (MIGRATOR["LOCK_RETRIES"])
 ]
+# Whether a migration that could not get a lock is retried on its alias: "yes" (rolled back,
+# retried), "first-statement" (MySQL/MariaDB: only when nothing before the timed-out statement
+# changed anything), "no".
+RetryKind = Literal["yes", "first-statement", "no"]
 MissingKind = Literal["schema", "database", "folder"]
 DriftKind = Literal["missing-table", "missing-columns", "wrong-schema", "unrecorded"]
 RepairAction = Literal["unrecord", "record"]
@@ -191,6 +201,12 @@ class StepState:
     # --phase pre: what Django's plan for this step holds that the phase tool leaves for after
     # the deploy (--phase post); the step's executor pass leaves them out.
     held: tuple[PendingMigration, ...] = ()
+    # The pending migrations that are not atomic (``Migration.atomic = False``): not retried on
+    # a lock timeout (MIGRATOR["LOCK_RETRIES"]); the plan says so.
+    non_atomic: frozenset[MigrationKey] = frozenset()
+    # Per pending migration, whether it is retried on a lock timeout (``planning.retries``);
+    # empty until the plan is prepared (``api.prepare``).
+    retry: tuple[tuple[PendingMigration, RetryDecision], ...] = ()
 
     @property
     def recorded(self) -> tuple[PendingMigration, ...]:
@@ -240,6 +256,8 @@ class PlanState:
     def held_count(self) -> int:
         """--phase pre: migrations left for after the deploy (--phase post)."""
         return sum(len(state.held) for state in self.states)
+    # MIGRATOR["LOCK_RETRIES"] per planned alias where it is on (the plan says what is retried).
+    lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
 
     def probe(self, alias: str) -> Probe | None:
         return next((probe for probe in self.probes if probe.info.alias == alias), None)
@@ -264,6 +282,43 @@ class PlanState:
 
 
 @dataclass(frozen=True)
+class LockRetries:
+    """``MIGRATOR["LOCK_RETRIES"]`` for one alias: a migration that could not get a lock within
+    ``ddl_lock_timeout`` seconds (PostgreSQL 55P03, MySQL/MariaDB 1205) is rolled back and tried
+    again up to ``retries`` times, ``backoff`` seconds after its first attempt, twice as long after
+    each next one, at most ``max_backoff``."""
+
+    retries: int = 5
+    backoff: float = 2.0
+    max_backoff: float = 30.0
+    # Each attempt's own lock wait: PostgreSQL ``SET LOCAL lock_timeout`` in its transaction;
+    # MySQL/MariaDB ``lock_wait_timeout`` and ``innodb_lock_wait_timeout`` for the attempt.
+    ddl_lock_timeout: float = 3.0
+
+    def wait_before(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        return float(min(self.max_backoff, self.backoff * 2 ** (retry - 1)))
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """Whether a pending migration is retried when it cannot get a lock on its alias, and why."""
+
+    kind: RetryKind
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One retry of a migration that could not get a lock (``StepResult.retries``)."""
+
+    migration: str  # "app.name"
+    attempt: int  # the attempt that failed (1: the first); the retry is attempt + 1
+    error: str  # the lock error, e.g. "55P03 lock timeout after 3s: canceling statement ..."
+    waited: float  # seconds waited before the retry
+
+
+@dataclass(frozen=True)
 class StepResult:
     step: Step
     status: StepStatus
@@ -283,6 +338,8 @@ class StepResult:
     # --resume: the result of an earlier attempt of this run, read from the run journal.
     earlier: bool = False
     canary: bool = False  # --canary: the step ran first in its level, as a canary
+    # MIGRATOR["LOCK_RETRIES"]: each retry of a migration that could not get a lock, in order.
+    retries: tuple[Retry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +370,8 @@ class RunOptions:
     should_stop: Callable[[], str | None] | None = None
     # --parallel never runs more steps at once on one server, nor more workers, than these.
     bounds: Bounds = DEFAULT_BOUNDS
+    # Per alias, MIGRATOR["LOCK_RETRIES"] where it is on; an alias not named: no retries.
+    lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ class Guard:
     values: Mapping[str, str]
     timeout: float
     wait: LockWait = NO_WAIT  # a stop request ends the wait for another run's migration
+    # MIGRATOR["LOCK_RETRIES"]["DDL_LOCK_TIMEOUT"] for a migration that is retried on a lock
+    # timeout: the lock wait of this attempt only (None: the server's, or SESSION's).
+    ddl_lock_timeout: float | None = None
 
     def held_by_another(self) -> str:
         name = f"{self.migration.app_label}.{self.migration.name}"

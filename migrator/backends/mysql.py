@@ -230,8 +230,12 @@ class MySQL:
             with connection.cursor() as cursor:
                 rows = recorded_rows(cursor, guard.migration)
             changed_meanwhile(guard.alias, guard.migration, guard.backwards, rows)
-            with self.session(guard.alias, guard.values):
-                yield
+            if guard.ddl_lock_timeout is not None:
+                with self.attempt_timeouts(guard.alias, guard.ddl_lock_timeout):
+                    yield
+            else:
+                with self.session(guard.alias, guard.values):
+                    yield
         finally:
             try:
                 with connection.cursor() as cursor:
@@ -269,3 +273,25 @@ class MySQL:
             yield
         finally:
             restore_quietly(connection, "SET SESSION lock_wait_timeout = %s", [(int(previous),)])
+
+    @contextmanager
+    def attempt_timeouts(self, alias: str, seconds: float) -> Iterator[None]:
+        """A retried migration's attempt (MIGRATOR["LOCK_RETRIES"]): ``lock_wait_timeout``
+        (metadata locks: DDL) and ``innodb_lock_wait_timeout`` (row locks) of the session set to
+        ``seconds`` (whole seconds, at least 1) for the attempt, then put back."""
+        connection = connections[alias]
+        wait = max(1, math.ceil(seconds))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")
+            previous = cursor.fetchone()
+            cursor.execute(
+                "SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s", (wait, wait)
+            )
+        try:
+            yield
+        finally:
+            restore_quietly(
+                connection,
+                "SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s",
+                [(int(previous[0]), int(previous[1]))],
+            )

@@ -150,6 +150,41 @@ def _recorded(cursor: Any) -> frozenset[tuple[str, str]]:
     return frozenset((str(app), str(name)) for app, name in cursor.fetchall())
 
 
+def ddl_lock_timeout_value(seconds: float) -> str:
+    """``lock_timeout`` for ``seconds`` (whole milliseconds, at least 1: 0 would mean none)."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def lock_holders(alias: str, statement: str) -> str:
+    """Who holds locks on the tables ``statement`` names (its double-quoted identifiers), read
+    on Django's connection once a migration gave up waiting: ``pid 4242 (psql, idle in
+    transaction for 12s: LOCK TABLE ...)``; empty when none is found or it cannot be read."""
+    names = sorted(set(re.findall(r'"((?:[^"]|"")+)"', statement)))[:20]
+    if not names:
+        return ""
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT a.pid, a.application_name, a.state, "
+                "floor(extract(epoch FROM now() - coalesce(a.xact_start, a.query_start))), "
+                "left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid() "
+                "AND l.relation IN (SELECT to_regclass(quote_ident(n)) FROM unnest(%s::text[]) n) "
+                "ORDER BY a.pid LIMIT 5",
+                ([name.replace('""', '"') for name in names],),
+            )
+            rows = cursor.fetchall()
+    except Exception:
+        return ""
+    found = []
+    for pid, application, state, seconds, query in rows:
+        who = application or "no application_name"
+        since = f" for {int(seconds)}s" if seconds is not None else ""
+        found.append(f"pid {pid} ({who}, {state or 'unknown state'}{since}: {query})")
+    return ", ".join(found)
+
+
 class PostgreSQL:
     def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         options = connections[info.alias].settings_dict.get("OPTIONS") or {}
@@ -304,11 +339,13 @@ class PostgreSQL:
         with transaction.atomic(using=guard.alias):
             with connection.cursor() as cursor:
                 self._take_guard(cursor, key, guard)
-                if guard.values:
-                    calls = ", ".join(["set_config(%s, %s, true)"] * len(guard.values))
-                    cursor.execute(
-                        f"SELECT {calls}", [x for pair in guard.values.items() for x in pair]
-                    )
+                values = dict(guard.values)
+                if guard.ddl_lock_timeout is not None:
+                    # This attempt's own lock wait (LOCK_RETRIES), over SESSION's lock_timeout.
+                    values["lock_timeout"] = ddl_lock_timeout_value(guard.ddl_lock_timeout)
+                if values:
+                    calls = ", ".join(["set_config(%s, %s, true)"] * len(values))
+                    cursor.execute(f"SELECT {calls}", [x for pair in values.items() for x in pair])
             yield
 
     @staticmethod

@@ -52,9 +52,11 @@ from migrator.project.targets import load_targets
 from migrator.text import first_line
 from migrator.types import (
     AliasInfo,
+    LockRetries,
     PendingMigration,
     PlanState,
     Progress,
+    Retry,
     RunOptions,
     Step,
     StepResult,
@@ -139,11 +141,21 @@ def message(
             "force_migrate": options.force_migrate,
             "lock_timeout": options.lock_timeout,
             "session": dict(options.session.get(state.step.alias, {})),
+            "lock_retries": _retries_json(options.lock_retries.get(state.step.alias)),
         },
         "first": first,
         "files": migration_files(loader, _apps_of(state)),
         "database": database_digest(state.step.alias),
     }
+
+
+def _retries_json(setting: LockRetries | None) -> dict[str, Any] | None:
+    """The step's MIGRATOR["LOCK_RETRIES"], as the command's settings have it (None: off)."""
+    return None if setting is None else asdict(setting)
+
+
+def _retries_setting(data: Mapping[str, Any] | None) -> LockRetries | None:
+    return None if not data else LockRetries(**data)
 
 
 def database_digest(alias: str) -> str:
@@ -164,6 +176,7 @@ def result_json(result: StepResult, worker: str) -> dict[str, Any]:
         "executed_sql": list(result.executed_sql),
         "traceback": result.traceback,
         "worker": worker,
+        "retries": [asdict(retry) for retry in result.retries],
     }
 
 
@@ -180,6 +193,7 @@ def result_of(step: Step, data: Mapping[str, Any]) -> StepResult:
         executed_sql=tuple(data["executed_sql"]),
         traceback=str(data["traceback"]),
         worker=str(data.get("worker") or ""),
+        retries=tuple(Retry(**retry) for retry in data.get("retries") or ()),
     )
 
 
@@ -361,6 +375,9 @@ def run_step_task(self: Any, data: dict[str, Any]) -> dict[str, Any]:
         lock_timeout=raw["lock_timeout"],
         session={step.alias: dict(raw["session"])} if raw["session"] else {},
     )
+    retries = _retries_setting(raw.get("lock_retries"))
+    if retries is not None:
+        options = replace(options, lock_retries={step.alias: retries})
     every = float(data.get("heartbeat") or 2.0)
     heartbeat = _Heartbeat(self, worker, every)
     try:

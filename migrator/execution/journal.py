@@ -22,7 +22,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from migrator.types import (
     Plan,
     PlanState,
     Progress,
+    Retry,
     RunOptions,
     RunReport,
     Selection,
@@ -268,6 +269,7 @@ def result_of(step: Step, record: Record) -> StepResult:
         lock_wait=float(record.get("lock_wait", 0.0)),
         failed_migration=record.get("failed_migration"),
         earlier=True,
+        retries=tuple(Retry(**retry) for retry in record.get("retries") or ()),
     )
 
 
@@ -441,6 +443,17 @@ class RunRecorder:
                 "lock_wait": round(result.lock_wait, 3),
                 "error": redact(result.error, self.secrets) if result.error else None,
                 "failed_migration": result.failed_migration,
+                # MIGRATOR["LOCK_RETRIES"]: the retries of migrations that could not get a lock
+                **(
+                    {
+                        "retries": [
+                            {**asdict(r), "error": redact(r.error, self.secrets)}
+                            for r in result.retries
+                        ]
+                    }
+                    if result.retries
+                    else {}
+                ),
             }
         )
         # Receivers post to chats and dashboards: they get the result scrubbed of passwords, as

@@ -24,6 +24,7 @@ from migrator.backends import (
     lock_timeout_error,
 )
 from migrator.conf import DEFAULT_LOCK_TIMEOUT
+from migrator.execution.retries import Retrier, RetryStopped, StatementLog
 from migrator.execution.signals import migration_running, worker_stop
 from migrator.project.databases import passwords
 from migrator.text import first_line, redact, secrets_of
@@ -33,6 +34,7 @@ from migrator.types import (
     PendingMigration,
     Progress,
     RunOptions,
+    Step,
     StepResult,
     StepState,
     StepStatus,
@@ -74,7 +76,7 @@ class _Tracker:
         state: StepState,
         report: ProgressCallback,
         should_stop: Callable[[], str | None],
-        statements: list[str],
+        statements: StatementLog,
     ):
         self.state = state
         self.report = report
@@ -176,13 +178,14 @@ def _execute(
     tracker: _Tracker,
     first: bool,
     guard: Callable[[Any, bool], AbstractContextManager[None]],
+    retrier: Retrier | None = None,
 ) -> None:
     """One executor pass for the step's apps, then what only needs recording, then the signals:
     what ``migrate --database X`` does, over the whole run on the alias."""
     step = state.step
     connection = connections[step.alias]
     executor = django_compat.SharedGraphExecutor(
-        connection, django_compat.loader_for(connection, loader), tracker, guard
+        connection, django_compat.loader_for(connection, loader), tracker, guard, retrier
     )
     graph_loader = executor.loader
     alias_plan = django_compat.plan_of(
@@ -250,14 +253,16 @@ def run_step(
         report(Progress("step-done", step, result=result))
         return result
     report(Progress("step-start", step))
-    statements: list[str] = []  # SQL run for the current migration (MySQL repair hints)
-
-    def record_sql(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        statements.append(sql if not params else f"{sql} -- params: {params!r}")
-        return execute(sql, params, many, context)
-
+    # SQL run for the current migration (MySQL repair hints, lock-timeout retries)
+    log = StatementLog()
     should_stop = options.should_stop or never
-    tracker = _Tracker(state, report, should_stop, statements)
+    tracker = _Tracker(state, report, should_stop, log)
+    setting = options.lock_retries.get(step.alias)
+    retrier = None
+    if setting is not None:
+        retrier = Retrier(
+            step, info.vendor, setting, report, should_stop, tracker.watch, log, _holders(step)
+        )
     in_worker = worker_stop()
     started = time.monotonic()
     error = None
@@ -281,18 +286,29 @@ def run_step(
 
             @contextmanager
             def guard(migration: Any, backwards: bool) -> Iterator[None]:
+                ddl = retrier.ddl_lock_timeout(migration) if retrier is not None else None
                 info = Guard(
-                    step.alias, lock.scope, migration, backwards, values, lock_timeout, wait
+                    step.alias,
+                    lock.scope,
+                    migration,
+                    backwards,
+                    values,
+                    lock_timeout,
+                    wait,
+                    ddl_lock_timeout=ddl,
                 )
                 with vendor.guard(info), migration_running():
                     yield
 
-            with connections[step.alias].execute_wrapper(record_sql):
+            with connections[step.alias].execute_wrapper(log.record):
                 stop = should_stop()
                 if stop:
                     raise Interrupted(f"stopped by {stop} before {', '.join(step.apps)}")
-                _execute(state, graph, options, tracker, first, guard)
+                _execute(state, graph, options, tracker, first, guard, retrier)
     except Interrupted as exc:
+        error, status = f"Interrupted: {exc}", "interrupted"
+        tracker.current = None
+    except RetryStopped as exc:
         error, status = f"Interrupted: {exc}", "interrupted"
         tracker.current = None
     except KeyboardInterrupt:
@@ -316,16 +332,19 @@ def run_step(
         error = lock_timeout_error(step.alias, lock_timeout, exc)
     except Exception as exc:
         error = f"{type(exc).__name__}: {first_line(exc)}"
+        if retrier is not None and tracker.current is not None:
+            migration = graph.graph.nodes.get((tracker.current.app, tracker.current.name))
+            error += retrier.not_retried(migration, exc) if migration is not None else ""
         trace = scrubbed_traceback(exc)
     seconds = time.monotonic() - started
     applied = tracker.applied
     if status is None:
         status = "failed" if error else ("applied" if applied or tracker.recorded else "up-to-date")
     current = tracker.current
-    # MySQL/MariaDB DDL is not transactional: show what already ran of the failed migration.
-    executed = (
-        tuple(statements) if status == "failed" and current and info.vendor == "mysql" else ()
-    )
+    # MySQL/MariaDB DDL is not transactional: show what already ran of the failed migration (up
+    # to the statement that failed: after it, only the guard's own clean-up ran).
+    ran = log.statements if log.failed is None else log.statements[: log.failed + 1]
+    executed = tuple(ran) if status == "failed" and current and info.vendor == "mysql" else ()
     result = StepResult(
         step,
         status,
@@ -337,10 +356,24 @@ def run_step(
         failed_migration=str(current) if error and current else None,
         executed_sql=executed,
         traceback=trace,
+        retries=tuple(retrier.retries) if retrier is not None else (),
     )
     log_result(result)
     report(Progress("step-done", step, result=result))
     return result
+
+
+def _holders(step: Step) -> Callable[[str], str]:
+    """Who holds the locks a statement waited for (PostgreSQL; elsewhere nothing is read)."""
+
+    def holders(statement: str) -> str:
+        if connections[step.alias].vendor != "postgresql":
+            return ""
+        from migrator.backends.postgresql import lock_holders
+
+        return lock_holders(step.alias, statement)
+
+    return holders
 
 
 def scrubbed_traceback(exc: BaseException) -> str:

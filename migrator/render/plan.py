@@ -15,6 +15,8 @@ from migrator.types import (
     PendingMigration,
     Plan,
     PlanState,
+    RetryDecision,
+    StepState,
 )
 
 
@@ -61,10 +63,12 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             )
             if not step_state.has_work and not step_state.held:
                 lines.append(Line("    up to date", "success"))
+            retried = dict(step_state.retry) if verbosity >= 2 else {}
             for migration in step_state.pending:
                 verb = "unapply" if migration.backwards else "apply"
                 phase = phase_render.label(found, step.alias, migration)
-                lines.append(Line(f"    {verb} {migration}{phase}"))
+                note = _retry_note(state, step.alias, retried.get(migration))
+                lines.append(Line(f"    {verb} {migration}{phase}{note}"))
             lines += _recorded_lines(step_state.recorded, verbosity, found, step.alias)
             lines += phase_render.held_lines(found, step_state)
     if not plan.levels and state.shard is not None:
@@ -96,6 +100,34 @@ def plan_lines(state: PlanState, verbosity: int = 1) -> list[Line]:
             )
         )
     return lines
+
+
+def _retry_note(state: PlanState, alias: str, decision: RetryDecision | None) -> str:
+    """`` [lock retries: yes; ...]`` after a migration with ``-v 2``, where MIGRATOR["LOCK_RETRIES"]
+    is on for the alias."""
+    if decision is None or alias not in state.lock_retries:
+        return ""
+    return f"  [lock retries: {decision.kind}; {decision.reason}]"
+
+
+def _pending_json(state: PlanState, step_state: StepState) -> list[dict[str, Any]]:
+    return [
+        {
+            "app": m.app,
+            "name": m.name,
+            "backwards": m.backwards,
+            "retry": decision.kind,
+            "retry_reason": decision.reason,
+        }
+        for m, decision in _decisions(step_state)
+    ]
+
+
+def _decisions(step_state: StepState) -> list[tuple[PendingMigration, RetryDecision]]:
+    """Each pending migration with its retry decision (a state not prepared: "no" for all)."""
+    found = dict(step_state.retry)
+    unknown = RetryDecision("no", "MIGRATOR['LOCK_RETRIES'] is not set for this alias")
+    return [(m, found.get(m, unknown)) for m in step_state.pending]
 
 
 def _to_record(state: PlanState) -> str:
@@ -192,10 +224,7 @@ def plan_json(state: PlanState) -> dict[str, Any]:
                     "alias": step.alias,
                     "apps": list(step.apps),
                     "target": step.target,
-                    "pending": [
-                        {"app": m.app, "name": m.name, "backwards": m.backwards}
-                        for m in state.state(step).pending
-                    ],
+                    "pending": _pending_json(state, state.state(step)),
                     "recorded_dependencies": [
                         {"app": m.app, "name": m.name, "backwards": m.backwards}
                         for m in state.state(step).recorded_dependencies
@@ -222,6 +251,15 @@ def plan_json(state: PlanState) -> dict[str, Any]:
         "recorded_count": state.recorded_count,
         "unclassified": {key: list(ops) for key, ops in plan.unclassified.items()},
         "phase": phase_render.phase_json(state),  # --phase; else null
+        "lock_retries": {
+            alias: {
+                "retries": value.retries,
+                "backoff": value.backoff,
+                "max_backoff": value.max_backoff,
+                "ddl_lock_timeout": value.ddl_lock_timeout,
+            }
+            for alias, value in state.lock_retries.items()
+        },
         "shard": None
         if state.shard is None
         else {

@@ -31,6 +31,8 @@ def progress_line(progress: Progress, *, prefix: bool = False) -> Line | None:
         return Line(f"{lead}Migrating {step.alias}{canary}: {', '.join(step.apps)}", "heading")
     if progress.event == "lock-wait":
         return Line(f"{lead}  Waiting for the lock on {step.alias}: {progress.detail}", "warning")
+    if progress.event == "lock-retry" and progress.migration is not None:
+        return Line(f"{lead}  {step.alias}: {progress.migration} {progress.detail}", "warning")
     if progress.event == "migration-done" and progress.migration is not None:
         verb = "Unapplied" if progress.migration.backwards else "Applied"
         suffix = " (faked)" if progress.fake else ""
@@ -225,6 +227,15 @@ def result_json(state: PlanState, results: Sequence[StepResult]) -> dict[str, An
                 "earlier": result.earlier,
                 "canary": result.canary,
                 "worker": result.worker or None,
+                "retries": [
+                    {
+                        "migration": r.migration,
+                        "attempt": r.attempt,
+                        "error": r.error,
+                        "waited": r.waited,
+                    }
+                    for r in result.retries
+                ],
             }
             for result in results
         ],

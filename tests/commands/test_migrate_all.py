@@ -226,8 +226,20 @@ def test_json_run_prints_only_json(sqlite_project: Path) -> None:
     assert document["plan"]["pending_count"] == 22
     assert document["plan"]["recorded_count"] == 93
     assert document["plan"]["levels"][0][1]["pending"] == [
-        {"app": "users", "name": "0001_initial", "backwards": False},
-        {"app": "users", "name": "0002_user_is_active", "backwards": False},
+        {
+            "app": "users",
+            "name": "0001_initial",
+            "backwards": False,
+            "retry": "no",
+            "retry_reason": "MIGRATOR['LOCK_RETRIES'] is not set for this alias",
+        },
+        {
+            "app": "users",
+            "name": "0002_user_is_active",
+            "backwards": False,
+            "retry": "no",
+            "retry_reason": "MIGRATOR['LOCK_RETRIES'] is not set for this alias",
+        },
     ]
     assert {
         row["alias"]: (row["applied"], row["status"]) for row in document["results"]["summary"]

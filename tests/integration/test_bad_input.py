@@ -177,6 +177,15 @@ CASES = [
         settings={"MIGRATOR": {"LOCK_TIMEOUT": 3000000000}},
     ),
     Case(
+        "MIGRATOR LOCK_RETRIES without a per-attempt lock timeout",
+        {},
+        2,
+        "MIGRATOR['LOCK_RETRIES']['DDL_LOCK_TIMEOUT'] = 0 must be a number of seconds, more than "
+        "0 and at most 2147483; e.g. {'RETRIES': 5, 'BACKOFF': 2, 'MAX_BACKOFF': 30, "
+        "'DDL_LOCK_TIMEOUT': 3}.",
+        settings={"MIGRATOR": {"LOCK_RETRIES": {"DDL_LOCK_TIMEOUT": 0}}},
+    ),
+    Case(
         "--parallel 0",
         {"parallel": "0"},
         2,
@@ -392,7 +401,7 @@ CASES = [
         "unknown MIGRATOR key",
         {},
         2,
-        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES, DIRECT, JOURNAL, CANARIES, MAX_CONNECTIONS_PER_SERVER, MAX_CONNECTIONS, CELERY, PHASE_TOOL.",
+        "settings.MIGRATOR has unknown key 'LOCK_TIMOUT'; the keys are CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES, DIRECT, JOURNAL, CANARIES, MAX_CONNECTIONS_PER_SERVER, MAX_CONNECTIONS, CELERY, PHASE_TOOL, LOCK_RETRIES.",
         settings={"MIGRATOR": {"LOCK_TIMOUT": 5}},
     ),
     Case(

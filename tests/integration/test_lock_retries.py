@@ -1,0 +1,415 @@
+"""Lock-timeout retries (MIGRATOR["LOCK_RETRIES"]) against a lock held by a real second session:
+PostgreSQL (``LOCK TABLE``, ``SELECT ... FOR UPDATE``) and MariaDB (an open transaction's metadata
+lock). The holder lets go once the command has printed its first retry (the command's output is
+watched, never a sleep); the migration then applies once."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from migrator import api
+from migrator.render.run import document
+from migrator.types import Progress, RunOptions, Selection
+from tests.helpers import OUTPUTS, run
+from tests.integration.conftest import Servers
+from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
+
+DEADLINE = 60.0
+RETRIES = {"RETRIES": 3, "BACKOFF": 0.2, "MAX_BACKOFF": 1, "DDL_LOCK_TIMEOUT": 0.5}
+FIRST_RETRY = "retry 1 of 3"
+
+
+class Watched(io.StringIO):
+    """A command's stdout that tells (``seen``) when ``text`` has been written."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def write(self, s: str) -> int:
+        written = super().write(s)
+        if self.text in self.getvalue():
+            self.seen.set()
+        return written
+
+
+class Started:
+    """``migrate_all`` in a thread, its stdout watched."""
+
+    def __init__(self, text: str, **options: Any) -> None:
+        self.out = Watched(text)
+        self.err = io.StringIO()
+        self.code = 0
+        self.thread = threading.Thread(target=self._run, kwargs=options)
+        self.thread.start()
+
+    def _run(self, **options: Any) -> None:
+        try:
+            call_command("migrate_all", stdout=self.out, stderr=self.err, no_color=True, **options)
+        except CommandError as exc:
+            self.code = exc.returncode
+            self.err.write(f"CommandError: {exc}\n")
+
+    def wait_for_text(self) -> None:
+        assert self.out.seen.wait(DEADLINE), self.out.getvalue() + self.err.getvalue()
+
+    def finish(self) -> tuple[str, str, int]:
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive(), self.out.getvalue()
+        OUTPUTS.extend((self.out.getvalue(), self.err.getvalue()))
+        return self.out.getvalue(), self.err.getvalue(), self.code
+
+
+@contextmanager
+def pg_holding(database: str, *statements: str) -> Iterator[Any]:
+    """A second session of the test in an open transaction that ran ``statements``; rolled back
+    (its locks released) by ``release`` or at the end."""
+    holder = pg_connect(database)
+    holder.autocommit = False
+    for statement in statements:
+        holder.execute(statement)
+    try:
+        yield holder
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def columns(database: str, table: str) -> list[str]:
+    with pg_connect(database) as admin:
+        rows = admin.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def steps(out: str) -> list[dict[str, Any]]:
+    return list(json.loads(out)["results"]["steps"])
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+
+class InThread:
+    """``api.migrate_all`` in a thread; ``retried`` is set by the first retry's progress event
+    (``--json`` prints no progress: its hand-off is the progress callback)."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.retried = threading.Event()
+        self.report: Any = None
+        self.thread = threading.Thread(target=self._run, args=(selection,))
+        self.thread.start()
+
+    def _progress(self, event: Progress) -> None:
+        if event.event == "lock-retry":
+            self.retried.set()
+
+    def _run(self, selection: Selection) -> None:
+        self.report = api.migrate_all(selection, progress=self._progress)
+
+    def wait_for_retry(self) -> None:
+        assert self.retried.wait(DEADLINE), "no retry was reported"
+
+    def document(self) -> dict[str, Any]:
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive()
+        report = self.report
+        return document(report.state, report.results, mode="run", ok=report.ok)
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": RETRIES})
+def test_postgresql_ddl_retried_until_the_holder_lets_go(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    out, _, code = run("migrate_all", apps=["users"], plan_only=True, verbosity=2)
+    assert code == 0
+    assert (
+        "    apply users.0002_user_is_active  [lock retries: yes; rolled back and retried on "
+        "55P03, up to 3 times]"
+    ) in out.splitlines()
+    out, _, code = run("migrate_all", apps=["users"], plan_only=True, json=True)
+    assert code == 0
+    plan = json.loads(out)["plan"]
+    assert plan["levels"][0][0]["pending"] == [
+        {
+            "app": "users",
+            "name": "0002_user_is_active",
+            "backwards": False,
+            "retry": "yes",
+            "retry_reason": "rolled back and retried on 55P03, up to 3 times",
+        }
+    ]
+    assert plan["lock_retries"] == {
+        "users_db": {"retries": 3, "backoff": 0.2, "max_backoff": 1.0, "ddl_lock_timeout": 0.5}
+    }
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
+        running = InThread(Selection(apps=("users",)))
+        running.wait_for_retry()
+        holder.rollback()  # the second session lets go after the first retry was reported
+    result = running.document()
+    assert result["ok"] is True
+    (step,) = result["results"]["steps"]
+    assert step["status"] == "applied"
+    assert [m["name"] for m in step["applied"]] == ["0002_user_is_active"]
+    retries = step["retries"]
+    assert retries[0]["migration"] == "users.0002_user_is_active"
+    assert retries[0]["attempt"] == 1
+    assert retries[0]["error"] == (
+        "55P03 lock timeout after 0.5s: canceling statement due to lock timeout"
+    )
+    assert retries[0]["waited"] >= 0.2
+    assert [r["attempt"] for r in retries] == list(range(1, len(retries) + 1))
+    assert pg_recorded(users) == ["users.0001_initial", "users.0002_user_is_active"]
+    assert columns(users, "users_user")[-1] == "is_active"
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": RETRIES})
+def test_postgresql_retry_lines_in_the_text_output(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
+        started = Started(FIRST_RETRY, apps=["users"])
+        started.wait_for_text()
+        holder.rollback()
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    start = lines.index("Migrating users_db: users")
+    assert lines[start + 1] == (
+        "  users_db: users.0002_user_is_active could not get a lock (55P03 lock timeout after "
+        "0.5s); retry 1 of 3 in 0.2s"
+    )
+    assert "  Applied users.0002_user_is_active" in lines
+    assert lines.count("  Applied users.0002_user_is_active") == 1
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": {**RETRIES, "RETRIES": 2}})
+def test_postgresql_retries_exhausted_fail_the_step(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
+        pid = holder.info.backend_pid
+        out, _, code = run("migrate_all", apps=["users"])
+    assert code == 1
+    assert "retry 1 of 2 in 0.2s" in out
+    assert "retry 2 of 2 in 0.4s" in out
+    failed = next(line for line in out.splitlines() if line.startswith("  FAILED on users_db"))
+    assert failed.startswith(
+        "  FAILED on users_db: LockRetriesExhausted: users.0002_user_is_active could not get a "
+        "lock on users_db in 3 attempts (55P03 lock timeout after 0.5s: canceling statement due "
+        f"to lock timeout); the lock is held by pid {pid} ("
+    )
+    assert failed.endswith(
+        ": LOCK TABLE users_user IN ACCESS SHARE MODE). Nothing of it was applied. Raise "
+        "MIGRATOR['LOCK_RETRIES'] RETRIES or DDL_LOCK_TIMEOUT, or end what holds the lock, then "
+        "run again"
+    )
+    assert pg_recorded(users) == ["users.0001_initial"]
+    assert "is_active" not in columns(users, "users_user")
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": RETRIES},
+    MIGRATION_MODULES={"users": "tests.fixtures.lock_retry_users_migrations"},
+)
+def test_postgresql_runpython_and_runsql_retried(
+    on_servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = on_servers.users
+    attempts = tmp_path / "attempts"
+    monkeypatch.setenv("MIGRATOR_TEST_ATTEMPTS", str(attempts))
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    with pg_connect(users) as admin:
+        admin.execute(
+            "INSERT INTO users_user (username, email, date_joined) VALUES ('held', '', now())"
+        )
+    with pg_holding(users, "SELECT * FROM users_user WHERE username = 'held' FOR UPDATE") as holder:
+        started = Started(FIRST_RETRY, apps=["users"])
+        started.wait_for_text()
+        holder.rollback()
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    retried = [line for line in out.splitlines() if "could not get a lock" in line]
+    assert retried[0] == (
+        "  users_db: users.0002_rename_held could not get a lock (55P03 lock timeout after "
+        "0.5s); retry 1 of 3 in 0.2s"
+    )
+    assert out.splitlines().count("  Applied users.0002_rename_held") == 1
+    tries = attempts.read_text().splitlines()
+    assert len(tries) == len(retried) + 1  # every retry ran the RunPython again
+    with pg_connect(users) as admin:
+        rows = admin.execute("SELECT username, email FROM users_user").fetchall()
+    assert rows == [("held-renamed", "renamed@example.com")]
+    assert pg_recorded(users) == ["users.0001_initial", "users.0002_rename_held"]
+
+
+@override_settings(
+    MIGRATOR={
+        "LOCK_RETRIES": RETRIES,
+        # The non-atomic migration's own lock wait: the session's (DIRECT: no pooler).
+        "SESSION": {"users_db": {"lock_timeout": "500ms"}},
+        "DIRECT": {"users_db": {}},
+    },
+    MIGRATION_MODULES={"users": "tests.fixtures.nonatomic_retry_users_migrations"},
+)
+def test_postgresql_non_atomic_migration_is_not_retried(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    out, _, code = run("migrate_all", apps=["users"], plan_only=True, json=True)
+    assert code == 0
+    (pending,) = json.loads(out)["plan"]["levels"][0][0]["pending"]
+    assert (pending["retry"], pending["retry_reason"]) == (
+        "no",
+        "not atomic: no transaction rolls a failed attempt back (atomic = False)",
+    )
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE"):
+        out, _, code = run("migrate_all", apps=["users"], json=True)
+    assert code == 1
+    (step,) = steps(out)
+    assert step["status"] == "failed"
+    assert step["retries"] == []
+    assert step["error"] == (
+        "OperationalError: canceling statement due to lock timeout (not retried: not atomic: no "
+        "transaction rolls a failed attempt back (atomic = False))"
+    )
+    assert pg_recorded(users) == ["users.0001_initial"]
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": {**RETRIES, "BACKOFF": 30, "MAX_BACKOFF": 30}})
+def test_postgresql_stop_during_the_backoff_interrupts_the_step(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    asked: list[str] = []
+
+    def progress(event: Progress) -> None:
+        if event.event == "lock-retry":
+            asked.append("SIGTERM")  # the stop request comes while the retry waits 30 s
+
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE"):
+        started = time.monotonic()
+        report = api.migrate_all(
+            Selection(apps=("users",)),
+            RunOptions(should_stop=lambda: asked[0] if asked else None),
+            progress,
+        )
+        seconds = time.monotonic() - started
+    assert seconds < 10  # not the 30 s backoff
+    (result,) = report.results
+    assert result.status == "interrupted"
+    assert result.error == (
+        "Interrupted: stopped by SIGTERM while users.0002_user_is_active waited to be retried (it "
+        "could not get a lock; nothing of it was applied)"
+    )
+    assert result.retries == ()
+    assert pg_recorded(users) == ["users.0001_initial"]
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": RETRIES})
+def test_postgresql_retry_in_a_forked_worker(on_servers: Servers) -> None:
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    assert run("migrate_all", apps=["blog"])[2] == 0
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
+        started = Started(FIRST_RETRY, apps=["users", "shop"], parallel="2")
+        started.wait_for_text()
+        holder.rollback()
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert (
+        "[users_db]   users_db: users.0002_user_is_active could not get a lock (55P03 lock "
+        "timeout after 0.5s); retry 1 of 3 in 0.2s"
+    ) in lines
+    assert "[users_db]   Applied users.0002_user_is_active" in lines
+    assert "[default]   Applied shop.0001_initial" in lines
+    assert pg_recorded(users) == ["users.0001_initial", "users.0002_user_is_active"]
+
+
+# -- MariaDB ------------------------------------------------------------------------------------
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.lock_retry_legacy_migrations"},
+)
+def test_mariadb_first_statement_retried(on_servers: Servers) -> None:
+    legacy = on_servers.legacy
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    out, _, code = run("migrate_all", apps=["legacy"], plan_only=True, json=True)
+    assert code == 0
+    (pending,) = json.loads(out)["plan"]["levels"][0][0]["pending"]
+    assert pending["retry"] == "first-statement"
+    holder = maria_connect(database=legacy)
+    cursor = holder.cursor()
+    cursor.execute("START TRANSACTION")
+    cursor.execute("SELECT * FROM legacy_customernote")  # a metadata lock until it ends
+    try:
+        started = Started(FIRST_RETRY, apps=["legacy"])
+        started.wait_for_text()
+    finally:
+        holder.rollback()
+        holder.close()
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    start = lines.index("Migrating legacy_db: legacy")
+    assert lines[start + 1] == (
+        "  legacy_db: legacy.0002_customernote_pinned could not get a lock (1205 lock wait "
+        "timeout after 1s); retry 1 of 3 in 0.2s"
+    )
+    assert lines.count("  Applied legacy.0002_customernote_pinned") == 1
+    assert maria_recorded(legacy) == ["legacy.0001_initial", "legacy.0002_customernote_pinned"]
+    with maria_connect(database=legacy) as admin:
+        probe = admin.cursor()
+        probe.execute("SHOW COLUMNS FROM legacy_customernote LIKE 'pinned'")
+        assert len(probe.fetchall()) == 1
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.second_statement_legacy_migrations"},
+)
+def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) -> None:
+    legacy = on_servers.legacy
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    holder = maria_connect(database=legacy)
+    cursor = holder.cursor()
+    cursor.execute("START TRANSACTION")
+    cursor.execute("SELECT * FROM legacy_customernote")
+    try:
+        out, _, code = run("migrate_all", apps=["legacy"], json=True)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1
+    (step,) = steps(out)
+    assert step["status"] == "failed"
+    assert step["retries"] == []
+    assert step["error"] == (
+        "LockRetryRefused: legacy.0002_audit_then_pinned could not get a lock on legacy_db (1205 "
+        "lock wait timeout after 1s: Lock wait timeout exceeded; try restarting transaction) and "
+        "is not retried: statement 2 of the migration timed out, after 1 that changes the "
+        "database, and MySQL/MariaDB cannot roll back DDL (first: CREATE TABLE legacy_audit (id "
+        "integer PRIMARY KEY)). Check what of it ran (below) and repair by hand, find what holds "
+        "the lock (SHOW PROCESSLIST), then run again"
+    )
+    assert step["executed_sql"] == [
+        "CREATE TABLE legacy_audit (id integer PRIMARY KEY)",
+        "ALTER TABLE legacy_customernote ADD COLUMN pinned bool NOT NULL DEFAULT 0",
+    ]
+    assert maria_recorded(legacy) == ["legacy.0001_initial"]
+    assert "legacy_audit" in maria_tables(legacy)  # MariaDB does not roll DDL back
