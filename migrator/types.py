@@ -256,6 +256,7 @@ class PlanState:
     def held_count(self) -> int:
         """--phase pre: migrations left for after the deploy (--phase post)."""
         return sum(len(state.held) for state in self.states)
+
     # MIGRATOR["LOCK_RETRIES"] per planned alias where it is on (the plan says what is retried).
     lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
 
