@@ -24,8 +24,7 @@ LOCK_TIMEOUT_RULE = Rule(
     "require-lock-timeout",
     "",
     "every query queued behind the waiting DDL",
-    "set a lock timeout for migrations on this alias: MIGRATOR['SESSION'][alias] = "
-    "{'lock_timeout': '5s'} (PostgreSQL) or {'lock_wait_timeout': 5} (MySQL/MariaDB)",
+    "set a lock timeout for migrations on the alias (MIGRATOR['SESSION'])",
     "no lock timeout is set for migrations here: a DDL statement that waits for its lock behind "
     "a long query blocks every query that comes after it, for as long as it waits",
     cap="warning",
@@ -168,7 +167,8 @@ def _alias_finding(
         rule=LOCK_TIMEOUT_RULE.id,
         level=level_for(LOCK_TIMEOUT_RULE, size.rows, size.size, size.exists, thresholds),
         message=LOCK_TIMEOUT_RULE.message + f" (MIGRATOR['SESSION'][{alias!r}] has no {setting})",
-        safer=LOCK_TIMEOUT_RULE.safer.replace("[alias]", f"[{alias!r}]"),
+        safer=f"set a lock timeout for migrations on this alias: MIGRATOR['SESSION'][{alias!r}] = "
+        + ("{'lock_timeout': '5s'}" if vendor == "postgresql" else "{'lock_wait_timeout': 5}"),
         table=table,
         rows=size.rows,
         size=size.size,
