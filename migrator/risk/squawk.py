@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -230,17 +231,10 @@ def missing_error() -> MigratorError:
 
 def pg_version(server: str) -> str:
     """squawk's --pg-version from the server's version ("15.20", "16.4", "17beta1" -> "17.0")."""
-    digits = []
-    for part in server.split(".")[:2]:
-        number = "".join(ch for ch in part if ch.isdigit())
-        if not number:
-            break
-        digits.append(number)
-        if len(number) != len(part):
-            break
-    if len(digits) == 1:
-        digits.append("0")
-    return ".".join(digits) or "15.0"
+    found = re.match(r"(\d+)(?:\.(\d+))?", server)
+    if found is None:
+        return "15.0"
+    return f"{found.group(1)}.{found.group(2) or '0'}"
 
 
 def run(files: Sequence[SquawkFile]) -> list[SquawkFinding]:

@@ -200,7 +200,7 @@ def test_the_gate_refuses_the_run_before_any_change(filled: Servers) -> None:
         maria_tables(filled.legacy),
     )
     with override_settings(MIGRATOR={"RISK": {**RISK, "GATE": "danger"}}):
-        out, err, code = run("migrate_all", apps=APPS, interactive=False)
+        _, err, code = run("migrate_all", apps=APPS, interactive=False)
         assert code == 1
         assert err.startswith(
             "CommandError: The lock-risk gate (MIGRATOR['RISK']['GATE'] = 'danger') refuses "

@@ -110,7 +110,7 @@ def test_the_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
             {"ALLOW_UNTESTED_DJANOG": True},
             "settings.MIGRATOR has unknown key 'ALLOW_UNTESTED_DJANOG'; the keys are "
             "CONNECT_TIMEOUT, LOCK_TIMEOUT, SESSION, ROUTING_CACHE, ALLOW_UNTESTED_DJANGO, DATABASES, "
-            "DIRECT, JOURNAL, CANARIES, MAX_CONNECTIONS_PER_SERVER, MAX_CONNECTIONS, CELERY.",
+            "DIRECT, JOURNAL, CANARIES, MAX_CONNECTIONS_PER_SERVER, MAX_CONNECTIONS, CELERY, RISK.",
         ),
     ],
 )
