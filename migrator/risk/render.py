@@ -33,7 +33,8 @@ def size_text(size: int) -> str:
 def one_line(finding: RiskFinding) -> str:
     """``danger users_db: users.0002_x #1 (Add field ...): changing-column-type on "users_user"
     (~120,000 rows, 9.1 MB)``."""
-    where = f"{finding.alias}: {finding.where} ({finding.description})"
+    what = f"{finding.where} ({finding.description})" if finding.migration else finding.description
+    where = f"{finding.alias}: {what}"
     table = f" on {finding.table} ({rows_text(finding)})" if finding.table else ""
     return f"{finding.level} {where}: {finding.rule}{table}"
 
@@ -70,9 +71,8 @@ def risk_lines(report: RiskReport, verbosity: int = 1) -> list[Line]:
 
 def finding_lines(finding: RiskFinding, verbosity: int = 1, indent: str = "  ") -> list[Line]:
     more = indent + "    "
-    head = (
-        f"{indent}{finding.level.upper()} {finding.rule}: {finding.where} ({finding.description})"
-    )
+    where = f"{finding.where} ({finding.description})" if finding.migration else finding.description
+    head = f"{indent}{finding.level.upper()} {finding.rule}: {where}"
     lines = [Line(head, _STYLE[finding.level])]
     if finding.table:
         lines.append(Line(f"{more}table {finding.table}: {rows_text(finding)}"))
