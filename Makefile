@@ -16,7 +16,7 @@ $(VENV)/.demo-installed: pyproject.toml
 
 $(VENV)/.dev-installed: pyproject.toml $(VENV)/.demo-installed
 	sh .ci/system-deps
-	$(BIN)/pip install --quiet -e '.[postgres,mysql,health,celery]' --group dev
+	$(BIN)/pip install --quiet -e '.[postgres,mysql,health,celery,risk]' --group dev
 	touch $@
 
 install: $(VENV)/.dev-installed

@@ -40,6 +40,7 @@ from migrator.project.loader import (
 )
 from migrator.project.routing import check_write_routes
 from migrator.project.targets import load_targets, without_direct
+from migrator.risk import gate as risk_gate
 from migrator.text import first_line, plural, secrets_of
 from migrator.types import (
     DEFAULT_BOUNDS,
@@ -196,7 +197,12 @@ def read_state(
             problems=tuple(problems),
         )
     leaves = app_leaves(loader)
-    return PlanState(plan=plan, states=step_states(plan, loader, applied, leaves), probes=probes)
+    return PlanState(
+        plan=plan,
+        states=step_states(plan, loader, applied, leaves),
+        probes=probes,
+        applied={alias: frozenset(keys) for alias, keys in applied.items()},
+    )
 
 
 def step_states(
@@ -700,6 +706,9 @@ def run_recorded(
     as it finishes, the end (with the stop request's signal, if any); the whole run's report (a
     resumed run's earlier attempts included)."""
     state = prepared.state
+    # MIGRATOR["RISK"]["GATE"]: refused before the journal or any database is written.
+    command = "migrator" if recorder.sender == "migrator" else "migrate_all"
+    risk_gate.refuse_risky(state, prepared.loader, prepared.settings, options, command)
     recorder.started(state, migration_names(prepared.loader), selection, options)
     results = run_plan(
         state,

@@ -16,6 +16,11 @@ MIGRATOR = {
     "CANARIES": ["tenant_000", "eu-*"],  # --canary N takes these aliases (patterns) first
     "CELERY": None,            # --executor celery: {"APP": "myproject.celery.app", "QUEUE": ...}
     "PHASE_TOOL": None,        # --phase: "syzygy" or "safemigrate" when both are installed
+    "RISK": {                  # --risk: the levels of lock-risk findings, and the run's gate
+        "WARNING_ROWS": 10_000, "DANGER_ROWS": 1_000_000,
+        "WARNING_BYTES": 64 * 2**20, "DANGER_BYTES": 4 * 2**30,
+        "GATE": None,          # "danger" or "warning": a run refuses a plan with such findings
+    },
     "SESSION": {               # per alias, applied only to the migration session
         "default": {"lock_timeout": "5s", "statement_timeout": "15min"},   # PostgreSQL
         "legacy_db": {"lock_wait_timeout": 10},                              # MySQL/MariaDB
@@ -40,7 +45,7 @@ from typing import Any
 from django.conf import settings
 
 from migrator.exceptions import ConfigurationError
-from migrator.types import DEFAULT_BOUNDS, Bounds, LockRetries
+from migrator.types import DEFAULT_BOUNDS, DEFAULT_RISK, Bounds, LockRetries, RiskThresholds
 
 KEYS = (
     "CONNECT_TIMEOUT",
@@ -57,6 +62,7 @@ KEYS = (
     "CELERY",
     "PHASE_TOOL",
     "LOCK_RETRIES",
+    "RISK",
 )
 # --phase: the deploy-phase tools migrator asks, each with the app that installs it.
 PHASE_TOOLS = {"syzygy": "syzygy", "safemigrate": "django_safemigrate"}
@@ -91,6 +97,7 @@ class MigratorSettings:
     canaries: tuple[str, ...] = ()  # alias names and shell-style patterns, each matching one
     # MIGRATOR["LOCK_RETRIES"] per alias where it is on (lock_retries)
     lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
+    risk: RiskThresholds = DEFAULT_RISK  # MIGRATOR["RISK"]: --risk's levels and the gate
 
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -363,7 +370,52 @@ def load(vendors: Mapping[str, str]) -> MigratorSettings:
         bounds=bounds(raw),
         journal=journal(vendors),
         lock_retries=lock_retries_by_alias(vendors),
+        risk=risk(raw.get("RISK")),
     )
+
+
+RISK_KEYS = ("WARNING_ROWS", "DANGER_ROWS", "WARNING_BYTES", "DANGER_BYTES", "GATE")
+RISK_GATES = ("warning", "danger")
+
+
+def risk(value: Any) -> RiskThresholds:
+    """``MIGRATOR["RISK"]`` (default ``RiskThresholds()``): the row and byte counts at which a
+    lock-risk finding on a table is a warning or a danger, and ``GATE`` (None, "warning" or
+    "danger"): a run refuses a plan with a finding at or above it (migrator/risk/)."""
+    default = RiskThresholds()
+    if value is None:
+        return default
+    example = "e.g. {'DANGER_ROWS': 1_000_000, 'GATE': 'danger'}"
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"MIGRATOR['RISK'] = {value!r} must be a dict, {example}.")
+    unknown = sorted(set(value) - set(RISK_KEYS))
+    if unknown:
+        raise ConfigurationError(
+            f"MIGRATOR['RISK'] has unknown key {unknown[0]!r}; the keys are {', '.join(RISK_KEYS)}."
+        )
+    counts: dict[str, int] = {}
+    for key in RISK_KEYS[:4]:
+        number = value.get(key, getattr(default, key.lower()))
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ConfigurationError(
+                f"MIGRATOR['RISK'][{key!r}] = {number!r} must be a whole number, 0 or more; use "
+                f"e.g. {key!r}: {getattr(default, key.lower())}."
+            )
+        counts[key.lower()] = number
+    for kind in ("rows", "bytes"):
+        warning, danger = counts[f"warning_{kind}"], counts[f"danger_{kind}"]
+        if warning > danger:
+            raise ConfigurationError(
+                f"MIGRATOR['RISK']['WARNING_{kind.upper()}'] = {warning} is more than "
+                f"DANGER_{kind.upper()} = {danger}; a warning starts below a danger."
+            )
+    gate = value.get("GATE")
+    if gate is not None and gate not in RISK_GATES:
+        raise ConfigurationError(
+            f"MIGRATOR['RISK']['GATE'] = {gate!r} must be None (no gate), 'danger' or 'warning': "
+            "a run refuses a plan with a lock-risk finding at or above that level."
+        )
+    return RiskThresholds(**counts, gate=gate)
 
 
 def _canaries(value: Any, aliases: list[str]) -> tuple[str, ...]:

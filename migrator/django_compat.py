@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import django
 from django.apps import apps as global_apps
 from django.core.management.sql import emit_post_migrate_signal, emit_pre_migrate_signal
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
@@ -360,3 +360,146 @@ def new_connection(alias: str) -> Any:
     writes: opened and closed per record). Mirrors what ``connections[alias]`` does on first use
     in a thread (``ConnectionHandler.create_connection``)."""
     return connections.create_connection(alias)
+
+
+# -- the SQL of a migration, as ``sqlmigrate`` renders it (migrator/risk/sql.py) --------------
+
+
+class OperationSQL:
+    """One operation's SQL as ``sqlmigrate`` prints it under the operation's ``-- description``
+    comment; ``writable`` False: "THIS OPERATION CANNOT BE WRITTEN AS SQL" (RunPython)."""
+
+    __slots__ = ("description", "index", "statements", "writable")
+
+    def __init__(self, index: int, description: str, writable: bool = True) -> None:
+        self.index = index  # from 1, in the migration's order
+        self.description = description
+        self.writable = writable
+        self.statements: list[str] = []
+
+
+def applied_project_state(loader: MigrationLoader, applied: Iterable[MigrationKey]) -> ProjectState:
+    """The project state of the migrations ``applied`` on a database: what ``migrate`` starts
+    from (migrate.py: ``executor._create_project_state(with_applied_migrations=True)``), for a
+    database whose ``django_migrations`` holds ``applied``, without reading it."""
+    executor = MigrationExecutor.__new__(MigrationExecutor)
+    executor.loader = LoaderView(loader, applied)  # type: ignore[assignment]
+    state: ProjectState = executor._create_project_state(  # type: ignore[attr-defined]
+        with_applied_migrations=True
+    )
+    return state
+
+
+def advance_state(migration: Migration, state: ProjectState) -> ProjectState:
+    """``state`` with ``migration``'s operations applied, without SQL: what the executor's state
+    goes through for a migration that executes nothing on the database (``mutate_state``)."""
+    result: ProjectState = migration.mutate_state(state, preserve=False)
+    return result
+
+
+def collect_sql_forwards(
+    connection: Any, migration: Migration, state: ProjectState
+) -> tuple[ProjectState, list[OperationSQL]]:
+    """The SQL ``sqlmigrate`` prints for ``migration`` on ``connection``, operation by operation,
+    and the state after it. Mirrors ``Migration.apply(state, schema_editor, collect_sql=True)``
+    (migration.py) under ``connection.schema_editor(collect_sql=True, atomic=migration.atomic)``
+    (``MigrationLoader.collect_sql``), step for step, except that the statements the schema
+    editor defers to the end of the migration (foreign keys and indexes of a new table) are
+    given to the operation that deferred them, not to the last one. Nothing is executed: the
+    schema editor collects the statements (it may read the catalog, e.g. constraint names)."""
+    operations: list[OperationSQL] = []
+    owner: dict[int, OperationSQL] = {}
+    with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        for index, operation in enumerate(migration.operations, 1):
+            found = OperationSQL(index, operation.describe(), bool(operation.reduces_to_sql))
+            operations.append(found)
+            if not operation.reduces_to_sql:
+                continue  # as Migration.apply with collect_sql: not even state_forwards
+            before = len(editor.collected_sql)
+            deferred = {id(statement) for statement in editor.deferred_sql}
+            old_state = state.clone()
+            operation.state_forwards(migration.app_label, state)
+            atomic_operation = operation.atomic or (
+                migration.atomic and operation.atomic is not False
+            )
+            if not editor.atomic_migration and atomic_operation:
+                with transaction.atomic(connection.alias):
+                    operation.database_forwards(migration.app_label, editor, old_state, state)
+            else:
+                operation.database_forwards(migration.app_label, editor, old_state, state)
+            found.statements.extend(editor.collected_sql[before:])
+            for statement in editor.deferred_sql:
+                if id(statement) not in deferred:
+                    owner.setdefault(id(statement), found)
+        pending = list(editor.deferred_sql)
+        end = len(editor.collected_sql)
+    # BaseDatabaseSchemaEditor.__exit__ executed (collected) the deferred statements in order.
+    for statement, text in zip(pending, editor.collected_sql[end:], strict=False):
+        target = owner.get(id(statement)) or (operations[-1] if operations else None)
+        if target is not None:
+            target.statements.append(text)
+    return state, operations
+
+
+def collect_sql_backwards(
+    connection: Any, loader: MigrationLoader, migration: Migration
+) -> list[OperationSQL]:
+    """``sqlmigrate --backwards``: ``MigrationLoader.collect_sql`` for ``[(migration, True)]``
+    (the state before the migration from the graph, then ``Migration.unapply`` collecting),
+    split at the ``--``/``-- description``/``--`` comments ``unapply`` writes before each
+    operation (in reverse order)."""
+    state = loader.project_state((migration.app_label, migration.name), at_end=False)
+    with connection.schema_editor(collect_sql=True, atomic=migration.atomic) as editor:
+        migration.unapply(state, editor, collect_sql=True)
+    lines = list(editor.collected_sql)
+    count = len(migration.operations)
+    operations: list[OperationSQL] = []
+    current: OperationSQL | None = None
+    position = 0
+    while position < len(lines):
+        line = lines[position]
+        if line == "--" and position + 2 < len(lines) and lines[position + 2] == "--":
+            index = count - len(operations)
+            current = OperationSQL(index, lines[position + 1][3:])
+            operations.append(current)
+            position += 3
+            continue
+        if current is not None:
+            if line == "-- THIS OPERATION CANNOT BE WRITTEN AS SQL":
+                current.writable = False
+            elif line != "-- (no-op)":
+                current.statements.append(line)
+        position += 1
+    return operations
+
+
+RouterCall = tuple[str, dict[str, Any], bool]
+
+
+@contextmanager
+def recorded_router_calls() -> Iterator[list[RouterCall]]:
+    """Every ``router.allow_migrate(db, app_label, **hints)`` answer given meanwhile, as
+    ``(app_label, hints, answer)``: the operations' ``database_forwards`` ask it (directly, or
+    through ``router.allow_migrate_model``) to decide whether they execute on the schema
+    editor's alias. The instance attribute shadows the method of Django's ``ConnectionRouter``
+    (``django.db.router``) and is removed afterwards."""
+    calls: list[RouterCall] = []
+    original = router.allow_migrate
+
+    def recording(db: str, app_label: str, **hints: Any) -> bool:
+        answer = bool(original(db, app_label, **hints))
+        calls.append((app_label, hints, answer))
+        return answer
+
+    router.allow_migrate = recording  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        del router.allow_migrate
+
+
+def same_router_answers(alias: str, calls: Sequence[RouterCall]) -> bool:
+    """Whether ``router.allow_migrate`` gives ``alias`` every answer recorded in ``calls``."""
+    return all(
+        bool(router.allow_migrate(alias, app, **hints)) == answer for app, hints, answer in calls
+    )

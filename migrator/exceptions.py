@@ -71,3 +71,8 @@ class RunError(MigratorError):
 class ScrubbedCause(Exception):
     """What caused a command's failure, as its formatted traceback with passwords scrubbed; the
     original exception is not chained (its message may hold a password)."""
+
+
+class RiskRefused(MigratorError):
+    """``MIGRATOR["RISK"]["GATE"]`` (or ``--max-risk``) refused a run: the plan has lock-risk
+    findings at or above the gate; nothing was changed on any database (exit 1)."""

@@ -31,6 +31,8 @@ RepairAction = Literal["unrecord", "record"]
 RepairStatus = Literal["done", "skipped", "failed"]
 # --phase: "pre" runs what may run before the new code is deployed, "post" the rest.
 Phase = Literal["pre", "post"]
+RiskLevel = Literal["info", "warning", "danger"]  # --risk: ordered, info < warning < danger
+RISK_LEVELS: tuple[RiskLevel, ...] = ("info", "warning", "danger")
 
 # What Django makes of an alias configured without an ENGINE (``"default": {}``, as the "Multiple
 # databases" topic documents): a backend whose every query raises ImproperlyConfigured.
@@ -259,6 +261,9 @@ class PlanState:
 
     # MIGRATOR["LOCK_RETRIES"] per planned alias where it is on (the plan says what is retried).
     lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
+    # Per planned alias, what its django_migrations held when the state was read (--risk renders
+    # the pending SQL from it); empty on the fast path.
+    applied: Mapping[str, frozenset[MigrationKey]] = field(default_factory=dict)
 
     def probe(self, alias: str) -> Probe | None:
         return next((probe for probe in self.probes if probe.info.alias == alias), None)
@@ -373,6 +378,10 @@ class RunOptions:
     bounds: Bounds = DEFAULT_BOUNDS
     # Per alias, MIGRATOR["LOCK_RETRIES"] where it is on; an alias not named: no retries.
     lock_retries: Mapping[str, LockRetries] = field(default_factory=dict)
+    # The lock-risk gate (migrator/risk/gate.py): --accept-risk skips it; --max-risk LEVEL gates
+    # this run at LEVEL instead of MIGRATOR["RISK"]["GATE"].
+    accept_risk: bool = False
+    risk_gate: RiskLevel | None = None
 
 
 @dataclass(frozen=True)
@@ -541,3 +550,68 @@ class RepairResult:
     status: RepairStatus  # skipped: the database changed since it was checked
     error: str | None = None
     lock_wait: float = 0.0
+
+
+@dataclass(frozen=True)
+class RiskThresholds:
+    """``MIGRATOR["RISK"]``: a lock-risk finding on a table with at least ``warning_rows`` rows
+    (or ``warning_bytes`` bytes) is a warning, at least ``danger_rows`` (``danger_bytes``) a
+    danger; ``gate``: a run refuses a plan with a finding at or above this level (None: never)."""
+
+    warning_rows: int = 10_000
+    danger_rows: int = 1_000_000
+    warning_bytes: int = 64 * 2**20  # 64 MiB
+    danger_bytes: int = 4 * 2**30  # 4 GiB
+    gate: RiskLevel | None = None
+
+
+DEFAULT_RISK = RiskThresholds()
+
+
+@dataclass(frozen=True)
+class RiskFinding:
+    """One statement of a pending migration that takes a lock which blocks other sessions (or
+    otherwise risks the deploy), on one alias, weighted by the live size of its table."""
+
+    alias: str
+    migration: str  # "app.name"
+    operation: int  # the operation's index in the migration, from 1; 0: the whole alias
+    description: str  # the operation's describe(), e.g. "Add field slug to post"
+    rule: str  # squawk's rule name, or migrator's ("mysql-table-copy", "require-lock-timeout")
+    level: RiskLevel
+    message: str  # what the statement does and why it is risky
+    safer: str  # the safer way
+    statement: str = ""  # the SQL, as Django renders it on this alias
+    table: str = ""  # the table it locks (as the SQL names it); "" when none
+    rows: int | None = None  # None: unknown (never analysed) or no table
+    size: int | None = None  # bytes (table, indexes and TOAST); None: unknown or no table
+    exists: bool = True  # False: the plan creates the table (it is empty)
+    lock: str = ""  # "ACCESS EXCLUSIVE", "SHARE", "metadata lock, table copy", ...
+    blocks: str = ""  # "reads and writes", "writes", ""
+    source: str = ""  # "squawk" or "migrator"
+
+    @property
+    def where(self) -> str:
+        """``app.name #2`` (the operation), or ``app.name``."""
+        return f"{self.migration} #{self.operation}" if self.operation else self.migration
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """What ``--risk`` found on every reviewed alias, in plan order."""
+
+    findings: tuple[RiskFinding, ...] = ()
+    # (alias, vendor, migrations reviewed there), in plan order
+    reviewed: tuple[tuple[str, str, int], ...] = ()
+    # (alias, why its SQL is not reviewed): SQLite, other vendors
+    skipped: tuple[tuple[str, str], ...] = ()
+    thresholds: RiskThresholds = DEFAULT_RISK
+
+    def at_least(self, level: RiskLevel) -> tuple[RiskFinding, ...]:
+        rank = RISK_LEVELS.index(level)
+        return tuple(f for f in self.findings if RISK_LEVELS.index(f.level) >= rank)
+
+    @property
+    def highest(self) -> RiskLevel | None:
+        levels = [RISK_LEVELS.index(f.level) for f in self.findings]
+        return RISK_LEVELS[max(levels)] if levels else None

@@ -160,9 +160,9 @@ def setup_venv(combination: Combination, python: str, logfile: Path) -> str | No
         "install",
         "--quiet",
         "-e",
-        ".[postgres,mysql,health]"
+        ".[postgres,mysql,health,risk]"
         if combination.django in HEALTH_CHECK_SERIES
-        else ".[postgres,mysql]",
+        else ".[postgres,mysql,risk]",
         "--group",
         "dev",
         combination.requirement,

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from migrator import api, django_compat, render
 from migrator.cli import doctor as doctor_cli
 from migrator.cli import drift as drift_cli
+from migrator.cli import risk as risk_cli
 from migrator.cli.options import CommandOptions, add_arguments, command_options, refuse_conflicts
 from migrator.cli.output import Output
 from migrator.doctor import system_checks
@@ -29,6 +30,7 @@ from migrator.planning.plan import without_aliases
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
+from migrator.risk import render as risk_render
 from migrator.text import plural, secrets_of
 from migrator.types import Phase, PlanState, Progress, RunOptions, Selection, StepResult
 
@@ -124,7 +126,7 @@ class OrchestrateCommand(BaseCommand):
                 verbosity=opts.verbosity,
                 stdout=self.stderr if opts.json else self.stdout,
             )
-        dry_run = opts.plan_only or opts.check
+        dry_run = opts.plan_only or opts.check or opts.risk
         if opts.resume:
             resumed = self._resume(opts)
             if resumed is None:
@@ -137,7 +139,7 @@ class OrchestrateCommand(BaseCommand):
                 dry_run=dry_run,
                 # --plan shows the order, so it loads the graph; a run or --check needs no order
                 # when everything is up to date.
-                fast=not opts.plan_only and not opts.run.force_migrate,
+                fast=not opts.plan_only and not opts.risk and not opts.run.force_migrate,
                 shard=opts.shard,
             )
             recorder = journal.RunRecorder(
@@ -145,12 +147,22 @@ class OrchestrateCommand(BaseCommand):
             )
         state = prepared.state
         self.emit(render.created_lines(prepared.missing, dry_run=dry_run))
+        if opts.risk:
+            self.emit(render.plan_lines(state, opts.verbosity), minimum_verbosity=2)
+            risk_cli.show(self.output, opts, prepared)
+            return
         if dry_run:
             self.emit(render.plan_lines(state, opts.verbosity))
             pending = state.todo_count
+            report = risk_cli.plan_review(prepared, opts.verbosity) if opts.plan_only else None
+            if report is not None:
+                self.emit(risk_render.risk_lines(report, opts.verbosity))
             if opts.json:
                 ok = not (opts.check and pending)
-                self.write_json(render.document(state, None, mode=opts.mode, ok=ok))
+                document = render.document(state, None, mode=opts.mode, ok=ok)
+                if report is not None:
+                    document["risk"] = risk_render.risk_json(report)
+                self.write_json(document)
             if opts.check and pending:
                 aliases = sorted({s.step.alias for s in state.states if s.has_work})
                 only = (

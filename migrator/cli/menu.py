@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrator import api, drift, preflight, render
+from migrator.cli import risk as risk_cli
 from migrator.cli.command import OrchestrateCommand, check_databases, run_prepared
 from migrator.cli.drift import repair_and_check_again
 from migrator.cli.options import CommandOptions
@@ -21,6 +22,7 @@ from migrator.drift import render as drift_render
 from migrator.exceptions import MigratorError, PreflightError, UsageError
 from migrator.project.databases import alias_names
 from migrator.render import Line
+from migrator.risk import render as risk_render
 from migrator.survey import Survey, survey
 from migrator.text import plural
 from migrator.types import (
@@ -36,6 +38,7 @@ from migrator.types import (
 ENTRIES = (
     ("status", "Status"),
     ("plan", "Show plan"),
+    ("risk", "Review lock risk"),
     ("all", "Migrate everything"),
     ("database", "Migrate one database"),
     ("app", "Migrate one app"),
@@ -98,6 +101,7 @@ class Menu:
         actions = {
             "status": self.status,
             "plan": self.show_plan,
+            "risk": self.review_risk,
             "all": self.migrate_everything,
             "database": self.migrate_database,
             "app": self.migrate_app,
@@ -141,6 +145,12 @@ class Menu:
 
     def show_plan(self) -> None:
         self.show(render.plan_lines(api.prepare(dry_run=True).state, self.opts.verbosity))
+
+    def review_risk(self) -> None:
+        """The lock-risk review of the whole plan, as ``--risk`` prints it."""
+        prepared = api.prepare(dry_run=True)
+        report = risk_cli.reviewed(prepared)
+        self.show(risk_render.risk_lines(report, self.opts.verbosity))
 
     def migrate_everything(self) -> None:
         prepared = api.prepare(dry_run=True)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from migrator import conf
 from migrator.exceptions import UsageError
 from migrator.planning.rollout import parse_shard
-from migrator.types import Phase, RunOptions, Selection, Shard
+from migrator.types import RISK_LEVELS, Phase, RiskLevel, RunOptions, Selection, Shard
 
 
 @dataclass(frozen=True)
@@ -37,17 +37,21 @@ class CommandOptions:
     resume_id: str | None = None  # None: the latest run in the journal
     shard: Shard | None = None  # --shard K/N
     canary: int = 0  # --canary N: canary steps per level (0: none)
+    risk: bool = False  # --risk: the lock-risk review of the plan
+    max_risk: RiskLevel | None = None  # --max-risk LEVEL (--risk: exit 1 at or above; a run: gate)
 
     @property
     def mode(self) -> str:
         if self.drift:
             return "repair" if self.repair else "drift"
+        if self.risk:
+            return "risk"
         if self.check:
             return "check"
         return "plan" if self.plan_only else "run"
 
 
-Mode = Literal["run", "plan", "check", "doctor", "graph", "drift", "repair"]
+Mode = Literal["run", "plan", "check", "doctor", "graph", "drift", "repair", "risk"]
 
 # What each mode is, as its refusals say it: "--plan changes nothing, so --fake makes no sense
 # with it; drop one of them."
@@ -58,8 +62,11 @@ _WHAT: dict[Mode, str] = {
     "graph": "--graph shows the whole project and changes nothing",
     "drift": "--drift compares the databases with their recorded migrations and migrates nothing",
     "repair": "--drift compares the databases with their recorded migrations and migrates nothing",
+    "risk": "--risk reviews the plan's locks and changes nothing",
 }
-_WRITES: frozenset[Mode] = frozenset({"plan", "check", "doctor", "graph", "drift", "repair"})
+_WRITES: frozenset[Mode] = frozenset(
+    {"plan", "check", "doctor", "graph", "drift", "repair", "risk"}
+)
 _REPORTS: frozenset[Mode] = frozenset({"doctor", "graph", "drift", "repair"})
 
 
@@ -83,6 +90,8 @@ class Option:
 
 _DATABASE_CHANGES = _WRITES  # refused wherever nothing is migrated
 _RUN_ONLY = _REPORTS  # means something for a run, --plan and --check only
+# --risk reviews the plan of a selection (--database, --app, --target, --shard), read-only
+_NOT_FOR_RISK: frozenset[Mode] = frozenset({*_REPORTS, "risk"})
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -107,14 +116,14 @@ OPTIONS: tuple[Option, ...] = (
         ("--plan",),
         "Show the plan; change nothing.",
         {"action": "store_true", "dest": "plan_only"},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
         without_menu=True,
     ),
     Option(
         ("--check",),
         "Change nothing; exit 1 if any migration is pending on a planned alias.",
         {"action": "store_true"},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
         without_menu=True,
     ),
     Option(
@@ -161,14 +170,14 @@ OPTIONS: tuple[Option, ...] = (
         "Create missing PostgreSQL schemas, MySQL/MariaDB databases and SQLite folders "
         "(with --plan: only show what would be created).",
         {"action": "store_true"},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
     ),
     Option(
         ("--lock-timeout",),
         "Wait at most this long for another run's lock on an alias (default: "
         "MIGRATOR['LOCK_TIMEOUT'], 60).",
         {"metavar": "SECONDS"},
-        refused_in=frozenset({"doctor", "graph", "drift"}),
+        refused_in=frozenset({"doctor", "graph", "drift", "risk"}),
         messages={
             "drift": "--lock-timeout is for --drift --repair (each repair waits for the alias's "
             "lock); --drift alone reads without locking. Drop it or add --repair."
@@ -179,20 +188,20 @@ OPTIONS: tuple[Option, ...] = (
         "Run up to N independent steps of a level at once in worker processes "
         "(auto: the CPU count; default 1).",
         {"metavar": "N"},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
     ),
     Option(
         ("--executor",),
         "Where the steps run: local (this machine, serially or --parallel; the default) or "
         "celery (Celery workers of MIGRATOR['CELERY']; the [celery] extra).",
         {"choices": ("local", "celery")},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
     ),
     Option(
         ("--fail-fast",),
         "After a failure start no further step (by default independent steps go on).",
         {"action": "store_true"},
-        refused_in=_RUN_ONLY,
+        refused_in=_NOT_FOR_RISK,
     ),
     Option(
         ("--shard",),
@@ -261,6 +270,28 @@ OPTIONS: tuple[Option, ...] = (
         without_menu=True,
     ),
     Option(
+        ("--risk",),
+        "Review the lock risk of every pending migration on every planned alias (squawk on "
+        "PostgreSQL, migrator's rules on MySQL/MariaDB, weighted by table sizes); change "
+        "nothing; exit 1 on a danger finding (or at --max-risk).",
+        {"action": "store_true"},
+        without_menu=True,
+    ),
+    Option(
+        ("--max-risk",),
+        "With --risk: exit 1 on a finding at or above LEVEL (default danger); on a run: refuse "
+        "the plan then (instead of MIGRATOR['RISK']['GATE']).",
+        {"choices": ("info", "warning", "danger"), "metavar": "LEVEL"},
+        refused_in=frozenset({"plan", "check", "doctor", "graph", "drift", "repair"}),
+    ),
+    Option(
+        ("--accept-risk",),
+        "Run even when the lock-risk gate (MIGRATOR['RISK']['GATE'] or --max-risk) would "
+        "refuse the plan.",
+        {"action": "store_true"},
+        refused_in=_DATABASE_CHANGES,
+    ),
+    Option(
         ("--repair",),
         "With --drift: make the repairs that cannot lose data (only django_migrations rows "
         "change), after asking unless --noinput.",
@@ -287,6 +318,8 @@ def mode_of(options: Mapping[str, Any]) -> Mode:
         return "doctor"
     if options.get("graph"):
         return "graph"
+    if options.get("risk"):
+        return "risk"
     if options.get("check"):
         return "check"
     return "plan" if options.get("plan_only") else "run"
@@ -306,7 +339,7 @@ def refuse_conflicts(options: Mapping[str, Any], command: str) -> None:
         raise UsageError(
             f"--repair repairs what --drift finds; run 'manage.py {command} --drift --repair'."
         )
-    reports = [flag for flag in ("drift", "doctor", "graph") if options.get(flag)]
+    reports = [flag for flag in ("drift", "doctor", "graph", "risk") if options.get(flag)]
     if len(reports) > 1:
         raise UsageError(
             f"--{reports[0]} and --{reports[1]} print different reports; run them one at a time."
@@ -353,6 +386,8 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
             interactive=bool(options.get("interactive", True)),
             force_migrate=bool(options.get("force_migrate")),
             lock_timeout=_lock_timeout(options.get("lock_timeout")),
+            accept_risk=bool(options.get("accept_risk")),
+            risk_gate=None if options.get("risk") else _risk_level(options.get("max_risk")),
         ),
         create_schemas=bool(options.get("create_schemas")),
         plan_only=bool(options.get("plan_only")),
@@ -371,6 +406,8 @@ def command_options(options: dict[str, Any]) -> CommandOptions:
         resume_id=None if options.get("resume") in (None, "latest") else str(options["resume"]),
         shard=parse_shard(str(options["shard"])) if options.get("shard") is not None else None,
         canary=_canary(options.get("canary")),
+        risk=bool(options.get("risk")),
+        max_risk=_risk_level(options.get("max_risk")),
     )
     _refuse_target_with_other_apps(opts)
     if opts.executor == "celery" and opts.canary:
@@ -428,6 +465,16 @@ def _canary(value: object) -> int:
             "(e.g. --canary 2)."
         )
     return count
+
+
+def _risk_level(value: object) -> RiskLevel | None:
+    """``--max-risk LEVEL``: info, warning or danger (argparse checks; call_command may not)."""
+    if value is None:
+        return None
+    for level in RISK_LEVELS:
+        if value == level:
+            return level
+    raise UsageError(f"--max-risk {value!r}: expected info, warning or danger.")
 
 
 def _lock_timeout(value: object) -> float | None:

@@ -27,6 +27,7 @@ CTRL_C = "\x03"
 TOP = [
     "Status",
     "Show plan",
+    "Review lock risk",
     "Migrate everything",
     "Migrate one database",
     "Migrate one app",

@@ -104,6 +104,14 @@ def test_show_plan_is_the_plan_command(menu: MenuDriver) -> None:
     assert out.splitlines()[1:] == plan.splitlines()
 
 
+def test_review_lock_risk_is_the_risk_command(menu: MenuDriver) -> None:
+    out, _, code = menu(top("Review lock risk"), CTRL_C)
+    assert code == 0
+    review, _, _ = run("migrate_all", risk=True)
+    assert out.splitlines()[1:] == review.splitlines()
+    assert review.splitlines()[0] == "Lock-risk review: 0 migrations on 0 databases, 0 findings."
+
+
 def test_migrate_one_database_migrates_exactly_that_alias(
     menu: MenuDriver, sqlite_project: Path
 ) -> None:
@@ -314,7 +322,7 @@ def test_options_the_menu_cannot_take_are_refused(
 
 def test_create_missing_folder(menu: MenuDriver, sqlite_project: Path) -> None:
     folder = sqlite_project / "cache"
-    entries = [*TOP[:6], "Create missing schemas/databases", *TOP[6:]]
+    entries = [*TOP[:7], "Create missing schemas/databases", *TOP[7:]]
     with aliases_pointed_at({"cache_db": sqlite_entry(folder / "cache_db.sqlite3")}):
         keys = [
             top("Migrate everything", entries=entries),

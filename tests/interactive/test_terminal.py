@@ -55,7 +55,7 @@ def test_esc_goes_back_and_exits_from_the_top(spawn: list[pexpect.spawn], tmp_pa
     child = start(spawn, env_for(tmp_path))
     child.expect_exact("115 migrations pending on 5 databases.")
     child.expect_exact("What next?")
-    child.send(DOWN * 3 + "\r")  # Migrate one database
+    child.send(DOWN * 4 + "\r")  # Migrate one database
     child.expect_exact("Which database?")
     child.expect_exact("users_db      23 pending")
     child.send(ESC)
@@ -81,7 +81,7 @@ def test_ctrl_c_during_a_run_stops_after_the_migration_and_frees_the_lock(
     env = env_for(tmp_path, "tests.settings.slow_users")  # users.0002_slow: held until released
     child = start(spawn, {**env, **held})
     child.expect_exact("What next?")
-    child.send(DOWN * 2 + "\r")  # Migrate everything
+    child.send(DOWN * 3 + "\r")  # Migrate everything
     child.expect_exact("Run 22 migrations, record 93 on 5 databases?")
     child.send("y")
     child.expect_exact("Applied users.0001_initial")
@@ -128,7 +128,7 @@ def test_a_second_ctrl_c_stops_at_once_and_still_frees_the_lock(
     env = env_for(tmp_path, "tests.settings.slow_users")
     child = start(spawn, {**env, **held})
     child.expect_exact("What next?")
-    child.send(DOWN * 3 + "\r")  # Migrate one database
+    child.send(DOWN * 4 + "\r")  # Migrate one database
     child.expect_exact("Which database?")
     child.send(DOWN + "\r")  # users_db
     child.expect_exact("Run 2 migrations, record 21 on 1 database?")

@@ -96,9 +96,10 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
     lines = [line.rstrip() for line in screen.splitlines()]
     start = lines.index(" » Status")
     assert lines[start - 1].startswith("? What next?")
-    assert lines[start : start + 9] == [
+    assert lines[start : start + 10] == [
         " » Status",
         "   Show plan",
+        "   Review lock risk",
         "   Migrate everything",
         "   Migrate one database",
         "   Migrate one app",
@@ -108,7 +109,7 @@ def test_menu_renders_and_migrates_in_tmux(tmux: Tmux, tmp_path: Path) -> None:
         "   Exit",
     ]
 
-    tmux.keys("Down", "Down", "Enter")  # Migrate everything
+    tmux.keys("Down", "Down", "Down", "Enter")  # Migrate everything
     screen = tmux.wait_for("Run 22 migrations, record 93 on 5 databases? (y/N)")
     assert (
         "Plan: 6 steps in 2 levels on 5 databases, 22 migrations to run, 93 only to record."

@@ -21,6 +21,7 @@ MODES: dict[str, dict[str, Any]] = {
     "graph": {"graph": "mermaid"},
     "drift": {"drift": True},
     "repair": {"drift": True, "repair": True},
+    "risk": {"risk": True},
 }
 WHAT = {
     "plan": "--plan changes nothing",
@@ -29,33 +30,37 @@ WHAT = {
     "graph": "--graph shows the whole project and changes nothing",
     "drift": "--drift compares the databases with their recorded migrations and migrates nothing",
     "repair": "--drift compares the databases with their recorded migrations and migrates nothing",
+    "risk": "--risk reviews the plan's locks and changes nothing",
 }
 REPORTS = {"doctor", "graph", "drift", "repair"}
-EVERYWHERE_BUT_A_RUN = {"plan", "check", *REPORTS}
+EVERYWHERE_BUT_A_RUN = {"plan", "check", "risk", *REPORTS}
+NOT_FOR_RISK = {"risk", *REPORTS}  # --risk reviews a selection's plan, read-only
 # Which modes refuse which option: written out here, not derived from the table.
 REFUSED = {
     "databases": {"doctor", "graph"},
     "apps": {"doctor", "graph"},
     "target": REPORTS,
-    "plan_only": REPORTS,
-    "check": REPORTS,
+    "plan_only": NOT_FOR_RISK,
+    "check": NOT_FOR_RISK,
     "json": {"graph"},
     "fake": EVERYWHERE_BUT_A_RUN,
     "fake_initial": EVERYWHERE_BUT_A_RUN,
     "interactive": set(),
     "makemigrations": EVERYWHERE_BUT_A_RUN,
     "skip_makemigrations": set(),
-    "create_schemas": REPORTS,
-    "lock_timeout": {"doctor", "graph", "drift"},
-    "parallel": REPORTS,
-    "fail_fast": REPORTS,
-    "executor": REPORTS,
+    "create_schemas": NOT_FOR_RISK,
+    "lock_timeout": {"doctor", "graph", "drift", "risk"},
+    "parallel": NOT_FOR_RISK,
+    "fail_fast": NOT_FOR_RISK,
+    "executor": NOT_FOR_RISK,
     "force_migrate": EVERYWHERE_BUT_A_RUN,
     "shard": REPORTS,  # a run, --plan and --check show or migrate the shard
     "canary": EVERYWHERE_BUT_A_RUN,  # only a run has steps that can fail
     "skip_checks": set(),
     "resume": EVERYWHERE_BUT_A_RUN,
     "phase": REPORTS,  # a run, --plan and --check resolve the deploy phase
+    "max_risk": {"plan", "check", *REPORTS},  # --risk: its bar; a run: its gate
+    "accept_risk": EVERYWHERE_BUT_A_RUN,
 }
 OWN_MESSAGES = {
     ("json", "graph"): "--graph prints Mermaid or DOT, not JSON; drop --json (--doctor --json "
@@ -63,7 +68,7 @@ OWN_MESSAGES = {
     ("lock_timeout", "drift"): "--lock-timeout is for --drift --repair (each repair waits for "
     "the alias's lock); --drift alone reads without locking. Drop it or add --repair.",
 }
-SELECTORS = {"doctor", "graph", "drift", "repair"}
+SELECTORS = {"doctor", "graph", "drift", "repair", "risk"}
 
 
 def given(dest: str) -> object:
@@ -112,6 +117,7 @@ def test_each_mode_refuses_exactly_the_options_it_cannot_use(mode: str, dest: st
         ({"doctor": True, "graph": "dot"}, "--doctor and --graph print different reports; run them one at a time."),
         ({"makemigrations": True, "skip_makemigrations": True}, "--makemigrations and --skip-makemigrations contradict each other; pick one."),
         ({"fake": True, "fake_initial": True}, "--fake and --fake-initial contradict each other; pick one."),
+        ({"risk": True, "doctor": True}, "--doctor and --risk print different reports; run them one at a time."),
     ],
 )  # fmt: skip
 def test_contradictions(options: dict[str, Any], message: str) -> None:
@@ -136,6 +142,7 @@ def test_contradictions(options: dict[str, Any], message: str) -> None:
         ({"shard": "1/2"}, False),
         ({"canary": "2"}, False),
         ({"phase": "pre"}, False),
+        ({"risk": True}, False),
     ],
 )
 def test_which_options_run_migrator_without_its_menu(options: dict[str, Any], menu: bool) -> None:

@@ -1,0 +1,61 @@
+"""``MIGRATOR["RISK"]["GATE"]`` (or a run's ``--max-risk``): before a run changes any database,
+the plan is reviewed and refused when a finding reaches the gate (``RiskRefused``, exit 1),
+naming every such finding and how to override."""
+
+from __future__ import annotations
+
+from django.db.migrations.loader import MigrationLoader
+
+from migrator import conf
+from migrator.exceptions import RiskRefused
+from migrator.risk.review import review
+from migrator.text import plural
+from migrator.types import RISK_LEVELS, PlanState, RiskFinding, RiskLevel, RunOptions
+
+
+def gate_of(options: RunOptions, settings: conf.MigratorSettings) -> RiskLevel | None:
+    if options.accept_risk:
+        return None
+    return options.risk_gate or settings.risk.gate
+
+
+def refuse_risky(
+    state: PlanState,
+    loader: MigrationLoader | None,
+    settings: conf.MigratorSettings,
+    options: RunOptions,
+    command: str = "migrate_all",
+) -> None:
+    """Raise ``RiskRefused`` when the plan has lock-risk findings at or above the gate."""
+    gate = gate_of(options, settings)
+    if gate is None or loader is None or not state.pending_count or options.fake:
+        return
+    over = review(state, loader, settings).at_least(gate)
+    if over:
+        raise RiskRefused(message(over, gate, options, command))
+
+
+def message(
+    over: tuple[RiskFinding, ...], gate: RiskLevel, options: RunOptions, command: str
+) -> str:
+    def line(finding: RiskFinding) -> str:
+        table = f" on {finding.table}" if finding.table else ""
+        rows = (
+            ""
+            if not finding.table
+            else (" (rows unknown)" if finding.rows is None else f" (~{finding.rows:,} rows)")
+        )
+        return (
+            f"{finding.level} {finding.alias}: {finding.where} ({finding.description}): "
+            f"{finding.rule}{table}{rows}"
+        )
+
+    source = f"--max-risk {gate}" if options.risk_gate else f"MIGRATOR['RISK']['GATE'] = {gate!r}"
+    above = "" if gate == RISK_LEVELS[-1] else " or above"
+    return (
+        f"The lock-risk gate ({source}) refuses this plan: {plural(len(over), 'finding')} at"
+        f"{above} {gate}; nothing was changed on any database:\n  "
+        + "\n  ".join(line(f) for f in over)
+        + f"\nSee them with 'manage.py {command} --risk'. Make the migrations safer, or run "
+        "anyway with --accept-risk."
+    )
