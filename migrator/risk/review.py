@@ -31,10 +31,19 @@ LOCK_TIMEOUT_RULE = Rule(
 )
 
 
-def lock_timeout_for(alias: str, vendor: str, settings: conf.MigratorSettings) -> str | None:
-    """The lock timeout migrator sets for the migrations of ``alias`` (MIGRATOR["SESSION"]),
-    or None. MIGRATOR["LOCK_RETRIES"]' per-attempt DDL lock timeout belongs here too, once it
-    exists: whatever bounds a DDL statement's wait for its lock in migrator's session."""
+def lock_timeout_for(
+    alias: str, vendor: str, settings: conf.MigratorSettings, *, atomic: bool = True
+) -> str | None:
+    """The lock timeout migrator sets for a migration on ``alias``, or None: the per-attempt DDL
+    lock timeout of ``MIGRATOR["LOCK_RETRIES"]`` where the migration is retried (PostgreSQL: an
+    atomic one; MySQL/MariaDB: each), else ``MIGRATOR["SESSION"]``'s."""
+    retries = settings.lock_retries.get(alias)
+    if retries is not None and (atomic or vendor == "mysql"):
+        seconds = retries.ddl_lock_timeout
+        if vendor == "postgresql":
+            return f"{max(1, round(seconds * 1000))}ms"  # as the guard sets it
+        if vendor == "mysql":
+            return str(max(1, round(seconds)))
     key = LOCK_SETTING.get(vendor)
     return settings.session.get(alias, {}).get(key) if key else None
 
@@ -166,9 +175,11 @@ def _alias_finding(
         description=f"every migration on {alias}",
         rule=LOCK_TIMEOUT_RULE.id,
         level=level_for(LOCK_TIMEOUT_RULE, size.rows, size.size, size.exists, thresholds),
-        message=LOCK_TIMEOUT_RULE.message + f" (MIGRATOR['SESSION'][{alias!r}] has no {setting})",
+        message=LOCK_TIMEOUT_RULE.message
+        + f" (MIGRATOR['SESSION'][{alias!r}] has no {setting}, MIGRATOR['LOCK_RETRIES'] is off)",
         safer=f"set a lock timeout for migrations on this alias: MIGRATOR['SESSION'][{alias!r}] = "
-        + ("{'lock_timeout': '5s'}" if vendor == "postgresql" else "{'lock_wait_timeout': 5}"),
+        + ("{'lock_timeout': '5s'}" if vendor == "postgresql" else "{'lock_wait_timeout': 5}")
+        + ", or retry them on a lock timeout: MIGRATOR['LOCK_RETRIES'] = {'DDL_LOCK_TIMEOUT': 3}",
         table=table,
         rows=size.rows,
         size=size.size,
@@ -194,11 +205,11 @@ def _postgresql_hits(
             continue
         probe = state.probe(alias)
         version = squawk.pg_version(probe.version if probe is not None else "")
-        timeout = lock_timeout_for(alias, "postgresql", settings)
         for migration in migrations:
             if not migration.statements:
                 continue
             in_transaction = atomic_on(alias, migration)
+            timeout = lock_timeout_for(alias, "postgresql", settings, atomic=in_transaction)
             key = (id(migration), version, in_transaction, timeout or "")
             lines: list[str] = []
             if timeout:

@@ -153,6 +153,18 @@ def test_risk_text_names_the_lock_and_the_table(filled: Servers) -> None:
     assert PG_PASSWORD not in out + err
 
 
+def test_lock_retries_per_attempt_timeout_counts_as_a_lock_timeout(filled: Servers) -> None:
+    """With MIGRATOR["LOCK_RETRIES"], each retried migration runs under its per-attempt DDL lock
+    timeout: no alias is told to set one, and squawk is given the SET migrator runs."""
+    settings = {"RISK": RISK, "LOCK_RETRIES": {"RETRIES": 3, "DDL_LOCK_TIMEOUT": 2}}
+    with override_settings(MIGRATOR=settings):
+        out, _, code = run("migrate_all", risk=True, apps=APPS, json=True)
+    assert code == 1
+    assert about(findings(json.loads(out))) == [
+        f for f in EXPECTED if f[3] != "require-lock-timeout"
+    ]
+
+
 @pytest.mark.parametrize(
     ("databases", "max_risk", "code"),
     [
