@@ -16,6 +16,10 @@ Cases (``--case``, repeatable; all of them by default):
   celery    8. fresh deploy of 50 PostgreSQL tenant databases (the testproject's fleet,
             tests/settings/celery_fleet.py): --executor celery with 2 Celery workers (Redis)
             against --parallel 2 and serial (needs PostgreSQL and Redis; not run by default)
+  risk      9. lock-risk review: 200 PostgreSQL databases from one template, one migration
+            pending on each (targets from code): migrate_all --risk against --plan; 10. --risk
+            on the testproject with every migration pending (PostgreSQL and MariaDB aliases)
+            against its --plan (needs both servers)
 
     python benchmarks/run.py [--case fresh] [--runs 5] [--apps 300] [--migrations 20] [--aliases 8]
                              [--skip-postgres]
@@ -36,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -176,7 +181,7 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<62} {value}")
 
 
-CASES = ("noop", "parallel", "fresh", "fleet", "celery")
+CASES = ("noop", "parallel", "fresh", "fleet", "celery", "risk")
 DEFAULT_CASES = CASES
 
 
@@ -188,7 +193,9 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=300)
     parser.add_argument("--migrations", type=int, default=20)
     parser.add_argument("--aliases", type=int, default=8)
-    parser.add_argument("--skip-postgres", action="store_true", help="leave out cases 3, 6, 7")
+    parser.add_argument(
+        "--skip-postgres", action="store_true", help="leave out cases 3, 6 to 10 (servers)"
+    )
     parser.add_argument(
         "--case",
         action="append",
@@ -199,7 +206,7 @@ def main() -> None:
     runs = max(5, args.runs)
     cases = list(dict.fromkeys(args.case or DEFAULT_CASES))
     if args.skip_postgres:
-        cases = [case for case in cases if case not in ("parallel", "fleet", "celery")]
+        cases = [case for case in cases if case not in ("parallel", "fleet", "celery", "risk")]
     if not cases:
         parser.error("--skip-postgres leaves no case to run")
     report: dict[str, object] = {
@@ -220,6 +227,9 @@ def main() -> None:
             ratios.update(postgres_fleet(runs))
         elif case == "celery":
             ratios.update(celery_fleet(runs))
+        elif case == "risk":
+            found, report["risk"] = risk_review(runs)
+            ratios.update(found)
         else:
             ratios["fresh_vs_loop"], report["fresh"] = fresh_deploy(runs)
         took[case] = round(time.perf_counter() - started, 1)
@@ -575,7 +585,12 @@ import os
 SECRET_KEY = "bench"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = ["migrator", "django.contrib.contenttypes", "django.contrib.auth"]
+INSTALLED_APPS = [
+    "migrator",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    *os.environ.get("BENCH_APPS", "").split(),  # case 9: the app with a pending migration
+]
 PREFIX = os.environ["BENCH_DB_PREFIX"]
 
 
@@ -726,7 +741,222 @@ if __name__ == "__main__":
 """
 
 
+RISK_FLEET, RISK_ROWS = FLEET, 20_000
+RISK_FLEET_TARGET, RISK_TESTPROJECT_TARGET = 2.0, 3.0
+
+ORDERS_MODELS = """\
+from django.db import models
+
+
+class Order(models.Model):
+    number = models.IntegerField()
+    placed = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["placed"], name="orders_placed")]
+"""
+
+ORDERS_0001 = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Order",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+                ("number", models.IntegerField()),
+            ],
+        ),
+    ]
+"""
+
+ORDERS_0002 = """\
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("orders", "0001_initial")]
+    operations = [
+        migrations.AddField("order", "placed", models.DateTimeField(null=True)),
+        migrations.AddIndex("order", models.Index(fields=["placed"], name="orders_placed")),
+    ]
+"""
+
+
+def risk_review(runs: int) -> tuple[dict[str, float], dict[str, object]]:
+    """9. ``migrate_all --risk`` against ``--plan`` over 200 PostgreSQL databases made from one
+    template (case 6's settings and an app ``orders`` whose 0002 is pending on every alias:
+    AddField, AddIndex on a table of 20,000 rows, analysed); 10. ``--risk`` against ``--plan``
+    on the testproject with every migration pending: default and users_db on PostgreSQL,
+    analytics_db in a schema of default's database, legacy_db on MariaDB, the rest SQLite.
+    Before measuring, one ``--risk --json`` of each checks what was reviewed."""
+    fleet = _risk_fleet(runs)
+    site = _risk_testproject(runs)
+    ratios = {
+        "risk_vs_plan_fleet": fleet["risk"].median / fleet["plan"].median,
+        "risk_testproject_seconds": site["risk"].median,
+        "risk_vs_plan_testproject": site["risk"].median / site["plan"].median,
+    }
+    print(
+        f"\n9. Lock-risk review of {RISK_FLEET} PostgreSQL databases, 1 migration pending on each"
+    )
+    line("manage.py migrate_all --plan", f"{fleet['plan'].median:6.2f} s")
+    line("manage.py migrate_all --risk", f"{fleet['risk'].median:6.2f} s")
+    ratio = ratios["risk_vs_plan_fleet"]
+    verdict = "met" if ratio < RISK_FLEET_TARGET else "NOT met"
+    line(f"ratio --risk / --plan (target < {RISK_FLEET_TARGET})", f"{ratio:6.3f} ({verdict})")
+    print(
+        "\n10. Lock-risk review of the testproject, every migration pending (PostgreSQL, MariaDB)"
+    )
+    line("manage.py migrate_all --plan", f"{site['plan'].median:6.2f} s")
+    seconds = ratios["risk_testproject_seconds"]
+    verdict = "met" if seconds < RISK_TESTPROJECT_TARGET else "NOT met"
+    line(
+        f"manage.py migrate_all --risk (target < {RISK_TESTPROJECT_TARGET:.0f} s)",
+        f"{seconds:6.2f} s ({verdict})",
+    )
+    line("ratio --risk / --plan", f"{ratios['risk_vs_plan_testproject']:6.3f}")
+    return ratios, {
+        "fleet": {"aliases": RISK_FLEET, "rows": RISK_ROWS, "plan_seconds": fleet["plan"].seconds, "risk_seconds": fleet["risk"].seconds},
+        "testproject": {"plan_seconds": site["plan"].seconds, "risk_seconds": site["risk"].seconds},
+    }  # fmt: skip
+
+
+def _reviewed(command: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One untimed ``--risk --json``: its ``risk`` object (the benchmark stops on an error)."""
+    done = subprocess.run(
+        [*command, "--json"], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode not in (0, 1) or not done.stdout:
+        raise SystemExit(f"{' '.join(command)} --json failed: {done.stderr}")
+    risk: dict[str, Any] = json.loads(done.stdout)["risk"]
+    return risk
+
+
+def _risk_fleet(runs: int) -> dict[str, Measure]:
+    import psycopg
+
+    project = OUT / "risk"
+    shutil.rmtree(project, ignore_errors=True)
+    (project / "fleetproject").mkdir(parents=True)
+    (project / "fleetproject" / "__init__.py").write_text("")
+    (project / "fleetproject" / "settings.py").write_text(FLEET_SETTINGS)
+    (project / "manage.py").write_text(MANAGE_FLEET)
+    (project / "orders" / "migrations").mkdir(parents=True)
+    for path, text in (
+        ("__init__.py", ""),
+        ("models.py", ORDERS_MODELS),
+        ("migrations/__init__.py", ""),
+        ("migrations/0001_initial.py", ORDERS_0001),
+        ("migrations/0002_placed.py", ORDERS_0002),
+    ):
+        (project / "orders" / path).write_text(text)
+    prefix = f"migrator_bench_risk_{os.getpid()}"
+    template = f"{prefix}_tpl"
+    env = environment(
+        project,
+        DJANGO_SETTINGS_MODULE="fleetproject.settings",
+        BENCH_APPS="orders",
+        BENCH_DB_PREFIX=prefix,
+        BENCH_CONNECT_TIMEOUT=str(FLEET_CONNECT_TIMEOUT),
+        BENCH_UP=str(RISK_FLEET),
+        BENCH_ROUTING_CACHE=str(project / "routing"),
+    )
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    made: list[str] = []
+    try:
+        admin.execute(f'CREATE DATABASE "{template}"')
+        made.append(template)
+        first = {**env, "BENCH_DEFAULT": template}
+        timed([manage("migrate", "-v", "0")], project, first, (0,))
+        # orders.0002 unapplied: the one migration pending on every alias
+        timed([manage("migrate", "orders", "0001", "-v", "0")], project, first, (0,))
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=template) as filling:
+            filling.execute(
+                "INSERT INTO orders_order (number) SELECT g FROM generate_series(1, %s) g",
+                [RISK_ROWS],
+            )
+            filling.commit()
+            filling.autocommit = True
+            filling.execute("ANALYZE orders_order")
+        for n in range(RISK_FLEET):
+            admin.execute(f'CREATE DATABASE "{prefix}_{n:03d}" TEMPLATE "{template}"')
+            made.append(f"{prefix}_{n:03d}")
+        review = _reviewed(manage("migrate_all", "--risk"), project, env)
+        reviewed = review["reviewed"]
+        if len(reviewed) != RISK_FLEET or any(item["migrations"] != 1 for item in reviewed):
+            raise SystemExit(f"case 9: --risk should review 1 migration per alias: {reviewed}")
+        rules = sorted({str(f["rule"]) for f in review["findings"]})
+        print(
+            f"\n  (case 9: --risk reviewed {len(reviewed)} aliases, 1 migration each; findings: "
+            f"{', '.join(rules)})"
+        )
+        return compare(
+            {
+                "plan": [manage("migrate_all", "--plan")],
+                "risk": [manage("migrate_all", "--risk")],
+            },
+            project,
+            env,
+            runs,
+        )
+    finally:
+        for name in reversed(made):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _risk_testproject(runs: int) -> dict[str, Measure]:
+    import MySQLdb
+    import psycopg
+
+    prefix = f"migrator_bench_risk_tp_{os.getpid()}"
+    site, users, legacy = f"{prefix}_site", f"{prefix}_users", f"{prefix}_legacy"
+    var = OUT / "risk-var"
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    project = ROOT / "testproject"
+    postgres = "postgres://postgres@127.0.0.1:5432"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MIGRATOR_")},
+        "PYTHONPATH": f"{ROOT}:{project}",
+        "DJANGO_SETTINGS_MODULE": "testproject.settings",
+        "MIGRATOR_VAR_DIR": str(var),
+        "MIGRATOR_DB_DEFAULT": f"{postgres}/{site}",
+        "MIGRATOR_DB_USERS_DB": f"{postgres}/{users}",
+        "MIGRATOR_DB_ANALYTICS_DB": f"{postgres}/{site}?options=-c%20search_path%3Danalytics",
+        "MIGRATOR_DB_LEGACY_DB": f"mysql://root@127.0.0.1:3306/{legacy}",
+    }
+    admin = psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True)
+    maria = MySQLdb.connect(host="127.0.0.1", port=3306, user="root")
+    try:
+        for name in (site, users):
+            admin.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=site) as connection:
+            connection.execute("CREATE SCHEMA analytics")
+        maria.cursor().execute(f"CREATE DATABASE `{legacy}`")
+        command = [sys.executable, str(project / "manage.py"), "migrate_all"]
+        review = _reviewed([*command, "--risk"], ROOT, env)
+        reviewed = review["reviewed"]
+        counts = ", ".join(f"{r['alias']} ({r['vendor']}) {r['migrations']}" for r in reviewed)
+        print(f"\n  (case 10: --risk reviewed {counts} migrations)")
+        return compare(
+            {"plan": [[*command, "--plan"]], "risk": [[*command, "--risk"]]}, ROOT, env, runs
+        )
+    finally:
+        for name in (site, users):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+        maria.cursor().execute(f"DROP DATABASE IF EXISTS `{legacy}`")
+        maria.close()
+        shutil.rmtree(var, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main()
-    for generated in ("noop", "double", "fresh", "fleet"):
+    for generated in ("noop", "double", "fresh", "fleet", "risk", "risk-var"):
         shutil.rmtree(OUT / generated, ignore_errors=True)

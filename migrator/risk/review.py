@@ -1,16 +1,19 @@
 """The lock-risk review of a prepared plan: the SQL per alias (``sql``), reviewed by squawk on
 PostgreSQL and by migrator's rule table on MySQL/MariaDB, each finding weighted by the live size
 of its table (``sizes``, ``rules.level_for``). Read-only: the rendering executes nothing, the
-sizes are one catalog query per alias."""
+sizes are one catalog query per alias, at once in threads within ``MIGRATOR``'s connection
+bounds (``concurrency``), each on a connection closed afterwards: a fleet's review holds no
+connection per alias open."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from django.db.migrations.loader import MigrationLoader
 
-from migrator import conf
+from migrator import concurrency, conf
 from migrator.risk import mysql_rules, sizes, squawk
 from migrator.risk.rules import Rule, level_for, table_of
 from migrator.risk.sql import RenderedMigration, atomic_on, render
@@ -71,11 +74,9 @@ def review(
 ) -> RiskReport:
     """Review every pending migration's SQL on every planned alias (of ``aliases``)."""
     order = list(dict.fromkeys(s.step.alias for s in state.states))
+    pending = {s.step.alias for s in state.states if s.pending}
     with_pending = [
-        alias
-        for alias in order
-        if any(s.pending for s in state.states if s.step.alias == alias)
-        and (aliases is None or alias in aliases)
+        alias for alias in order if alias in pending and (aliases is None or alias in aliases)
     ]
     vendors = {alias: state.plan.alias_info(alias).vendor for alias in with_pending}
     skipped = tuple(
@@ -88,20 +89,31 @@ def review(
     hits: list[_Hit] = []
     hits.extend(_postgresql_hits(state, settings, rendered, vendors))
     hits.extend(_mysql_hits(state, rendered, vendors))
-    findings: list[RiskFinding] = []
-    thresholds = settings.risk
-    for alias in reviewable:
-        mine = [hit for hit in hits if hit.alias == alias]
-        locked = [
+    locked = {
+        alias: [
             table_of(statement)
             for migration in rendered.get(alias, ())
             for statement in migration.statements
             if _takes_lock(statement)
         ]
-        found = sizes.read(alias, vendors[alias], [h.table for h in mine] + locked)
-        for hit in mine:
-            findings.append(_finding(hit, found.get(hit.table), thresholds))
-        biggest = _biggest(found, locked)
+        for alias in reviewable
+    }
+    mine: dict[str, list[_Hit]] = {alias: [] for alias in reviewable}
+    for hit in hits:
+        mine[hit.alias].append(hit)
+    found = _sizes(
+        state,
+        vendors,
+        {alias: [h.table for h in mine[alias]] + locked[alias] for alias in reviewable},
+        settings,
+    )
+    findings: list[RiskFinding] = []
+    thresholds = settings.risk
+    for alias in reviewable:
+        here = found.get(alias, {})
+        for hit in mine[alias]:
+            findings.append(_finding(hit, here.get(hit.table), thresholds))
+        biggest = _biggest(here, locked[alias])
         if biggest is not None and lock_timeout_for(alias, vendors[alias], settings) is None:
             findings.append(_alias_finding(alias, *biggest, vendors[alias], thresholds))
     order_of = {alias: index for index, alias in enumerate(order)}
@@ -112,6 +124,24 @@ def review(
         skipped=skipped,
         thresholds=thresholds,
     )
+
+
+def _sizes(
+    state: PlanState,
+    vendors: Mapping[str, str],
+    tables: Mapping[str, Sequence[str]],
+    settings: conf.MigratorSettings,
+) -> dict[str, dict[str, sizes.TableSize]]:
+    """Per alias with tables to weigh, their sizes: one read-only query per alias, at once in
+    threads within ``settings.bounds`` (``concurrency.run`` closes each thread's connection)."""
+    wanted = [alias for alias, names in tables.items() if any(names)]
+    jobs = [
+        concurrency.Job(
+            state.plan.alias_info(alias), partial(sizes.read, alias, vendors[alias], tables[alias])
+        )
+        for alias in wanted
+    ]
+    return dict(zip(wanted, concurrency.run(jobs, settings.bounds), strict=True))
 
 
 def _takes_lock(statement: str) -> bool:

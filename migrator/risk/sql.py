@@ -159,6 +159,23 @@ def _render_alias(
     sequence: Sequence[tuple[PendingMigration, bool]],
 ) -> tuple[RenderedMigration, ...]:
     connection = connections[alias]
+    opened_before = connection.connection is not None
+    try:
+        return _walk(state, loader, alias, sequence)
+    finally:
+        # The catalog reads opened it (MySQL asks the server's version): closed again, so that
+        # a fleet's review holds no connection per alias; a caller's own stays as it was.
+        if not opened_before and not connection.in_atomic_block:
+            connection.close()
+
+
+def _walk(
+    state: PlanState,
+    loader: MigrationLoader,
+    alias: str,
+    sequence: Sequence[tuple[PendingMigration, bool]],
+) -> tuple[RenderedMigration, ...]:
+    connection = connections[alias]
     project = None
     found: list[RenderedMigration] = []
     nodes = loader.graph.nodes
