@@ -266,20 +266,39 @@ class Prepared:
     settings: conf.MigratorSettings
     missing: tuple[Missing, ...]  # what --create-schemas created (or would create, on a dry run)
     loader: MigrationLoader | None = None  # the planner's migration graph (None: fast path)
+    # The run's lock-risk gate was checked on this plan while it was prepared, before anything
+    # was created (``prepare``'s ``gate``): ``run_recorded`` does not review it again.
+    gated: bool = False
 
 
 def _preflight(
-    plan: Plan, settings: conf.MigratorSettings, create_schemas: bool, dry_run: bool
+    plan: Plan,
+    settings: conf.MigratorSettings,
+    create_schemas: bool,
+    dry_run: bool,
+    *,
+    create_now: bool = True,
 ) -> tuple[tuple[Probe, ...], tuple[Missing, ...]]:
+    """Probe ``plan``'s aliases (all problems at once); with ``create_schemas``, what is missing
+    is created (not on a dry run; ``create_now`` False: later, by ``_create``) and probed again.
+    Returns the probes and what is missing (or was created)."""
     bounds = settings.bounds
     probes = preflight.probe_all(plan, settings.connect_timeout, writes=not dry_run, bounds=bounds)
     preflight.check(probes, create=create_schemas)
     missing = tuple(preflight.missing(probes)) if create_schemas else ()
-    if missing and not dry_run:
-        preflight.create_missing(probes, plan, settings.connect_timeout)
-        probes = preflight.probe_all(plan, settings.connect_timeout, bounds=bounds)
-        preflight.check(probes, create=False)
+    if missing and not dry_run and create_now:
+        probes = _create(plan, settings, probes)
     return probes, missing
+
+
+def _create(
+    plan: Plan, settings: conf.MigratorSettings, probes: tuple[Probe, ...]
+) -> tuple[Probe, ...]:
+    """``--create-schemas``: create what ``probes`` found missing, then probe again (checked)."""
+    preflight.create_missing(probes, plan, settings.connect_timeout)
+    probes = preflight.probe_all(plan, settings.connect_timeout, bounds=settings.bounds)
+    preflight.check(probes, create=False)
+    return probes
 
 
 def unrecorded(
@@ -328,6 +347,7 @@ def _quick(
     *,
     create_schemas: bool,
     dry_run: bool,
+    create_now: bool = True,
 ) -> _Quick:
     """The routing cache's answers (``matrix``) as an unordered plan, preflighted, with each
     planned alias's recorded migrations: no migration module is imported."""
@@ -335,7 +355,7 @@ def _quick(
     apps = [label for label in installed_app_labels() if label in disk]
     selection = _validated(selection, aliases, apps)
     plan = unordered_plan(aliases, apps, {app: matrix.get(app, ()) for app in apps}, selection)
-    probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+    probes, missing = _preflight(plan, settings, create_schemas, dry_run, create_now=create_now)
     return _Quick(plan, selection, probes, missing, read_applied(plan, probes, settings.bounds))
 
 
@@ -357,9 +377,16 @@ def prepare(
     fast: bool = False,
     planned: tuple[Plan, MigrationLoader] | None = None,
     shard: Shard | None = None,
+    gate: risk_gate.Gate | None = None,
 ) -> Prepared:
     """Plan, preflight every planned alias (all problems at once), create what is missing when
     asked (not on a dry run), and read the state. Raises before any change when a check fails.
+
+    ``gate``: the run's lock-risk gate (``MIGRATOR["RISK"]["GATE"]``, ``--max-risk``). When it
+    gates this run (not on a dry run), the plan is reviewed before any database is changed:
+    ``--create-schemas`` creates nothing until it passed (the state is read again afterwards),
+    and ``RiskRefused`` leaves every database as it was. Without a gate nothing is reviewed and
+    nothing is read twice.
 
     ``fast``: when the routing cache holds the answers for exactly these migration files, routers
     and settings (``routing_cache``), compare migration file names on disk with each planned
@@ -381,6 +408,7 @@ def prepare(
         fast=fast,
         planned=planned,
         shard=shard,
+        gate=gate,
     )
     state = retries.with_decisions(prepared.state, prepared.settings.lock_retries)
     return replace(prepared, state=state)
@@ -394,21 +422,34 @@ def _prepare(
     fast: bool = False,
     planned: tuple[Plan, MigrationLoader] | None = None,
     shard: Shard | None = None,
+    gate: risk_gate.Gate | None = None,
 ) -> Prepared:
     """``prepare`` without the lock retries of the planned aliases."""
     django_compat.refuse_untested_django()
     settings = load_settings()
     if selection.phase is not None:
         project_phases.tool()  # no tool for --phase: refused before any database is touched
+    # A gated run creates nothing before the gate passed (create_now=False, then _gated).
+    gated = gate if gate is not None and not dry_run and gate.level(settings) else None
     if planned is not None:
-        checked, created = _preflight(planned[0], settings, create_schemas, dry_run)
-        state = read_state(*planned, checked, bounds=settings.bounds)
-        state = with_phase(state, planned[1], selection.phase, dry_run=dry_run, created=created)
-        refuse_unscoped_session(state, planned[1], settings, created=() if dry_run else created)
-        return Prepared(state, settings, created, planned[1])
+        plan, loader = planned
+        checked, created = _preflight(
+            plan, settings, create_schemas, dry_run, create_now=gated is None
+        )
+        state = read_state(plan, loader, checked, bounds=settings.bounds)
+        if gated is not None:
+            state = _gated(gated, state, loader, settings, selection.phase, checked, created)
+        state = with_phase(state, loader, selection.phase, dry_run=dry_run, created=created)
+        refuse_unscoped_session(state, loader, settings, created=() if dry_run else created)
+        return Prepared(state, settings, created, loader, gated=gated is not None)
     if shard is not None:
         return prepare_shard(
-            selection, shard, settings, create_schemas=create_schemas, dry_run=dry_run
+            selection,
+            shard,
+            settings,
+            create_schemas=create_schemas,
+            dry_run=dry_run,
+            gate=gated,
         )
     applied: Applied | None = None
     probes: tuple[Probe, ...] | None = None
@@ -420,11 +461,19 @@ def _prepare(
     matrix = routing_cache.load(key)
     if disk is not None and matrix is not None:
         found = _quick(
-            selection, settings, disk, matrix, create_schemas=create_schemas, dry_run=dry_run
+            selection,
+            settings,
+            disk,
+            matrix,
+            create_schemas=create_schemas,
+            dry_run=dry_run,
+            create_now=gated is None,
         )
         selection, quick, probes = found.selection, found.plan, found.probes
         missing, applied = found.missing, found.applied
         if up_to_date(quick, applied, disk, records_all=not selection.apps):
+            if gated is not None and missing:  # nothing pending: nothing the gate could refuse
+                probes = _create(quick, settings, probes)
             states = tuple(StepState(step, ()) for step in quick.steps)
             quick = preflight.resolved(quick, probes)
             up = PlanState(quick, states, probes, phase=selection.phase)
@@ -435,12 +484,37 @@ def _prepare(
         or quick is None
         or set(preflight.planned_aliases(plan)) != set(preflight.planned_aliases(quick))
     ):
-        probes, missing = _preflight(plan, settings, create_schemas, dry_run)
+        probes, missing = _preflight(
+            plan, settings, create_schemas, dry_run, create_now=gated is None
+        )
         applied = None
     state = read_state(plan, loader, probes, applied, settings.bounds)
+    if gated is not None:
+        state = _gated(gated, state, loader, settings, selection.phase, probes, missing)
     state = with_phase(state, loader, selection.phase, dry_run=dry_run, created=missing)
     refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
-    return Prepared(state, settings, missing, loader)
+    return Prepared(state, settings, missing, loader, gated=gated is not None)
+
+
+def _gated(
+    gate: risk_gate.Gate,
+    state: PlanState,
+    loader: MigrationLoader,
+    settings: conf.MigratorSettings,
+    phase: Phase | None,
+    probes: tuple[Probe, ...],
+    missing: Sequence[Missing],
+) -> PlanState:
+    """A gated run: the lock-risk gate checked on ``state``, the plan read before anything was
+    changed, with its ``--phase`` resolved as the run will take it (``RiskRefused`` leaves
+    every database as it was); then what ``--create-schemas`` creates, and the state read again
+    on the new probes. A missing schema or database has nothing recorded and no tables: the
+    plan reviewed is the plan run."""
+    gate.check(with_phase(state, loader, phase, dry_run=True), loader, settings)
+    if not missing:
+        return state
+    probes = _create(state.plan, settings, probes)
+    return read_state(state.plan, loader, probes, bounds=settings.bounds)
 
 
 def with_phase(
@@ -577,11 +651,13 @@ def prepare_shard(
     *,
     create_schemas: bool = False,
     dry_run: bool = False,
+    gate: risk_gate.Gate | None = None,
 ) -> Prepared:
     """``--shard K/N``: plan the whole selection, keep the steps of the shard's aliases
     (``rollout.shard_aliases``), preflight them (and, read-only, the aliases of other shards
     that they require) and refuse, before any change, when a required step of another shard
-    still has work: that shard must run first."""
+    still has work: that shard must run first. ``gate``: the lock-risk gate of a run that it
+    gates, checked on the shard's plan before anything is created (``prepare``)."""
     plan, loader = make_plan(selection)
     planned = preflight.planned_aliases(plan)
     keys = database_keys()
@@ -594,7 +670,11 @@ def prepare_shard(
     # With steps of other shards to look at, nothing is created before they were checked: the
     # shard's own aliases are probed read-only first, and again (creating) once all is well.
     first_dry = dry_run or bool(others)
-    probes, missing = _preflight(mine, settings, create_schemas, first_dry) if own else ((), ())
+    probes, missing = (
+        _preflight(mine, settings, create_schemas, first_dry, create_now=gate is None)
+        if own
+        else ((), ())
+    )
     found: tuple[Probe, ...] = ()
     if others:
         theirs = rollout.restrict(plan, others)
@@ -613,13 +693,19 @@ def prepare_shard(
     ]
     if waiting:
         raise PreflightError(_shard_waits(shard, waiting, state, planned, keys, databases))
+    if gate is not None:  # before anything is created
+        mine_only = replace(rollout.restrict_state(state, own), shard=shard)
+        gate.check(with_phase(mine_only, loader, selection.phase, dry_run=True), loader, settings)
     if own and first_dry and not dry_run:
         probes, missing = _preflight(mine, settings, create_schemas, dry_run)
+        state = read_state(both, loader, probes + found, bounds=settings.bounds)
+    elif gate is not None and missing:
+        probes = _create(mine, settings, probes)
         state = read_state(both, loader, probes + found, bounds=settings.bounds)
     state = replace(rollout.restrict_state(state, own), shard=shard)
     state = with_phase(state, loader, selection.phase, dry_run=dry_run, created=missing)
     refuse_unscoped_session(state, loader, settings, created=() if dry_run else missing)
-    return Prepared(state, settings, missing, loader)
+    return Prepared(state, settings, missing, loader, gated=gate is not None)
 
 
 def _shard_waits(
@@ -676,7 +762,12 @@ def migrate_all(
     """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
     migration: look at ``report.ok``). ``shard``: only that shard's steps (``prepare_shard``);
     ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
-    prepared = prepare(selection, create_schemas=create_schemas, shard=shard)
+    prepared = prepare(
+        selection,
+        create_schemas=create_schemas,
+        shard=shard,
+        gate=risk_gate.Gate(options, "migrate_all"),
+    )
     options = resolve_options(options, prepared.settings)
     if prepared.loader is not None and options.session != prepared.settings.session:
         # Session settings given here, not in MIGRATOR["SESSION"]: refused the same way.
@@ -706,9 +797,11 @@ def run_recorded(
     as it finishes, the end (with the stop request's signal, if any); the whole run's report (a
     resumed run's earlier attempts included)."""
     state = prepared.state
-    # MIGRATOR["RISK"]["GATE"]: refused before the journal or any database is written.
-    command = "migrator" if recorder.sender == "migrator" else "migrate_all"
-    risk_gate.refuse_risky(state, prepared.loader, prepared.settings, options, command)
+    # MIGRATOR["RISK"]["GATE"]: refused before the journal or any database is written (when
+    # prepare was given the gate, it checked it already, before --create-schemas created).
+    if not prepared.gated:
+        command = "migrator" if recorder.sender == "migrator" else "migrate_all"
+        risk_gate.refuse_risky(state, prepared.loader, prepared.settings, options, command)
     recorder.started(state, migration_names(prepared.loader), selection, options)
     results = run_plan(
         state,

@@ -30,6 +30,7 @@ from migrator.planning.plan import without_aliases
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
+from migrator.risk import gate as risk_gate
 from migrator.risk import render as risk_render
 from migrator.text import plural, secrets_of
 from migrator.types import Phase, PlanState, Progress, RunOptions, Selection, StepResult
@@ -141,6 +142,7 @@ class OrchestrateCommand(BaseCommand):
                 # when everything is up to date.
                 fast=not opts.plan_only and not opts.risk and not opts.run.force_migrate,
                 shard=opts.shard,
+                gate=None if dry_run else risk_gate.Gate(opts.run, self.name),
             )
             recorder = journal.RunRecorder(
                 self.name, journal.store_for(prepared.settings.journal), self.output.secrets
@@ -283,6 +285,7 @@ class OrchestrateCommand(BaseCommand):
             selection,
             create_schemas=opts.create_schemas,
             planned=(without_aliases(plan, done), loader),
+            gate=risk_gate.Gate(opts.run, self.name),
         )
         recorder = journal.resumed(
             journal.RunRecorder(self.name, store, self.output.secrets), run, plan, done

@@ -1,8 +1,15 @@
 """``MIGRATOR["RISK"]["GATE"]`` (or a run's ``--max-risk``): before a run changes any database,
 the plan is reviewed and refused when a finding reaches the gate (``RiskRefused``, exit 1),
-naming every such finding and how to override."""
+naming every such finding and how to override.
+
+A run hands its ``Gate`` to ``api.prepare``, which checks it on the plan as read before anything
+is changed: before ``--create-schemas`` creates a schema or database and before a ``--phase pre``
+run lets django-safemigrate note what it holds back (the created schemas would be empty, so the
+review of the plan read before creating them is the review of the run)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from django.db.migrations.loader import MigrationLoader
 
@@ -17,6 +24,24 @@ def gate_of(options: RunOptions, settings: conf.MigratorSettings) -> RiskLevel |
     if options.accept_risk:
         return None
     return options.risk_gate or settings.risk.gate
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A run's gate: its options (``--max-risk``, ``--accept-risk``, ``--fake``) and the command
+    its refusal names."""
+
+    options: RunOptions
+    command: str = "migrate_all"
+
+    def level(self, settings: conf.MigratorSettings) -> RiskLevel | None:
+        """The level this run is gated at, or None: not gated (no review is made)."""
+        return None if self.options.fake else gate_of(self.options, settings)
+
+    def check(
+        self, state: PlanState, loader: MigrationLoader | None, settings: conf.MigratorSettings
+    ) -> None:
+        refuse_risky(state, loader, settings, self.options, self.command)
 
 
 def refuse_risky(
@@ -45,10 +70,9 @@ def message(
             if not finding.table
             else (" (rows unknown)" if finding.rows is None else f" (~{finding.rows:,} rows)")
         )
-        return (
-            f"{finding.level} {finding.alias}: {finding.where} ({finding.description}): "
-            f"{finding.rule}{table}{rows}"
-        )
+        # The per-alias finding (no lock timeout) names no migration: its description says.
+        where = f"{finding.where} ({finding.description})" if finding.where else finding.description
+        return f"{finding.level} {finding.alias}: {where}: {finding.rule}{table}{rows}"
 
     source = f"--max-risk {gate}" if options.risk_gate else f"MIGRATOR['RISK']['GATE'] = {gate!r}"
     above = "" if gate == RISK_LEVELS[-1] else " or above"

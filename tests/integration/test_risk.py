@@ -1,6 +1,7 @@
 """``--risk`` on real servers: the pending SQL of each alias reviewed (squawk on PostgreSQL,
 migrator's rules on MariaDB), each finding weighted by the live size of its table: 100k rows
-analysed, 100k rows never analysed, empty; the gate refusing a run with nothing touched."""
+analysed, 100k rows never analysed, empty; the gate refusing a run with nothing touched, and
+before ``--create-schemas`` creates anything."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.test import override_settings
 from migrator import api
 from migrator.exceptions import RiskRefused
 from migrator.types import RunOptions, Selection
+from tests.conftest import aliases_pointed_at, close_all
 from tests.helpers import PG_PASSWORD, run
 from tests.integration.conftest import Servers
 from tests.servers import (
@@ -22,7 +24,9 @@ from tests.servers import (
     maria_tables,
     pg_connect,
     pg_recorded,
+    pg_schemas,
     pg_tables,
+    unique,
 )
 
 RISK = {"WARNING_ROWS": 1000, "DANGER_ROWS": 50_000}
@@ -245,3 +249,63 @@ def test_the_gate_refuses_the_run_before_any_change(filled: Servers) -> None:
         assert report.ok
     assert f"shop.{SHOP.split('.')[1]}" in pg_recorded(filled.site)
     assert LEGACY in maria_recorded(filled.legacy)
+
+
+def test_a_gated_run_creates_nothing_before_the_gate(filled: Servers) -> None:
+    """--create-schemas with MIGRATOR["RISK"]["GATE"]: the plan is reviewed as read before any
+    creation (the missing schema has nothing recorded and no tables); refused, the schema still
+    does not exist. A gated run that passes creates it afterwards and migrates into it."""
+    schema = unique("gated")
+    gate = {"RISK": {**RISK, "GATE": "danger"}}
+    before = (pg_recorded(filled.site), pg_tables(filled.site), maria_recorded(filled.legacy))
+    entries = filled.entries(analytics_options=f"-c search_path={schema}")
+    with aliases_pointed_at(entries), override_settings(MIGRATOR=gate):
+        _, err, code = run("migrate_all", create_schemas=True, interactive=False)
+        assert code == 1
+        assert err.startswith(
+            "CommandError: The lock-risk gate (MIGRATOR['RISK']['GATE'] = 'danger') refuses "
+            "this plan: 2 findings at danger; nothing was changed on any database:\n"
+            "  danger default: shop.0002_risky #1 (Create index shop_big_n on field(s) n of "
+            'model big): require-concurrent-index-creation on "shop_big" (~100,000 rows)\n'
+        )
+        assert schema not in pg_schemas(filled.site)
+        with pytest.raises(RiskRefused):
+            api.migrate_all(create_schemas=True)
+        assert schema not in pg_schemas(filled.site)
+        _, err, code = run("migrate_all", shard="1/1", create_schemas=True, interactive=False)
+        assert code == 1
+        assert err.startswith("CommandError: The lock-risk gate (MIGRATOR['RISK']['GATE']")
+        assert schema not in pg_schemas(filled.site)
+        after = (pg_recorded(filled.site), pg_tables(filled.site), maria_recorded(filled.legacy))
+        assert after == before
+        # analytics_db alone: reviewed (new tables only: info), so the gate lets it through,
+        # and only then is its schema created.
+        out, err, code = run(
+            "migrate_all", databases=["analytics_db"], create_schemas=True, interactive=False
+        )
+        assert (code, err) == (0, "")
+        assert out.splitlines()[0] == f"Created schema '{schema}' for analytics_db."
+        assert pg_tables(filled.site, schema) == {"analytics_event", "django_migrations"}
+        assert pg_recorded(filled.site, schema)
+    assert (pg_recorded(filled.site), pg_tables(filled.site)) == before[:2]
+
+
+def test_the_review_leaves_no_connection_open(filled: Servers) -> None:
+    """Table sizes are read in threads that close their connections, and the rendering closes
+    the connection it opened: a fleet's review does not hold one connection per alias."""
+
+    def backends() -> int:
+        with pg_connect(filled.site) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                (filled.site,),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    close_all()
+    idle = backends()
+    _, _, code = run("migrate_all", risk=True, apps=APPS)
+    assert code == 1
+    assert backends() == idle

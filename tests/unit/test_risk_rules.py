@@ -8,10 +8,10 @@ import pytest
 
 from migrator import conf
 from migrator.exceptions import ConfigurationError
-from migrator.risk import mysql_rules, squawk
+from migrator.risk import gate, mysql_rules, squawk
 from migrator.risk.render import one_line, rows_text
 from migrator.risk.rules import Rule, level_for, size_level, table_of
-from migrator.types import RiskFinding, RiskThresholds
+from migrator.types import RiskFinding, RiskThresholds, RunOptions
 
 T = RiskThresholds(
     warning_rows=1000, danger_rows=100_000, warning_bytes=10_000, danger_bytes=1_000_000
@@ -144,6 +144,52 @@ def test_one_line() -> None:
         'danger default: shop.0002_x #2 (Add field a to b): changing-column-type on "shop_b" '
         "(rows unknown (never analysed), 3.0 MB)"
     )
+
+
+def test_the_gate_names_each_finding_and_the_override() -> None:
+    index = RiskFinding(
+        alias="default",
+        migration="blog.0002_post_slug",
+        operation=1,
+        description="Add field slug to post",
+        rule="require-concurrent-index-creation",
+        level="warning",
+        message="m",
+        safer="s",
+        table='"blog_post"',
+        rows=200_000,
+    )
+    timeout = RiskFinding(
+        alias="default",
+        migration="",
+        operation=0,
+        description="every migration on default",
+        rule="require-lock-timeout",
+        level="warning",
+        message="m",
+        safer="s",
+        table='"blog_post"',
+        rows=None,
+    )
+    options = RunOptions(risk_gate="warning")
+    assert gate.message((index, timeout), "warning", options, "migrator") == (
+        "The lock-risk gate (--max-risk warning) refuses this plan: 2 findings at or above "
+        "warning; nothing was changed on any database:\n"
+        "  warning default: blog.0002_post_slug #1 (Add field slug to post): "
+        'require-concurrent-index-creation on "blog_post" (~200,000 rows)\n'
+        '  warning default: every migration on default: require-lock-timeout on "blog_post" '
+        "(rows unknown)\n"
+        "See them with 'manage.py migrator --risk'. Make the migrations safer, or run anyway "
+        "with --accept-risk."
+    )
+    assert (
+        gate.Gate(RunOptions(risk_gate="warning", fake=True)).level(conf.MigratorSettings()) is None
+    )
+    assert (
+        gate.Gate(RunOptions(risk_gate="danger", accept_risk=True)).level(conf.MigratorSettings())
+        is None
+    )
+    assert gate.Gate(RunOptions(risk_gate="danger")).level(conf.MigratorSettings()) == "danger"
 
 
 @pytest.mark.parametrize(
