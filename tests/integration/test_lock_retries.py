@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,9 +24,17 @@ from django.test import override_settings
 from migrator import api
 from migrator.render.run import document
 from migrator.types import Progress, RunOptions, Selection
-from tests.helpers import OUTPUTS, run
+from tests.helpers import OUTPUTS, finish, manage, manage_background, run
 from tests.integration.conftest import Servers
-from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
+from tests.servers import (
+    maria_connect,
+    maria_recorded,
+    maria_tables,
+    pg_connect,
+    pg_databases,
+    pg_entry,
+    pg_recorded,
+)
 
 DEADLINE = 60.0
 RETRIES = {"RETRIES": 3, "BACKOFF": 0.2, "MAX_BACKOFF": 1, "DDL_LOCK_TIMEOUT": 0.5}
@@ -413,3 +424,86 @@ def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) ->
     ]
     assert maria_recorded(legacy) == ["legacy.0001_initial"]
     assert "legacy_audit" in maria_tables(legacy)  # MariaDB does not roll DDL back
+
+
+# -- a stop signal while a migration waits to be retried (a real migrate_all process) -----------
+
+PHASED_POST = "phased.0003_remove_item_legacy_code"  # RemoveField: DROP COLUMN waits for the lock
+PHASED_BEFORE = [
+    "contenttypes.0001_initial",
+    "contenttypes.0002_remove_content_type_name",
+    "phased.0001_initial",
+    "phased.0002_item_sku",
+]
+
+
+def read_lines(process: subprocess.Popen[str], wanted: list[str]) -> str:
+    """Read a background command's stdout until each of ``wanted`` has been a whole line."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + DEADLINE
+    while not set(wanted) <= set(seen):
+        assert time.monotonic() < deadline, "\n".join(seen)
+        line = process.stdout.readline()
+        assert line, f"the command ended before {wanted}: {seen}"
+        seen.append(line.rstrip("\n"))
+    return "\n".join(seen) + "\n"
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stop_signal_during_the_backoff_interrupts_the_step_at_once(
+    tmp_path: Path, unblocked: None, how: str, parallel: bool
+) -> None:
+    """``migrate_all`` in a process group of its own (tests/settings/phases.py on two PostgreSQL
+    databases, no phase tool): on ``second`` phased.0003 cannot get its lock and waits 30 s to be
+    retried; SIGTERM to the command, or Ctrl-C (SIGINT to the whole group, workers included),
+    ends that wait at once: the step is interrupted, nothing of phased.0003 is recorded there,
+    exit 128 + the signal, as every interrupted run."""
+    retries = {**RETRIES, "BACKOFF": 30, "MAX_BACKOFF": 30}
+    with pg_databases(2) as (default, second):
+        env = {
+            "DJANGO_SETTINGS_MODULE": "tests.settings.phases",
+            "MIGRATOR_VAR_DIR": str(tmp_path),
+            "MIGRATOR_TEST_DATABASES": json.dumps(
+                {"default": pg_entry(default), "second": pg_entry(second)}
+            ),
+            "MIGRATOR_PHASE_APPS": "",
+            "MIGRATOR_TEST_SETTINGS": json.dumps({"LOCK_RETRIES": retries}),
+            "PYTHONUNBUFFERED": "1",
+        }
+        ready = manage("migrate_all", "--noinput", "-v", "0", "--target", "phased:0002", env=env)
+        assert (ready.returncode, ready.stderr) == (0, "")
+        prefix = "[second]   " if parallel else "  "
+        retry = (
+            f"{prefix}second: {PHASED_POST} could not get a lock (55P03 lock timeout after 0.5s); "
+            "retry 1 of 3 in 30s"
+        )
+        # The other database's step ends first (--parallel: it runs meanwhile).
+        wanted = [retry, f"{'[default]   ' if parallel else '  '}Applied {PHASED_POST}"]
+        args = ["--parallel", "2"] if parallel else []
+        with pg_holding(second, "LOCK TABLE phased_item IN ACCESS SHARE MODE"):
+            command = manage_background("migrate_all", "--noinput", *args, env=env, own_group=True)
+            seen = read_lines(command, wanted)
+            signalled = time.monotonic()
+            if how == "SIGTERM":
+                command.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(command.pid, signal.SIGINT)
+            out, err = finish(command, timeout=DEADLINE)
+            seconds = time.monotonic() - signalled
+        assert seconds < 10, seconds  # not the 30 s backoff
+        name, number = ("SIGTERM", 143) if how == "SIGTERM" else ("SIGINT", 130)
+        assert command.returncode == number, err
+        assert err.endswith(
+            f"CommandError: Interrupted by {name}: 5 migrations applied, the current one finished "
+            "or rolled back, locks released. Run again to continue.\n"
+        )
+        lines = (seen + out).splitlines()
+        assert (
+            f"  second (contenttypes, phased) interrupted: Interrupted: stopped by {name} while {PHASED_POST} waited to be "
+            "retried (it could not get a lock; nothing of it was applied)"
+        ) in lines
+        assert pg_recorded(default) == sorted([*PHASED_BEFORE, PHASED_POST])
+        assert pg_recorded(second) == PHASED_BEFORE
+        assert columns(second, "phased_item") == ["id", "name", "legacy_code", "sku"]
