@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test import override_settings
 
 from migrator import api
@@ -414,9 +415,9 @@ def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) ->
         "LockRetryRefused: legacy.0002_audit_then_pinned could not get a lock on legacy_db (1205 "
         "lock wait timeout after 1s: Lock wait timeout exceeded; try restarting transaction) and "
         "is not retried: statement 2 of the migration timed out, after 1 that changes the "
-        "database, and MySQL/MariaDB cannot roll back DDL (first: CREATE TABLE legacy_audit (id "
-        "integer PRIMARY KEY)). Check what of it ran (below) and repair by hand, find what holds "
-        "the lock (SHOW PROCESSLIST), then run again"
+        "database, and on MySQL/MariaDB no transaction spans a migration to undo it (first: "
+        "CREATE TABLE legacy_audit (id integer PRIMARY KEY)). Check what of it ran (below) and "
+        "repair by hand, find what holds the lock (SHOW PROCESSLIST), then run again"
     )
     assert step["executed_sql"] == [
         "CREATE TABLE legacy_audit (id integer PRIMARY KEY)",
@@ -507,3 +508,107 @@ def test_a_stop_signal_during_the_backoff_interrupts_the_step_at_once(
         assert pg_recorded(default) == sorted([*PHASED_BEFORE, PHASED_POST])
         assert pg_recorded(second) == PHASED_BEFORE
         assert columns(second, "phased_item") == ["id", "name", "legacy_code", "sku"]
+
+
+# -- MariaDB row locks: innodb_lock_wait_timeout ------------------------------------------------
+
+NOTES = "INSERT INTO legacy_customernote (id, text, created_at, customer_id) VALUES (1, 'one', NOW(), 1), (2, 'two', NOW(), 1)"  # fmt: skip
+
+
+def maria_notes(database: str) -> list[tuple[int, str]]:
+    with maria_connect(database=database) as admin:
+        cursor = admin.cursor()
+        cursor.execute("SELECT id, text FROM legacy_customernote ORDER BY id")
+        return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
+
+
+@contextmanager
+def maria_row_held(database: str, note: int) -> Iterator[Any]:
+    """A second session whose open transaction holds note ``note``'s row (``FOR UPDATE``)."""
+    holder = maria_connect(database=database)
+    cursor = holder.cursor()
+    cursor.execute("START TRANSACTION")
+    cursor.execute("SELECT * FROM legacy_customernote WHERE id = %s FOR UPDATE", (note,))
+    try:
+        yield holder
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.row_lock_legacy_migrations"},
+)
+def test_mariadb_row_lock_on_the_first_change_retried(
+    on_servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = on_servers.legacy
+    attempts = tmp_path / "attempts"
+    monkeypatch.setenv("MIGRATOR_TEST_ATTEMPTS", str(attempts))
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    with maria_connect(database=legacy) as admin:
+        admin.cursor().execute(NOTES)
+    with maria_row_held(legacy, 1) as holder:
+        begun = time.monotonic()
+        started = Started(FIRST_RETRY, apps=["legacy"])
+        started.wait_for_text()
+        waited = time.monotonic() - begun
+        holder.rollback()
+    # The row lock's wait ended after DDL_LOCK_TIMEOUT, not the server's own 50 s.
+    assert waited < 10, waited
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    start = lines.index("Migrating legacy_db: legacy")
+    # The row lock's wait: innodb_lock_wait_timeout, set to DDL_LOCK_TIMEOUT for the attempt.
+    assert lines[start + 1] == (
+        "  legacy_db: legacy.0002_touch_notes could not get a lock (1205 lock wait timeout after "
+        "1s); retry 1 of 3 in 0.2s"
+    )
+    retried = [line for line in lines if "could not get a lock" in line]
+    assert lines.count("  Applied legacy.0002_touch_notes") == 1
+    assert len(attempts.read_text().splitlines()) == len(retried) + 1
+    assert maria_notes(legacy) == [(1, "one, touched"), (2, "two, touched")]
+    assert maria_recorded(legacy) == ["legacy.0001_initial", "legacy.0002_touch_notes"]
+    # The attempt's timeouts were put back on Django's connection (the server's defaults).
+    with connections["legacy_db"].cursor() as cursor:
+        cursor.execute(
+            "SELECT @@SESSION.innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout, "
+            "@@SESSION.lock_wait_timeout = @@GLOBAL.lock_wait_timeout"
+        )
+        assert cursor.fetchone() == (1, 1)
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.row_lock_legacy_migrations"},
+)
+def test_mariadb_row_lock_after_a_change_is_not_retried(on_servers: Servers) -> None:
+    legacy = on_servers.legacy
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    with maria_connect(database=legacy) as admin:
+        admin.cursor().execute(NOTES)
+    with maria_row_held(legacy, 2):
+        out, _, code = run("migrate_all", apps=["legacy"], json=True)
+    assert code == 1
+    (step,) = steps(out)
+    assert step["status"] == "failed"
+    assert step["retries"] == []
+    assert step["error"] == (
+        "LockRetryRefused: legacy.0002_touch_notes could not get a lock on legacy_db (1205 lock "
+        "wait timeout after 1s: Lock wait timeout exceeded; try restarting transaction) and is "
+        "not retried: statement 2 of the migration timed out, after 1 that changes the database, "
+        "and on MySQL/MariaDB no transaction spans a migration to undo it (first: UPDATE "
+        "`legacy_customernote` SET `text` = %s WHERE `legacy_customernote`.`id`...). Check what "
+        "of it ran (below) and repair by hand, find what holds the lock (SHOW PROCESSLIST), then "
+        "run again"
+    )
+    assert step["executed_sql"] == [
+        "UPDATE `legacy_customernote` SET `text` = %s WHERE `legacy_customernote`.`id` = %s -- "
+        "params: ('one, touched', 1)",
+        "UPDATE legacy_customernote SET text = 'two, touched' WHERE id = 2",
+    ]
+    # The RunPython's UPDATE was committed (its operation's own transaction): it stays.
+    assert maria_notes(legacy) == [(1, "one, touched"), (2, "two")]
+    assert maria_recorded(legacy) == ["legacy.0001_initial"]
