@@ -25,7 +25,7 @@ from django.test import override_settings
 from migrator import api
 from migrator.render.run import document
 from migrator.types import Progress, RunOptions, Selection
-from tests.helpers import OUTPUTS, finish, manage, manage_background, run
+from tests.helpers import OUTPUTS, every_migration, finish, manage, manage_background, run
 from tests.integration.conftest import Servers
 from tests.servers import (
     maria_connect,
@@ -612,3 +612,61 @@ def test_mariadb_row_lock_after_a_change_is_not_retried(on_servers: Servers) -> 
     # The RunPython's UPDATE was committed (its operation's own transaction): it stays.
     assert maria_notes(legacy) == [(1, "one, touched"), (2, "two")]
     assert maria_recorded(legacy) == ["legacy.0001_initial"]
+
+
+# -- the run journal, and --resume after the retries ran out -----------------------------------
+
+
+def test_journal_records_retries_and_resume_applies_once_the_lock_is_free(
+    on_servers: Servers, tmp_path: Path
+) -> None:
+    users = on_servers.users
+    journal = tmp_path / "journal.jsonl"
+    setting = {"LOCK_RETRIES": {**RETRIES, "RETRIES": 1}, "JOURNAL": str(journal)}
+    with override_settings(MIGRATOR=setting):
+        assert run("migrate_all", target="users:0001_initial")[2] == 0
+        with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE"):
+            out, err, code = run("migrate_all", interactive=False, json=True, create_schemas=True)
+        assert code == 1, err
+        failed = json.loads(out)
+        run_id = failed["run_id"]
+        by_alias = {s["alias"]: s for s in failed["results"]["steps"]}
+        assert by_alias["users_db"]["status"] == "failed"
+        assert by_alias["users_db"]["error"].startswith(
+            "LockRetriesExhausted: users.0002_user_is_active could not get a lock on users_db in "
+            "2 attempts (55P03 lock timeout after 0.5s: canceling statement due to lock timeout)"
+        )
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        (record,) = [
+            r
+            for r in records
+            if r["run_id"] == run_id and r["type"] == "step" and r["alias"] == "users_db"
+        ]
+        assert record["status"] == "failed"
+        assert record["failed_migration"] == "users.0002_user_is_active"
+        (retry,) = record["retries"]  # the attempt retried; the second one ran out
+        assert (retry["migration"], retry["attempt"], retry["error"]) == (
+            "users.0002_user_is_active",
+            1,
+            "55P03 lock timeout after 0.5s: canceling statement due to lock timeout",
+        )
+        assert retry["waited"] >= 0.2
+        assert pg_recorded(users) == ["users.0001_initial"]
+        skipped = sorted(a for a, s in by_alias.items() if s["status"] == "skipped")
+        assert skipped == ["default"]  # its steps behind users_db's
+
+        # The lock is free: --resume continues the same run where it failed.
+        out, err, code = run("migrate_all", resume="latest", interactive=False, json=True)
+        assert (code, err) == (0, "")
+        resumed = json.loads(out)
+        assert (resumed["run_id"], resumed["ok"]) == (run_id, True)
+        steps_now = [s for s in resumed["results"]["steps"] if not s.get("earlier")]
+        users_step = next(s for s in steps_now if s["alias"] == "users_db")
+        assert (users_step["status"], users_step["retries"]) == ("applied", [])
+        assert [m["name"] for m in users_step["applied"]] == ["0002_user_is_active"]
+    # A full run records every migration of the project on users_db, each once.
+    assert pg_recorded(users) == every_migration()
+    assert columns(users, "users_user")[-1] == "is_active"
+    attempts = [r["attempt"] for r in map(json.loads, journal.read_text().splitlines())
+                if r["run_id"] == run_id and r["type"] == "finished"]  # fmt: skip
+    assert attempts == [1, 2]
