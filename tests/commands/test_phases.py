@@ -572,3 +572,48 @@ def test_the_api_refuses_to_fake_a_safemigrate_pre_phase(sqlite_project: Path) -
         api.migrate_all(Selection(phase="pre"), RunOptions(fake_initial=True))
     assert f"CommandError: {refused.value}\n" == fake_refused("--fake-initial")
     assert sorted(p.name for p in sqlite_project.iterdir()) == []
+
+
+def test_a_pre_phase_run_whose_retries_ran_out_resumes_in_phase_pre(
+    projects: tuple[Project, Project],
+) -> None:
+    """A --phase pre run whose step on pg could not get a lock (MIGRATOR["LOCK_RETRIES"] ran
+    out) is continued by --resume in the phase it was started with: the pre-deploy migration
+    applies there once the lock is free, the post-deploy one stays held."""
+    project, _ = projects
+    retries = {"LOCK_RETRIES": {"RETRIES": 1, "BACKOFF": 0.1, "DDL_LOCK_TIMEOUT": 0.2}}
+    settings_env = {"MIGRATOR_TEST_SETTINGS": json.dumps(retries)}
+    _, err, code = project.manage(
+        "migrate", "phased", "0001", "--database", "pg", "-v", "0", apps=SYZYGY
+    )
+    assert (code, err) == (0, "")
+    holder = pg_connect(project.pg)
+    holder.autocommit = False
+    holder.execute("LOCK TABLE phased_item IN ACCESS SHARE MODE")  # AddField waits for it
+    try:
+        out, err, code = project.manage(
+            "migrate_all", "--phase", "pre", "--noinput", "--json", apps=SYZYGY, **settings_env
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1, err
+    failed = json.loads(out)
+    (pg_step,) = [s for s in failed["results"]["steps"] if s["alias"] == "pg"]
+    assert pg_step["error"].startswith(
+        "LockRetriesExhausted: phased.0002_item_sku could not get a lock on pg in 2 attempts"
+    )
+    assert [r["attempt"] for r in pg_step["retries"]] == [1]
+    assert project.recorded("pg") == {*CONTENTTYPES, "phased.0001_initial"}
+
+    out, err, code = project.manage(
+        "migrate_all", "--resume", "--noinput", apps=SYZYGY, **settings_env
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-2:] == [
+        "Done: 9 migrations applied on 3 databases.",  # the earlier attempt's included
+        "Held for after the deploy: 1 migration on pg; run 'migrate_all --phase post' once the "
+        "new code is deployed.",
+    ]
+    before_deploy = (PRE, ["id", "name", "legacy_code", "sku"])
+    assert project.state() == {alias: before_deploy for alias in ALIASES}
