@@ -616,4 +616,4 @@ def test_a_pre_phase_run_whose_retries_ran_out_resumes_in_phase_pre(
         "new code is deployed.",
     ]
     before_deploy = (PRE, ["id", "name", "legacy_code", "sku"])
-    assert project.state() == {alias: before_deploy for alias in ALIASES}
+    assert project.state() == dict.fromkeys(ALIASES, before_deploy)
