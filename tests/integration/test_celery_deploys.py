@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import finish, manage, manage_background, read_until
+from tests.helpers import OUTPUTS, finish, manage, manage_background, read_until
 from tests.integration.test_celery import REDIS, Workers, _reachable
 from tests.integration.test_lock_retries import columns, pg_holding
 from tests.servers import pg_connect, pg_databases, pg_entry, pg_recorded, unique
@@ -86,13 +86,15 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deploy]:
 
 
 @pytest.fixture
-def deploy(worker: Deploy) -> Deploy:
-    """The module's worker, on an empty database and an empty journal."""
+def deploy(worker: Deploy) -> Iterator[Deploy]:
+    """The module's worker, on an empty database and an empty journal; its log is checked for
+    passwords with the test's outputs."""
     with pg_connect(worker.database) as admin:
         admin.execute("DROP SCHEMA public CASCADE")
         admin.execute("CREATE SCHEMA public")
     (worker.folder / "journal.jsonl").unlink(missing_ok=True)
-    return worker
+    yield worker
+    OUTPUTS.extend(log.read_text() for log in worker.folder.glob("*.log"))
 
 
 def steps(out: str) -> list[dict[str, Any]]:
