@@ -762,6 +762,10 @@ def migrate_all(
     """Plan, preflight, and run every step; returns the report (it raises nothing on a failed
     migration: look at ``report.ok``). ``shard``: only that shard's steps (``prepare_shard``);
     ``canary``: each level's first ``canary`` steps (on ``MIGRATOR["CANARIES"]``) first."""
+    # --phase pre --fake with django-safemigrate: refused before anything is touched.
+    project_phases.refuse_faking(
+        selection.phase, fake=options.fake, fake_initial=options.fake_initial
+    )
     prepared = prepare(
         selection,
         create_schemas=create_schemas,

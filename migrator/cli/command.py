@@ -27,6 +27,7 @@ from migrator.execution import signals as worker_signals
 from migrator.execution.schedule import check_executor
 from migrator.execution.step import ProgressCallback
 from migrator.planning.plan import without_aliases
+from migrator.project import phases as project_phases
 from migrator.project.databases import passwords
 from migrator.project.targets import load_targets
 from migrator.render import Line
@@ -134,6 +135,10 @@ class OrchestrateCommand(BaseCommand):
                 return
             prepared, recorder, opts = resumed
         else:
+            # --phase pre --fake with django-safemigrate: refused before anything is touched.
+            project_phases.refuse_faking(
+                opts.selection.phase, fake=opts.run.fake, fake_initial=opts.run.fake_initial
+            )
             prepared = api.prepare(
                 opts.selection,
                 create_schemas=opts.create_schemas,

@@ -97,8 +97,8 @@ def first_change(statements: Sequence[str], failed: int | None) -> str | None:
         count = len(before)
         return (
             f"statement {failed + 1} of the migration timed out, after {count} that "
-            f"{'changes' if count == 1 else 'change'} the database, and MySQL/MariaDB cannot "
-            f"roll back DDL (first: {_short(before[0])})"
+            f"{'changes' if count == 1 else 'change'} the database, and on MySQL/MariaDB no "
+            f"transaction spans a migration to undo it (first: {_short(before[0])})"
         )
     return None
 

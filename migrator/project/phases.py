@@ -23,7 +23,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from migrator import conf
-from migrator.exceptions import ConfigurationError
+from migrator.exceptions import ConfigurationError, UsageError
 from migrator.types import MigrationKey, MigrationPhase, PendingMigration, Phase
 
 PlanItem = tuple[Any, bool]  # (Migration, backwards), as Django's executor plans them
@@ -63,6 +63,22 @@ def tool() -> str:
             "or 'safemigrate'."
         )
     return installed[0]
+
+
+def refuse_faking(phase: Phase | None, *, fake: bool, fake_initial: bool) -> None:
+    """``--phase pre --fake`` (or ``--fake-initial``) with django-safemigrate: refused
+    (``UsageError``, exit 2) before any database is touched, as its own ``safemigrate`` command
+    refuses both ("Safemigrate does not support faking migrations"). Its post-deploy run is a
+    plain ``migrate``, which fakes; django-syzygy's ``migrate --pre-deploy`` fakes too."""
+    if phase != "pre" or not (fake or fake_initial) or tool() != "safemigrate":
+        return
+    flag = "--fake" if fake else "--fake-initial"
+    raise UsageError(
+        f"--phase pre {flag}: django-safemigrate does not support faking migrations (its "
+        "safemigrate command refuses --fake and --fake-initial), so migrator does not fake "
+        f"what it lets run before the deploy either. Drop {flag}, or fake after the deploy "
+        f"with --phase post {flag} (a plain migrate for django-safemigrate). Nothing was changed."
+    )
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db.models.signals import pre_migrate
+from django.test import override_settings
 
 from migrator import api
 from migrator.cli.options import refuse_conflicts
 from migrator.exceptions import ConfigurationError, UsageError
-from migrator.types import Selection
+from migrator.types import RunOptions, Selection
 from tests.conftest import sqlite_entry
 from tests.helpers import manage, recorded, run
 from tests.servers import pg_connect, pg_databases, pg_entry, pg_recorded
@@ -478,3 +480,140 @@ def test_safemigrate_delays_count_from_the_detection_a_pre_run_records(
         "    up to date",
     ]
     assert POST not in project.recorded("default")
+
+
+# -- --fake and --fake-initial with a phase -----------------------------------------------------
+
+
+def fake_refused(flag: str) -> str:
+    return (
+        f"CommandError: --phase pre {flag}: django-safemigrate does not support faking "
+        "migrations (its safemigrate command refuses --fake and --fake-initial), so migrator "
+        f"does not fake what it lets run before the deploy either. Drop {flag}, or fake after "
+        f"the deploy with --phase post {flag} (a plain migrate for django-safemigrate). Nothing "
+        "was changed.\n"
+    )
+
+
+def contenttypes_applied(project: Project, apps: str) -> None:
+    """contenttypes really applied on every alias: faking needs its table (post_migrate creates
+    the content types of what was faked), as Django's own migrate --fake does."""
+    target = "contenttypes:0002_remove_content_type_name"
+    _, err, code = project.manage(
+        "migrate_all", "--target", target, "--noinput", "-v", "0", apps=apps
+    )
+    assert (code, err) == (0, "")
+
+
+def test_safemigrate_phase_pre_refuses_to_fake_and_touches_nothing(
+    projects: tuple[Project, Project],
+) -> None:
+    """django-safemigrate's own command refuses --fake and --fake-initial; so does --phase pre
+    with it (exit 2, before any database is touched, the SafeMigration table included)."""
+    project, theirs = projects
+    _, err, code = theirs.manage("safemigrate", "--fake", "--database", "pg", apps=SAFEMIGRATE)
+    assert (code, err) == (1, "CommandError: Safemigrate does not support faking migrations.\n")
+    for flag in ("--fake", "--fake-initial"):
+        for json_flag in ((), ("--json",)):
+            out, err, code = project.manage(
+                "migrate_all", "--phase", "pre", flag, "--noinput", *json_flag, apps=SAFEMIGRATE
+            )
+            assert (code, err) == (2, fake_refused(flag))
+            if json_flag:
+                assert json.loads(out)["error"] == {
+                    "message": fake_refused(flag)[14:-1],
+                    "exit_code": 2,
+                }
+            else:
+                assert out == ""
+    assert project.state() == {alias: (set(), []) for alias in ALIASES}
+    assert not (project.folder / "default.sqlite3").exists()
+    # After the deploy its run is a plain migrate, which fakes: so does --phase post.
+    contenttypes_applied(project, SAFEMIGRATE)
+    out, err, code = project.manage(
+        "migrate_all", "--phase", "post", "--fake", "--noinput", "--database", "pg",
+        apps=SAFEMIGRATE,
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    assert project.recorded("pg") == {*PRE, POST, "django_safemigrate.0001_initial"}
+    assert project.columns("pg") == []  # recorded only: no table made
+
+
+def test_syzygy_phase_pre_fakes_what_migrate_pre_deploy_fakes(
+    projects: tuple[Project, Project],
+) -> None:
+    """django-syzygy's ``migrate --pre-deploy --fake`` records the pre-deploy migrations without
+    running them; --phase pre --fake records the same, alias by alias, and no table is made."""
+    project, theirs = projects
+    for each in projects:
+        second_at_0002(each, SYZYGY)
+        contenttypes_applied(each, SYZYGY)
+    _, err, code = project.manage(
+        "migrate_all", "--phase", "pre", "--fake", "--noinput", apps=SYZYGY
+    )
+    assert (code, err) == (0, "")
+    for alias in ALIASES:
+        _, err, code = theirs.manage(
+            "migrate", "--pre-deploy", "--fake", "--database", alias, "-v", "0", apps=SYZYGY
+        )
+        assert (code, err) == (0, "")
+    faked = {
+        "default": (PRE, []),
+        "second": (PRE, ["id", "name", "legacy_code", "sku"]),  # really applied up to 0002
+        "pg": (PRE, []),
+    }
+    assert project.state() == faked
+    assert theirs.state() == faked
+
+
+def test_the_api_refuses_to_fake_a_safemigrate_pre_phase(sqlite_project: Path) -> None:
+    installed = override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, SAFEMIGRATE])
+    with installed, pytest.raises(UsageError) as refused:
+        api.migrate_all(Selection(phase="pre"), RunOptions(fake_initial=True))
+    assert f"CommandError: {refused.value}\n" == fake_refused("--fake-initial")
+    assert sorted(p.name for p in sqlite_project.iterdir()) == []
+
+
+def test_a_pre_phase_run_whose_retries_ran_out_resumes_in_phase_pre(
+    projects: tuple[Project, Project],
+) -> None:
+    """A --phase pre run whose step on pg could not get a lock (MIGRATOR["LOCK_RETRIES"] ran
+    out) is continued by --resume in the phase it was started with: the pre-deploy migration
+    applies there once the lock is free, the post-deploy one stays held."""
+    project, _ = projects
+    retries = {"LOCK_RETRIES": {"RETRIES": 1, "BACKOFF": 0.1, "DDL_LOCK_TIMEOUT": 0.2}}
+    settings_env = {"MIGRATOR_TEST_SETTINGS": json.dumps(retries)}
+    _, err, code = project.manage(
+        "migrate", "phased", "0001", "--database", "pg", "-v", "0", apps=SYZYGY
+    )
+    assert (code, err) == (0, "")
+    holder = pg_connect(project.pg)
+    holder.autocommit = False
+    holder.execute("LOCK TABLE phased_item IN ACCESS SHARE MODE")  # AddField waits for it
+    try:
+        out, err, code = project.manage(
+            "migrate_all", "--phase", "pre", "--noinput", "--json", apps=SYZYGY, **settings_env
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1, err
+    failed = json.loads(out)
+    (pg_step,) = [s for s in failed["results"]["steps"] if s["alias"] == "pg"]
+    assert pg_step["error"].startswith(
+        "LockRetriesExhausted: phased.0002_item_sku could not get a lock on pg in 2 attempts"
+    )
+    assert [r["attempt"] for r in pg_step["retries"]] == [1]
+    assert project.recorded("pg") == {*CONTENTTYPES, "phased.0001_initial"}
+
+    out, err, code = project.manage(
+        "migrate_all", "--resume", "--noinput", apps=SYZYGY, **settings_env
+    )
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-2:] == [
+        "Done: 9 migrations applied on 3 databases.",  # the earlier attempt's included
+        "Held for after the deploy: 1 migration on pg; run 'migrate_all --phase post' once the "
+        "new code is deployed.",
+    ]
+    before_deploy = (PRE, ["id", "name", "legacy_code", "sku"])
+    assert project.state() == dict.fromkeys(ALIASES, before_deploy)

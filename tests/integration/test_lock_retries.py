@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,14 +19,23 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test import override_settings
 
 from migrator import api
 from migrator.render.run import document
 from migrator.types import Progress, RunOptions, Selection
-from tests.helpers import OUTPUTS, run
+from tests.helpers import OUTPUTS, every_migration, finish, manage, manage_background, run
 from tests.integration.conftest import Servers
-from tests.servers import maria_connect, maria_recorded, maria_tables, pg_connect, pg_recorded
+from tests.servers import (
+    maria_connect,
+    maria_recorded,
+    maria_tables,
+    pg_connect,
+    pg_databases,
+    pg_entry,
+    pg_recorded,
+)
 
 DEADLINE = 60.0
 RETRIES = {"RETRIES": 3, "BACKOFF": 0.2, "MAX_BACKOFF": 1, "DDL_LOCK_TIMEOUT": 0.5}
@@ -403,9 +415,9 @@ def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) ->
         "LockRetryRefused: legacy.0002_audit_then_pinned could not get a lock on legacy_db (1205 "
         "lock wait timeout after 1s: Lock wait timeout exceeded; try restarting transaction) and "
         "is not retried: statement 2 of the migration timed out, after 1 that changes the "
-        "database, and MySQL/MariaDB cannot roll back DDL (first: CREATE TABLE legacy_audit (id "
-        "integer PRIMARY KEY)). Check what of it ran (below) and repair by hand, find what holds "
-        "the lock (SHOW PROCESSLIST), then run again"
+        "database, and on MySQL/MariaDB no transaction spans a migration to undo it (first: "
+        "CREATE TABLE legacy_audit (id integer PRIMARY KEY)). Check what of it ran (below) and "
+        "repair by hand, find what holds the lock (SHOW PROCESSLIST), then run again"
     )
     assert step["executed_sql"] == [
         "CREATE TABLE legacy_audit (id integer PRIMARY KEY)",
@@ -413,3 +425,248 @@ def test_mariadb_second_statement_timeout_is_not_retried(on_servers: Servers) ->
     ]
     assert maria_recorded(legacy) == ["legacy.0001_initial"]
     assert "legacy_audit" in maria_tables(legacy)  # MariaDB does not roll DDL back
+
+
+# -- a stop signal while a migration waits to be retried (a real migrate_all process) -----------
+
+PHASED_POST = "phased.0003_remove_item_legacy_code"  # RemoveField: DROP COLUMN waits for the lock
+PHASED_BEFORE = [
+    "contenttypes.0001_initial",
+    "contenttypes.0002_remove_content_type_name",
+    "phased.0001_initial",
+    "phased.0002_item_sku",
+]
+
+
+def read_lines(process: subprocess.Popen[str], wanted: list[str]) -> str:
+    """Read a background command's stdout until each of ``wanted`` has been a whole line."""
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + DEADLINE
+    while not set(wanted) <= set(seen):
+        assert time.monotonic() < deadline, "\n".join(seen)
+        line = process.stdout.readline()
+        assert line, f"the command ended before {wanted}: {seen}"
+        seen.append(line.rstrip("\n"))
+    return "\n".join(seen) + "\n"
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_stop_signal_during_the_backoff_interrupts_the_step_at_once(
+    tmp_path: Path, unblocked: None, how: str, parallel: bool
+) -> None:
+    """``migrate_all`` in a process group of its own (tests/settings/phases.py on two PostgreSQL
+    databases, no phase tool): on ``second`` phased.0003 cannot get its lock and waits 30 s to be
+    retried; SIGTERM to the command, or Ctrl-C (SIGINT to the whole group, workers included),
+    ends that wait at once: the step is interrupted, nothing of phased.0003 is recorded there,
+    exit 128 + the signal, as every interrupted run."""
+    retries = {**RETRIES, "BACKOFF": 30, "MAX_BACKOFF": 30}
+    with pg_databases(2) as (default, second):
+        env = {
+            "DJANGO_SETTINGS_MODULE": "tests.settings.phases",
+            "MIGRATOR_VAR_DIR": str(tmp_path),
+            "MIGRATOR_TEST_DATABASES": json.dumps(
+                {"default": pg_entry(default), "second": pg_entry(second)}
+            ),
+            "MIGRATOR_PHASE_APPS": "",
+            "MIGRATOR_TEST_SETTINGS": json.dumps({"LOCK_RETRIES": retries}),
+            "PYTHONUNBUFFERED": "1",
+        }
+        ready = manage("migrate_all", "--noinput", "-v", "0", "--target", "phased:0002", env=env)
+        assert (ready.returncode, ready.stderr) == (0, "")
+        prefix = "[second]   " if parallel else "  "
+        retry = (
+            f"{prefix}second: {PHASED_POST} could not get a lock (55P03 lock timeout after 0.5s); "
+            "retry 1 of 3 in 30s"
+        )
+        # The other database's step ends first (--parallel: it runs meanwhile).
+        wanted = [retry, f"{'[default]   ' if parallel else '  '}Applied {PHASED_POST}"]
+        args = ["--parallel", "2"] if parallel else []
+        with pg_holding(second, "LOCK TABLE phased_item IN ACCESS SHARE MODE"):
+            command = manage_background("migrate_all", "--noinput", *args, env=env, own_group=True)
+            seen = read_lines(command, wanted)
+            signalled = time.monotonic()
+            if how == "SIGTERM":
+                command.send_signal(signal.SIGTERM)
+            else:
+                os.killpg(command.pid, signal.SIGINT)
+            out, err = finish(command, timeout=DEADLINE)
+            seconds = time.monotonic() - signalled
+        assert seconds < 10, seconds  # not the 30 s backoff
+        name, number = ("SIGTERM", 143) if how == "SIGTERM" else ("SIGINT", 130)
+        assert command.returncode == number, err
+        assert err.endswith(
+            f"CommandError: Interrupted by {name}: 5 migrations applied, the current one finished "
+            "or rolled back, locks released. Run again to continue.\n"
+        )
+        lines = (seen + out).splitlines()
+        assert (
+            f"  second (contenttypes, phased) interrupted: Interrupted: stopped by {name} while {PHASED_POST} waited to be "
+            "retried (it could not get a lock; nothing of it was applied)"
+        ) in lines
+        assert pg_recorded(default) == sorted([*PHASED_BEFORE, PHASED_POST])
+        assert pg_recorded(second) == PHASED_BEFORE
+        assert columns(second, "phased_item") == ["id", "name", "legacy_code", "sku"]
+
+
+# -- MariaDB row locks: innodb_lock_wait_timeout ------------------------------------------------
+
+NOTES = "INSERT INTO legacy_customernote (id, text, created_at, customer_id) VALUES (1, 'one', NOW(), 1), (2, 'two', NOW(), 1)"  # fmt: skip
+
+
+def maria_notes(database: str) -> list[tuple[int, str]]:
+    with maria_connect(database=database) as admin:
+        cursor = admin.cursor()
+        cursor.execute("SELECT id, text FROM legacy_customernote ORDER BY id")
+        return [(int(row[0]), str(row[1])) for row in cursor.fetchall()]
+
+
+@contextmanager
+def maria_row_held(database: str, note: int) -> Iterator[Any]:
+    """A second session whose open transaction holds note ``note``'s row (``FOR UPDATE``)."""
+    holder = maria_connect(database=database)
+    cursor = holder.cursor()
+    cursor.execute("START TRANSACTION")
+    cursor.execute("SELECT * FROM legacy_customernote WHERE id = %s FOR UPDATE", (note,))
+    try:
+        yield holder
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.row_lock_legacy_migrations"},
+)
+def test_mariadb_row_lock_on_the_first_change_retried(
+    on_servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = on_servers.legacy
+    attempts = tmp_path / "attempts"
+    monkeypatch.setenv("MIGRATOR_TEST_ATTEMPTS", str(attempts))
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    with maria_connect(database=legacy) as admin:
+        admin.cursor().execute(NOTES)
+    with maria_row_held(legacy, 1) as holder:
+        begun = time.monotonic()
+        started = Started(FIRST_RETRY, apps=["legacy"])
+        started.wait_for_text()
+        waited = time.monotonic() - begun
+        holder.rollback()
+    # The row lock's wait ended after DDL_LOCK_TIMEOUT, not the server's own 50 s.
+    assert waited < 10, waited
+    out, err, code = started.finish()
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    start = lines.index("Migrating legacy_db: legacy")
+    # The row lock's wait: innodb_lock_wait_timeout, set to DDL_LOCK_TIMEOUT for the attempt.
+    assert lines[start + 1] == (
+        "  legacy_db: legacy.0002_touch_notes could not get a lock (1205 lock wait timeout after "
+        "1s); retry 1 of 3 in 0.2s"
+    )
+    retried = [line for line in lines if "could not get a lock" in line]
+    assert lines.count("  Applied legacy.0002_touch_notes") == 1
+    assert len(attempts.read_text().splitlines()) == len(retried) + 1
+    assert maria_notes(legacy) == [(1, "one, touched"), (2, "two, touched")]
+    assert maria_recorded(legacy) == ["legacy.0001_initial", "legacy.0002_touch_notes"]
+    # The attempt's timeouts were put back on Django's connection (the server's defaults).
+    with connections["legacy_db"].cursor() as cursor:
+        cursor.execute(
+            "SELECT @@SESSION.innodb_lock_wait_timeout = @@GLOBAL.innodb_lock_wait_timeout, "
+            "@@SESSION.lock_wait_timeout = @@GLOBAL.lock_wait_timeout"
+        )
+        assert cursor.fetchone() == (1, 1)
+
+
+@override_settings(
+    MIGRATOR={"LOCK_RETRIES": {**RETRIES, "DDL_LOCK_TIMEOUT": 1}},
+    MIGRATION_MODULES={"legacy": "tests.fixtures.row_lock_legacy_migrations"},
+)
+def test_mariadb_row_lock_after_a_change_is_not_retried(on_servers: Servers) -> None:
+    legacy = on_servers.legacy
+    assert run("migrate_all", target="legacy:0001_initial")[2] == 0
+    with maria_connect(database=legacy) as admin:
+        admin.cursor().execute(NOTES)
+    with maria_row_held(legacy, 2):
+        out, _, code = run("migrate_all", apps=["legacy"], json=True)
+    assert code == 1
+    (step,) = steps(out)
+    assert step["status"] == "failed"
+    assert step["retries"] == []
+    assert step["error"] == (
+        "LockRetryRefused: legacy.0002_touch_notes could not get a lock on legacy_db (1205 lock "
+        "wait timeout after 1s: Lock wait timeout exceeded; try restarting transaction) and is "
+        "not retried: statement 2 of the migration timed out, after 1 that changes the database, "
+        "and on MySQL/MariaDB no transaction spans a migration to undo it (first: UPDATE "
+        "`legacy_customernote` SET `text` = %s WHERE `legacy_customernote`.`id`...). Check what "
+        "of it ran (below) and repair by hand, find what holds the lock (SHOW PROCESSLIST), then "
+        "run again"
+    )
+    assert step["executed_sql"] == [
+        "UPDATE `legacy_customernote` SET `text` = %s WHERE `legacy_customernote`.`id` = %s -- "
+        "params: ('one, touched', 1)",
+        "UPDATE legacy_customernote SET text = 'two, touched' WHERE id = 2",
+    ]
+    # The RunPython's UPDATE was committed (its operation's own transaction): it stays.
+    assert maria_notes(legacy) == [(1, "one, touched"), (2, "two")]
+    assert maria_recorded(legacy) == ["legacy.0001_initial"]
+
+
+# -- the run journal, and --resume after the retries ran out -----------------------------------
+
+
+def test_journal_records_retries_and_resume_applies_once_the_lock_is_free(
+    on_servers: Servers, tmp_path: Path
+) -> None:
+    users = on_servers.users
+    journal = tmp_path / "journal.jsonl"
+    setting = {"LOCK_RETRIES": {**RETRIES, "RETRIES": 1}, "JOURNAL": str(journal)}
+    with override_settings(MIGRATOR=setting):
+        assert run("migrate_all", target="users:0001_initial")[2] == 0
+        with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE"):
+            out, err, code = run("migrate_all", interactive=False, json=True, create_schemas=True)
+        assert code == 1, err
+        failed = json.loads(out)
+        run_id = failed["run_id"]
+        by_alias = {s["alias"]: s for s in failed["results"]["steps"]}
+        assert by_alias["users_db"]["status"] == "failed"
+        assert by_alias["users_db"]["error"].startswith(
+            "LockRetriesExhausted: users.0002_user_is_active could not get a lock on users_db in "
+            "2 attempts (55P03 lock timeout after 0.5s: canceling statement due to lock timeout)"
+        )
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        (record,) = [
+            r
+            for r in records
+            if r["run_id"] == run_id and r["type"] == "step" and r["alias"] == "users_db"
+        ]
+        assert record["status"] == "failed"
+        assert record["failed_migration"] == "users.0002_user_is_active"
+        (retry,) = record["retries"]  # the attempt retried; the second one ran out
+        assert (retry["migration"], retry["attempt"], retry["error"]) == (
+            "users.0002_user_is_active",
+            1,
+            "55P03 lock timeout after 0.5s: canceling statement due to lock timeout",
+        )
+        assert retry["waited"] >= 0.2
+        assert pg_recorded(users) == ["users.0001_initial"]
+        skipped = sorted(a for a, s in by_alias.items() if s["status"] == "skipped")
+        assert skipped == ["default"]  # its steps behind users_db's
+
+        # The lock is free: --resume continues the same run where it failed.
+        out, err, code = run("migrate_all", resume="latest", interactive=False, json=True)
+        assert (code, err) == (0, "")
+        resumed = json.loads(out)
+        assert (resumed["run_id"], resumed["ok"]) == (run_id, True)
+        steps_now = [s for s in resumed["results"]["steps"] if not s.get("earlier")]
+        users_step = next(s for s in steps_now if s["alias"] == "users_db")
+        assert (users_step["status"], users_step["retries"]) == ("applied", [])
+        assert [m["name"] for m in users_step["applied"]] == ["0002_user_is_active"]
+    # A full run records every migration of the project on users_db, each once.
+    assert pg_recorded(users) == every_migration()
+    assert columns(users, "users_user")[-1] == "is_active"
+    attempts = [r["attempt"] for r in map(json.loads, journal.read_text().splitlines())
+                if r["run_id"] == run_id and r["type"] == "finished"]  # fmt: skip
+    assert attempts == [1, 2]

@@ -4,7 +4,8 @@ contenttypes and the phased app (tests.fixtures.phased) on every alias of
 
 ``MIGRATOR_PHASE_APPS``: the deploy-phase tools' apps to install, comma-separated ("syzygy",
 "django_safemigrate", both or none); ``MIGRATOR_PHASE_TOOL``: MIGRATOR["PHASE_TOOL"];
-``MIGRATOR_PHASED_MIGRATIONS``: another migrations module for the phased app.
+``MIGRATOR_PHASED_MIGRATIONS``: another migrations module for the phased app;
+``MIGRATOR_TEST_SETTINGS`` (JSON) adds MIGRATOR keys, e.g. {"LOCK_RETRIES": {"RETRIES": 3}}.
 """
 
 from __future__ import annotations
@@ -34,4 +35,5 @@ MIGRATOR = {
     "ROUTING_CACHE": str(VAR_DIR / "routing-cache"),
     "JOURNAL": str(VAR_DIR / "journal.jsonl"),
     "PHASE_TOOL": os.environ.get("MIGRATOR_PHASE_TOOL") or None,
+    **json.loads(os.environ.get("MIGRATOR_TEST_SETTINGS", "{}")),
 }

@@ -173,8 +173,9 @@ def test_mysql_retry_only_when_nothing_changed_before_the_timed_out_statement() 
     assert first_change([alter], 0) is None
     assert first_change(["SELECT VERSION()", "SHOW VARIABLES", alter], 2) is None
     assert first_change(["CREATE TABLE `a` (id int)", alter], 1) == (
-        "statement 2 of the migration timed out, after 1 that changes the database, and "
-        "MySQL/MariaDB cannot roll back DDL (first: CREATE TABLE `a` (id int))"
+        "statement 2 of the migration timed out, after 1 that changes the database, and on "
+        "MySQL/MariaDB no transaction spans a migration to undo it (first: CREATE TABLE `a` (id "
+        "int))"
     )
     assert first_change([alter], None) == (
         "the lock error did not come from one of the migration's statements"
