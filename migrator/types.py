@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -594,6 +594,27 @@ class RiskFinding:
     def where(self) -> str:
         """``app.name #2`` (the operation), or ``app.name``."""
         return f"{self.migration} #{self.operation}" if self.operation else self.migration
+
+    @property
+    def summary(self) -> str:
+        """``danger users_db: users.0002_x #1 (Add field ...): changing-column-type on
+        "users_user" (~120,000 rows)``: the finding in one line (the gate's refusal, --risk's
+        error)."""
+        what = f"{self.where} ({self.description})" if self.migration else self.description
+        table = ""
+        if self.table:
+            rows = "rows unknown" if self.rows is None else f"~{self.rows:,} rows"
+            table = f" on {self.table} ({rows if self.exists else 'new table'})"
+        return f"{self.level} {self.alias}: {what}: {self.rule}{table}"
+
+
+def finding_summaries(findings: Sequence[RiskFinding]) -> list[str]:
+    """Each finding's ``summary``, in order, the same line once (with how many statements: an
+    operation that creates two indexes breaks the same rule twice)."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.summary] = counts.get(finding.summary, 0) + 1
+    return [line if n == 1 else f"{line} ({n} statements)" for line, n in counts.items()]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from migrator.exceptions import RunError
 from migrator.risk import render as risk_render
 from migrator.risk.review import review
 from migrator.text import plural
-from migrator.types import RiskReport
+from migrator.types import RiskReport, finding_summaries
 
 
 def reviewed(prepared: api.Prepared) -> RiskReport:
@@ -36,7 +36,7 @@ def show(output: Output, opts: CommandOptions, prepared: api.Prepared) -> None:
         above = "" if bar == "danger" else " or above"
         raise RunError(
             f"{plural(len(over), 'lock-risk finding')} at{above} {bar}: "
-            + "; ".join(risk_render.one_line(f) for f in over)
+            + "; ".join(finding_summaries(over))
             + ". Make those migrations safer before deploying (each finding says how), or "
             "accept the risk (--max-risk sets the bar)."
         )

@@ -17,7 +17,14 @@ from migrator import conf
 from migrator.exceptions import RiskRefused
 from migrator.risk.review import review
 from migrator.text import plural
-from migrator.types import RISK_LEVELS, PlanState, RiskFinding, RiskLevel, RunOptions
+from migrator.types import (
+    RISK_LEVELS,
+    PlanState,
+    RiskFinding,
+    RiskLevel,
+    RunOptions,
+    finding_summaries,
+)
 
 
 def gate_of(options: RunOptions, settings: conf.MigratorSettings) -> RiskLevel | None:
@@ -63,23 +70,12 @@ def refuse_risky(
 def message(
     over: tuple[RiskFinding, ...], gate: RiskLevel, options: RunOptions, command: str
 ) -> str:
-    def line(finding: RiskFinding) -> str:
-        table = f" on {finding.table}" if finding.table else ""
-        rows = (
-            ""
-            if not finding.table
-            else (" (rows unknown)" if finding.rows is None else f" (~{finding.rows:,} rows)")
-        )
-        # The per-alias finding (no lock timeout) names no migration: its description says.
-        where = f"{finding.where} ({finding.description})" if finding.where else finding.description
-        return f"{finding.level} {finding.alias}: {where}: {finding.rule}{table}{rows}"
-
     source = f"--max-risk {gate}" if options.risk_gate else f"MIGRATOR['RISK']['GATE'] = {gate!r}"
     above = "" if gate == RISK_LEVELS[-1] else " or above"
     return (
         f"The lock-risk gate ({source}) refuses this plan: {plural(len(over), 'finding')} at"
         f"{above} {gate}; nothing was changed on any database:\n  "
-        + "\n  ".join(line(f) for f in over)
+        + "\n  ".join(finding_summaries(over))
         + f"\nSee them with 'manage.py {command} --risk'. Make the migrations safer, or run "
         "anyway with --accept-risk."
     )

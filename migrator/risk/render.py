@@ -9,6 +9,7 @@ from migrator.render.lines import Line, Style
 from migrator.text import plural
 from migrator.types import RiskFinding, RiskLevel, RiskReport
 
+SQL_WIDTH = 120  # the statement's length shown without -v 2
 _STYLE: dict[RiskLevel, Style] = {"info": "", "warning": "warning", "danger": "error"}
 
 
@@ -28,15 +29,6 @@ def size_text(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def one_line(finding: RiskFinding) -> str:
-    """``danger users_db: users.0002_x #1 (Add field ...): changing-column-type on "users_user"
-    (~120,000 rows, 9.1 MB)``."""
-    what = f"{finding.where} ({finding.description})" if finding.migration else finding.description
-    where = f"{finding.alias}: {what}"
-    table = f" on {finding.table} ({rows_text(finding)})" if finding.table else ""
-    return f"{finding.level} {where}: {finding.rule}{table}"
 
 
 def risk_lines(report: RiskReport, verbosity: int = 1) -> list[Line]:
@@ -82,15 +74,18 @@ def finding_lines(finding: RiskFinding, verbosity: int = 1, indent: str = "  ") 
         lines.append(Line(f"{more}lock {lock}{blocks}"))
     lines.append(Line(f"{more}{finding.message}"))
     lines.append(Line(f"{more}safer: {finding.safer}"))
-    if verbosity >= 2 and finding.statement:
-        lines.append(Line(f"{more}SQL: {' '.join(finding.statement.split())}"))
+    if finding.statement:
+        sql = " ".join(finding.statement.split())
+        if verbosity < 2 and len(sql) > SQL_WIDTH:
+            sql = sql[: SQL_WIDTH - 3] + "..."  # -v 2: whole
+        lines.append(Line(f"{more}SQL: {sql}"))
     return lines
 
 
 def migration_lines(report: RiskReport, alias: str, migration: str) -> list[Line]:
     """A migration's findings on an alias, as ``--plan -v 2`` shows them under it."""
     return [
-        Line(f"        risk: {one_line(f)}", _STYLE[f.level])
+        Line(f"        risk: {f.summary}", _STYLE[f.level])
         for f in report.findings
         if f.alias == alias and f.migration == migration
     ]

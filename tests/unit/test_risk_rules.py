@@ -9,7 +9,7 @@ import pytest
 from migrator import conf
 from migrator.exceptions import ConfigurationError
 from migrator.risk import gate, mysql_rules, squawk
-from migrator.risk.render import one_line, rows_text
+from migrator.risk.render import finding_lines, rows_text
 from migrator.risk.rules import Rule, level_for, size_level, table_of
 from migrator.types import RiskFinding, RiskThresholds, RunOptions
 
@@ -140,10 +140,31 @@ def test_one_line() -> None:
         size=3 * 2**20,
     )
     assert rows_text(finding) == "rows unknown (never analysed), 3.0 MB"
-    assert one_line(finding) == (
+    assert finding.summary == (
         'danger default: shop.0002_x #2 (Add field a to b): changing-column-type on "shop_b" '
-        "(rows unknown (never analysed), 3.0 MB)"
+        "(rows unknown)"
     )
+
+
+def test_the_statement_is_shown_shortened_and_whole_with_v2() -> None:
+    statement = (
+        'CREATE INDEX "blog_post_slug_b95473f2_like" ON "blog_post" ("slug" varchar_pattern_ops);'
+    )
+    finding = RiskFinding(
+        alias="default",
+        migration="blog.0002_post_slug",
+        operation=1,
+        description="Add field slug to post",
+        rule="require-concurrent-index-creation",
+        level="warning",
+        message="m",
+        safer="s",
+        statement=statement + " " * 3 + "-- " + "x" * 120,
+    )
+    short = [line.text for line in finding_lines(finding)][-1]
+    assert short == "      SQL: " + (statement + " -- " + "x" * 120)[:117] + "..."
+    whole = [line.text for line in finding_lines(finding, verbosity=2)][-1]
+    assert whole == "      SQL: " + statement + " -- " + "x" * 120
 
 
 def test_the_gate_names_each_finding_and_the_override() -> None:
@@ -172,11 +193,12 @@ def test_the_gate_names_each_finding_and_the_override() -> None:
         rows=None,
     )
     options = RunOptions(risk_gate="warning")
-    assert gate.message((index, timeout), "warning", options, "migrator") == (
-        "The lock-risk gate (--max-risk warning) refuses this plan: 2 findings at or above "
+    # Two indexes of one AddField (the _like one on PostgreSQL): one line, counted.
+    assert gate.message((index, index, timeout), "warning", options, "migrator") == (
+        "The lock-risk gate (--max-risk warning) refuses this plan: 3 findings at or above "
         "warning; nothing was changed on any database:\n"
         "  warning default: blog.0002_post_slug #1 (Add field slug to post): "
-        'require-concurrent-index-creation on "blog_post" (~200,000 rows)\n'
+        'require-concurrent-index-creation on "blog_post" (~200,000 rows) (2 statements)\n'
         '  warning default: every migration on default: require-lock-timeout on "blog_post" '
         "(rows unknown)\n"
         "See them with 'manage.py migrator --risk'. Make the migrations safer, or run anyway "
