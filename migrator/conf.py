@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -212,6 +212,19 @@ def _raw() -> Mapping[str, Any]:
     return raw
 
 
+def _section(where: str, value: Any, keys: Sequence[str], hint: str) -> Mapping[str, Any]:
+    """A ``MIGRATOR`` setting that is a dict of ``keys`` (``where`` names it): checked to be a
+    dict (else ``{where} = {value!r} must be a dict{hint}.``) of known keys only."""
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{where} = {value!r} must be a dict{hint}.")
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise ConfigurationError(
+            f"{where} has unknown key {unknown[0]!r}; the keys are {', '.join(keys)}."
+        )
+    return value
+
+
 def allow_untested_django() -> bool:
     """``MIGRATOR["ALLOW_UNTESTED_DJANGO"]`` (default False): True lets the commands run on a
     Django series outside the tested range (``django_compat.refuse_untested_django``)."""
@@ -301,14 +314,7 @@ def celery_raw() -> dict[str, Any] | None:
     if value is None:
         return None
     example = "e.g. {'APP': 'myproject.celery.app', 'QUEUE': 'migrator'}"
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"MIGRATOR['CELERY'] = {value!r} must be a dict, {example}.")
-    unknown = sorted(set(value) - set(CELERY_KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"MIGRATOR['CELERY'] has unknown key {unknown[0]!r}; the keys are "
-            f"{', '.join(CELERY_KEYS)}."
-        )
+    value = _section("MIGRATOR['CELERY']", value, CELERY_KEYS, f", {example}")
     app = value.get("APP")
     if not isinstance(app, str) or "." not in app:
         raise ConfigurationError(
@@ -386,13 +392,7 @@ def risk(value: Any) -> RiskThresholds:
     if value is None:
         return default
     example = "e.g. {'DANGER_ROWS': 1_000_000, 'GATE': 'danger'}"
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"MIGRATOR['RISK'] = {value!r} must be a dict, {example}.")
-    unknown = sorted(set(value) - set(RISK_KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"MIGRATOR['RISK'] has unknown key {unknown[0]!r}; the keys are {', '.join(RISK_KEYS)}."
-        )
+    value = _section("MIGRATOR['RISK']", value, RISK_KEYS, f", {example}")
     counts: dict[str, int] = {}
     for key in RISK_KEYS[:4]:
         number = value.get(key, getattr(default, key.lower()))
@@ -469,16 +469,8 @@ def _retries_of(
     where: str, value: Any, base: LockRetries, *, also: tuple[str, ...] = ()
 ) -> LockRetries:
     """``value`` (a dict of LOCK_RETRIES_KEYS, and ``also``) over ``base``, validated."""
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(
-            f"{where} = {value!r} must be a dict (None: no retries), {_RETRIES_EXAMPLE}."
-        )
-    unknown = sorted(set(value) - {*LOCK_RETRIES_KEYS, *also})
-    if unknown:
-        raise ConfigurationError(
-            f"{where} has unknown key {unknown[0]!r}; the keys are "
-            f"{', '.join((*LOCK_RETRIES_KEYS, *also))}."
-        )
+    hint = f" (None: no retries), {_RETRIES_EXAMPLE}"
+    value = _section(where, value, (*LOCK_RETRIES_KEYS, *also), hint)
     retries = value.get("RETRIES", base.retries)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
         raise ConfigurationError(
@@ -531,10 +523,6 @@ def lock_retries_setting() -> LockRetriesSetting:
     if value is None:
         return LockRetriesSetting()
     where = "MIGRATOR['LOCK_RETRIES']"
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(
-            f"{where} = {value!r} must be a dict (None: no retries), {_RETRIES_EXAMPLE}."
-        )
     default = _retries_of(where, value, LockRetries(), also=("ALIASES",))
     overrides = value.get("ALIASES") or {}
     if not isinstance(overrides, Mapping):
