@@ -670,3 +670,40 @@ def test_journal_records_retries_and_resume_applies_once_the_lock_is_free(
     attempts = [r["attempt"] for r in map(json.loads, journal.read_text().splitlines())
                 if r["run_id"] == run_id and r["type"] == "finished"]  # fmt: skip
     assert attempts == [1, 2]
+
+
+def pg_schema(database: str) -> tuple[list[tuple[Any, ...]], list[str], list[str]]:
+    """Columns (table, name, type, nullable, default), index definitions and django_migrations
+    rows of ``database``'s public schema: what a migration leaves there."""
+    with pg_connect(database) as admin:
+        found = admin.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = 'public' "
+            "ORDER BY table_name, column_name"
+        ).fetchall()
+        indexes = admin.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexdef"
+        ).fetchall()
+    return [tuple(row) for row in found], [row[0] for row in indexes], pg_recorded(database)
+
+
+@override_settings(MIGRATOR={"LOCK_RETRIES": RETRIES})
+def test_postgresql_a_retried_migration_leaves_what_djangos_migrate_leaves(
+    on_servers: Servers,
+) -> None:
+    """Parity: users.0002 applied by migrate_all after a retry, then unapplied and applied again
+    by Django's own migrate --database users_db (no lock held): the same columns, indexes and
+    django_migrations rows."""
+    users = on_servers.users
+    assert run("migrate_all", target="users:0001_initial")[2] == 0
+    with pg_holding(users, "LOCK TABLE users_user IN ACCESS SHARE MODE") as holder:
+        running = InThread(Selection(apps=("users",)))
+        running.wait_for_retry()
+        holder.rollback()
+    assert running.document()["ok"] is True
+    ours = pg_schema(users)
+    assert ours[2] == ["users.0001_initial", "users.0002_user_is_active"]
+    call_command("migrate", "users", "0001_initial", database="users_db", verbosity=0)
+    assert pg_schema(users) != ours  # the column is gone again
+    call_command("migrate", "users", database="users_db", verbosity=0)
+    assert pg_schema(users) == ours
