@@ -305,10 +305,7 @@ def run_step(
                 if stop:
                     raise Interrupted(f"stopped by {stop} before {', '.join(step.apps)}")
                 _execute(state, graph, options, tracker, first, guard, retrier)
-    except Interrupted as exc:
-        error, status = f"Interrupted: {exc}", "interrupted"
-        tracker.current = None
-    except RetryStopped as exc:
+    except (Interrupted, RetryStopped) as exc:  # before a migration, or in a retry's backoff
         error, status = f"Interrupted: {exc}", "interrupted"
         tracker.current = None
     except KeyboardInterrupt:
