@@ -93,6 +93,12 @@ def _resolved(info: AliasInfo, database: str, connection: Any, port: str) -> Ali
     return replace(info, name=database, host=host, port=info.port or port)
 
 
+def attempt_wait(seconds: float) -> int:
+    """``lock_wait_timeout``/``innodb_lock_wait_timeout`` for a retried migration's attempt of
+    ``seconds`` (MIGRATOR["LOCK_RETRIES"] DDL_LOCK_TIMEOUT): whole seconds, at least 1."""
+    return max(1, math.ceil(seconds))
+
+
 class MySQL:
     def probe(self, info: AliasInfo, timeout: float, *, writes: bool = True) -> Probe:
         """Reachable, the version, read-only flags, and the database: NAME's exists; without
@@ -280,7 +286,7 @@ class MySQL:
         (metadata locks: DDL) and ``innodb_lock_wait_timeout`` (row locks) of the session set to
         ``seconds`` (whole seconds, at least 1) for the attempt, then put back."""
         connection = connections[alias]
-        wait = max(1, math.ceil(seconds))
+        wait = attempt_wait(seconds)
         with connection.cursor() as cursor:
             cursor.execute("SELECT @@SESSION.lock_wait_timeout, @@SESSION.innodb_lock_wait_timeout")
             previous = cursor.fetchone()

@@ -14,6 +14,8 @@ from functools import partial
 from django.db.migrations.loader import MigrationLoader
 
 from migrator import concurrency, conf
+from migrator.backends.mysql import attempt_wait
+from migrator.backends.postgresql import ddl_lock_timeout_value
 from migrator.risk import mysql_rules, sizes, squawk
 from migrator.risk.rules import Rule, level_for, table_of
 from migrator.risk.sql import RenderedMigration, atomic_on, render
@@ -42,11 +44,11 @@ def lock_timeout_for(
     atomic one; MySQL/MariaDB: each), else ``MIGRATOR["SESSION"]``'s."""
     retries = settings.lock_retries.get(alias)
     if retries is not None and (atomic or vendor == "mysql"):
-        seconds = retries.ddl_lock_timeout
+        seconds = retries.ddl_lock_timeout  # as each attempt's guard sets it
         if vendor == "postgresql":
-            return f"{max(1, round(seconds * 1000))}ms"  # as the guard sets it
+            return ddl_lock_timeout_value(seconds)
         if vendor == "mysql":
-            return str(max(1, round(seconds)))
+            return str(attempt_wait(seconds))
     key = LOCK_SETTING.get(vendor)
     return settings.session.get(alias, {}).get(key) if key else None
 
